@@ -1,0 +1,124 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { TraceEntry } from './trace.ts';
+import type { CompiledRoute } from './router.ts';
+
+/** The TLS facts of the downstream connection that policies may look at. */
+export interface TlsInfo {
+  sni?: string;
+  /** The peer certificate was presented and verified against the trust bundle. */
+  peerVerified: boolean;
+  /** URI SANs of the verified peer certificate (SPIFFE ids among them). */
+  peerUris: string[];
+  /** DER of the peer certificate (for forwarding / explain). */
+  peerCertDer?: Buffer;
+}
+
+/** Who the caller turned out to be, filled in by the authentication filters. */
+export interface Identity {
+  /** mTLS peer: "<trust-domain>/ns/<ns>/sa/<sa>". */
+  principal?: string;
+  /** Namespace from the peer's SPIFFE id. */
+  sourceNamespace?: string;
+  /** JWT: "<iss>/<sub>". */
+  requestPrincipal?: string;
+  claims?: Record<string, unknown>;
+  audiences?: string[];
+  presenter?: string;
+  /** API key / basic auth client id. */
+  consumer?: string;
+}
+
+/**
+ * Everything a filter may read or change about one request.
+ * Deliberately independent of the socket objects: `portcullis explain` builds
+ * one from a request line and runs the same chain without a server.
+ */
+export class RequestContext {
+  method: string;
+  /** Lowercase, without port. */
+  host: string;
+  /** Port the request arrived on (the listener's). */
+  port: number;
+  scheme: 'http' | 'https';
+  /** Normalized path, no query: the one used for routing and authorization. */
+  path: string;
+  /** Raw query string without '?', '' when absent. */
+  query: string;
+  /**
+   * Request headers, lowercase names. Filters mutate this object; after the chain
+   * it becomes the upstream request's headers (hop-by-hop ones removed).
+   */
+  headers: IncomingHttpHeaders;
+  /** Client address after trusted-proxy processing (X-Forwarded-For). */
+  clientIp: string;
+  /** Address of the directly connected peer. */
+  remoteIp: string;
+  /** Local address the connection arrived on. */
+  localIp: string;
+  tls: TlsInfo | undefined;
+  requestId: string;
+  identity: Identity;
+  route: CompiledRoute | undefined;
+  /** Extra headers for the client's response, added by filters (e.g. CORS, ext_authz). */
+  responseHeaders: Record<string, string | string[]> | undefined;
+  /** null unless the decision trace is being recorded (debug log, explain). */
+  trace: TraceEntry[] | null;
+  /** Per-request values for filters that need to keep state between request and response. */
+  scratch: Map<string, unknown> | undefined;
+  startNs: bigint;
+
+  constructor(init: {
+    method: string;
+    host: string;
+    port: number;
+    scheme: 'http' | 'https';
+    path: string;
+    query: string;
+    headers: IncomingHttpHeaders;
+    clientIp: string;
+    remoteIp: string;
+    localIp: string;
+    tls: TlsInfo | undefined;
+    requestId: string;
+    tracing: boolean;
+  }) {
+    this.method = init.method;
+    this.host = init.host;
+    this.port = init.port;
+    this.scheme = init.scheme;
+    this.path = init.path;
+    this.query = init.query;
+    this.headers = init.headers;
+    this.clientIp = init.clientIp;
+    this.remoteIp = init.remoteIp;
+    this.localIp = init.localIp;
+    this.tls = init.tls;
+    this.requestId = init.requestId;
+    this.identity = {};
+    this.route = undefined;
+    this.responseHeaders = undefined;
+    this.trace = init.tracing ? [] : null;
+    this.scratch = undefined;
+    this.startNs = process.hrtime.bigint();
+  }
+
+  /** Record a decision step. Denials are always kept (the access log shows why). */
+  record(entry: TraceEntry): void {
+    if (this.trace) this.trace.push(entry);
+    else if (entry.decision === 'deny' || entry.decision === 'error') this.trace = [entry];
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    const h = (this.responseHeaders ??= {});
+    const prev = h[name];
+    if (prev === undefined) h[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else h[name] = [prev, value];
+  }
+
+  /** Value of the first query parameter with this name (decoded), or undefined. */
+  queryParam(name: string): string | undefined {
+    if (!this.query) return undefined;
+    return new URLSearchParams(this.query).get(name) ?? undefined;
+  }
+}

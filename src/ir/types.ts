@@ -1,0 +1,226 @@
+// The intermediate representation: plain, immutable, JSON-serializable data.
+// translate/ produces it from resources; dataplane/ compiles it into handlers.
+// A snapshot crosses process boundaries (primary → workers), so no functions,
+// no class instances, no RegExp objects: patterns are strings here.
+
+export interface Snapshot {
+  /** Content hash of the IR: equal versions mean equal configuration. */
+  version: string;
+  generatedAt: string;
+  listeners: IRListener[];
+  /** Upstream clusters, by id (referenced from routes). */
+  backends: Record<string, IRBackend>;
+  settings: IRSettings;
+  /** Resource status as translate decided it (accepted / rejected and why). */
+  status: ResourceStatus[];
+}
+
+export interface IRSettings {
+  limits: IRLimits;
+}
+
+export interface IRLimits {
+  /** Largest request header block in bytes (431 beyond). */
+  maxHeaderBytes: number;
+  /** Longest request target in bytes (414 beyond). */
+  maxUrlBytes: number;
+  /** Largest request body in bytes (413 beyond); 0 = unlimited. */
+  maxBodyBytes: number;
+}
+
+export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
+/** One listening socket: every Gateway listener on the same port shares it. */
+export interface IRListener {
+  /** "<address>:<port>" as bound; unique within a snapshot. */
+  name: string;
+  port: number;
+  protocol: 'HTTP' | 'HTTPS';
+  tls?: IRListenerTLS;
+  pathNormalization: PathNormalization;
+  /** The Gateway listeners merged into this socket. */
+  sections: IRListenerSection[];
+  /** Every route rule attached to any section, with its effective hostnames. */
+  routes: IRRoute[];
+}
+
+export interface IRListenerSection {
+  gateway: NamespacedName;
+  /** Listener name in the Gateway. */
+  name: string;
+  hostname?: string;
+  labels: Record<string, string>;
+}
+
+export interface NamespacedName {
+  namespace: string;
+  name: string;
+}
+
+export interface IRListenerTLS {
+  /** Certificates in SNI order: the first one whose hostnames match wins; the first is the default. */
+  certificates: IRCertificate[];
+  /** Client certificate validation (mTLS), when a policy asks for it. */
+  clientValidation?: IRClientValidation;
+  alpn: string[];
+}
+
+export interface IRCertificate {
+  /** Hostnames this certificate is for (exact or "*.suffix"); empty = any. */
+  hostnames: string[];
+  certPem: string;
+  keyPem: string;
+  /** "Secret/ns/name", for status and /config (never the key). */
+  source: string;
+}
+
+export interface IRClientValidation {
+  caPem: string;
+  /** REQUIRE: handshake refused without a valid client certificate. OPTIONAL: validated when presented. */
+  mode: 'REQUIRE' | 'OPTIONAL';
+}
+
+export interface IRRoute {
+  /** Stable id: "HTTPRoute/ns/name/rule/<i>" (unique per listener). */
+  id: string;
+  /** Short label for metrics and logs: "ns/name/<rule>" or the rule's name. */
+  label: string;
+  route: RouteRef;
+  /** Which Gateway listener section it came through. */
+  section: { gateway: NamespacedName; name: string };
+  /** Effective hostnames (route ∩ listener). Empty = any host. */
+  hostnames: string[];
+  matches: IRMatch[];
+  /** Tie-breakers after match specificity: older route first, then ns/name, then rule index. */
+  order: { created: string; key: string; rule: number };
+  /** The route's filter chain, already in chain order (see ir/filter-order.ts). */
+  filters: IRFilter[];
+  action: IRAction;
+  timeouts: IRTimeouts;
+}
+
+export interface RouteRef {
+  kind: 'HTTPRoute' | 'GRPCRoute' | string;
+  namespace: string;
+  name: string;
+  rule: number;
+  ruleName?: string;
+}
+
+export interface IRTimeouts {
+  /** Whole request, gateway to client, in ms (504 beyond); 0 = none. */
+  requestMs: number;
+  /** One upstream attempt until response headers, in ms (504 beyond). */
+  backendRequestMs: number;
+}
+
+export interface IRMatch {
+  path: IRPathMatch;
+  method?: string;
+  headers: IRValueMatch[];
+  query: IRValueMatch[];
+}
+
+export interface IRPathMatch {
+  type: 'Exact' | 'PathPrefix' | 'RegularExpression';
+  value: string;
+}
+
+export interface IRValueMatch {
+  /** Header names are lowercase; query parameter names are as written. */
+  name: string;
+  type: 'Exact' | 'RegularExpression';
+  value: string;
+}
+
+/** A filter's configuration. `type` names a module in src/filters (see filters/registry.ts). */
+export interface IRFilter {
+  type: string;
+  /** Which resource asked for it (for the decision trace and status). */
+  origin: string;
+  config: unknown;
+}
+
+export type IRAction = IRProxyAction | IRRedirectAction | IRDirectResponseAction;
+
+export interface IRProxyAction {
+  type: 'proxy';
+  backends: IRWeightedBackend[];
+  rewrite?: IRUrlRewrite;
+  mirrors: IRMirror[];
+}
+
+export interface IRWeightedBackend {
+  /** Key into Snapshot.backends; null when the reference is invalid (its share answers 500). */
+  backend: string | null;
+  weight: number;
+  /** Header modifiers that apply only when this backend is picked. */
+  requestHeaders?: IRHeaderModifier;
+  responseHeaders?: IRHeaderModifier;
+}
+
+export interface IRHeaderModifier {
+  set: { name: string; value: string }[];
+  add: { name: string; value: string }[];
+  remove: string[];
+}
+
+export interface IRUrlRewrite {
+  hostname?: string;
+  path?: { type: 'ReplaceFullPath'; value: string } | { type: 'ReplacePrefixMatch'; value: string };
+}
+
+export interface IRMirror {
+  backend: string | null;
+  /** 0–100 (fractions are converted). */
+  percent: number;
+}
+
+export interface IRRedirectAction {
+  type: 'redirect';
+  scheme?: string;
+  hostname?: string;
+  port?: number;
+  path?: { type: 'ReplaceFullPath'; value: string } | { type: 'ReplacePrefixMatch'; value: string };
+  statusCode: number;
+}
+
+export interface IRDirectResponseAction {
+  type: 'direct';
+  status: number;
+  body?: string;
+  contentType?: string;
+}
+
+export interface IRBackend {
+  id: string;
+  /** "Service/ns/name:port" or "Backend/ns/name". */
+  source: string;
+  /** Labels of the Service/Backend (workload selectors of the mesh policies). */
+  labels: Record<string, string>;
+  namespace: string;
+  endpoints: IREndpoint[];
+  /** Speak TLS to the endpoints. */
+  tls?: { sni?: string; caPem?: string; insecureSkipVerify?: boolean };
+}
+
+export interface IREndpoint {
+  /** IP address or DNS name. */
+  host: string;
+  port: number;
+  ready: boolean;
+}
+
+export interface ResourceStatus {
+  /** "Kind/ns/name". */
+  object: string;
+  accepted: boolean;
+  conditions: StatusCondition[];
+}
+
+export interface StatusCondition {
+  type: string;
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+}
