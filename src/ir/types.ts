@@ -154,6 +154,12 @@ export interface IRWeightedBackend {
   /** Key into Snapshot.backends; null when the reference is invalid (its share answers 500). */
   backend: string | null;
   weight: number;
+  /**
+   * Filters of the destination hop, run after the route's chain once this backend
+   * is picked (Istio: the destination workload's RequestAuthentication and
+   * AuthorizationPolicy). Both hops must allow.
+   */
+  filters: IRFilter[];
   /** Header modifiers that apply only when this backend is picked. */
   requestHeaders?: IRHeaderModifier;
   responseHeaders?: IRHeaderModifier;

@@ -1,0 +1,5 @@
+// Placeholder: the compiled router lands with the data plane.
+export interface CompiledRoute {
+  id: string;
+  label: string;
+}
