@@ -1,0 +1,24 @@
+// Option parsing shared by the commands (node:util parseArgs, strict).
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {}
+
+export function parse<T extends ParseArgsConfig['options']>(argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+export function hostPort(text: string, flag: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`${flag} wants HOST:PORT, got "${text}"`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+export function positiveInt(text: string, flag: string, min = 0): number {
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${flag} wants a whole number${min > 0 ? ` ≥ ${min}` : ''}, got "${text}"`);
+  return Number(text);
+}

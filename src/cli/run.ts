@@ -1,0 +1,143 @@
+// `portcullis run`: serve a configuration, or the quickstart without -f.
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parse, hostPort, positiveInt, UsageError } from './args.ts';
+import { DEFAULT_LIMITS } from '../translate/index.ts';
+import type { RunOptions } from '../runtime/options.ts';
+import type { PathNormalization } from '../ir/types.ts';
+import type { LogLevel } from '../log/logger.ts';
+import { startSingle, StartupError } from '../runtime/single.ts';
+import { startEcho } from '../demo/echo.ts';
+
+const HELP = `Usage: portcullis run [-f FILE_OR_DIR ...] [options]
+
+Serves Gateway API / Envoy Gateway / Istio resources from YAML files
+(multi-document; directories are read recursively). Without -f, starts the
+quickstart: demo echo backends on 127.0.0.1:9081 and :9082 and a gateway on
+:8080 with example routes.
+
+Options:
+  -f, --file PATH            file or directory of resources (repeatable)
+  -w, --watch                reload when the files change
+      --admin HOST:PORT      admin listener (default 127.0.0.1:9901)
+      --bind ADDRESS         address the listeners bind to (default 0.0.0.0)
+      --workers N            worker processes (default: one per core; 1 = single process)
+      --gateway-class NAME   serve only Gateways of this class (default: all)
+      --log-level LEVEL      debug | info | warn | error | silent (default info)
+      --access-log TARGET    stdout | off (default stdout)
+      --max-header-bytes N   request header block limit, 431 beyond (default ${DEFAULT_LIMITS.maxHeaderBytes})
+      --max-url-bytes N      request target limit, 414 beyond (default ${DEFAULT_LIMITS.maxUrlBytes})
+      --max-body-bytes N     request body limit, 413 beyond; 0 = none (default ${DEFAULT_LIMITS.maxBodyBytes})
+      --path-normalization M NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (default BASE)
+      --root-namespace NS    Istio root namespace for mesh-wide policies (default istio-system)
+      --drain-timeout MS     on SIGTERM, how long requests in flight may finish (default 10000)
+  -h, --help
+`;
+
+const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+const NORMALIZATIONS = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
+
+export function quickstartDir(): string {
+  return fileURLToPath(new URL('../../examples/quickstart', import.meta.url));
+}
+
+export function parseRunOptions(argv: string[]): RunOptions | 'help' {
+  const { values } = parse(argv, {
+    file: { type: 'string', short: 'f', multiple: true },
+    watch: { type: 'boolean', short: 'w' },
+    admin: { type: 'string', default: '127.0.0.1:9901' },
+    bind: { type: 'string', default: '0.0.0.0' },
+    workers: { type: 'string' },
+    'gateway-class': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    'access-log': { type: 'string', default: 'stdout' },
+    'max-header-bytes': { type: 'string' },
+    'max-url-bytes': { type: 'string' },
+    'max-body-bytes': { type: 'string' },
+    'path-normalization': { type: 'string', default: 'BASE' },
+    'root-namespace': { type: 'string', default: 'istio-system' },
+    'drain-timeout': { type: 'string', default: '10000' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) return 'help';
+  if (!LEVELS.includes(values['log-level']!)) throw new UsageError(`--log-level wants one of ${LEVELS.join(', ')}`);
+  if (values['access-log'] !== 'stdout' && values['access-log'] !== 'off') throw new UsageError('--access-log wants stdout or off');
+  if (!NORMALIZATIONS.includes(values['path-normalization']!)) throw new UsageError(`--path-normalization wants one of ${NORMALIZATIONS.join(', ')}`);
+  const limits = { ...DEFAULT_LIMITS };
+  if (values['max-header-bytes']) limits.maxHeaderBytes = positiveInt(values['max-header-bytes'], '--max-header-bytes', 1024);
+  if (values['max-url-bytes']) limits.maxUrlBytes = positiveInt(values['max-url-bytes'], '--max-url-bytes', 64);
+  if (values['max-body-bytes']) limits.maxBodyBytes = positiveInt(values['max-body-bytes'], '--max-body-bytes');
+  return {
+    paths: values.file ?? [],
+    watch: values.watch ?? false,
+    admin: hostPort(values.admin!, '--admin'),
+    logLevel: values['log-level'] as LogLevel,
+    accessLog: values['access-log'],
+    workers: values.workers ? positiveInt(values.workers, '--workers', 1) : availableParallelism(),
+    translate: {
+      gatewayClass: values['gateway-class'],
+      bindAddress: values.bind!,
+      limits,
+      pathNormalization: values['path-normalization'] as PathNormalization,
+      rootNamespace: values['root-namespace']!,
+    },
+    drainMs: positiveInt(values['drain-timeout']!, '--drain-timeout'),
+    print: (line) => console.log(line),
+  };
+}
+
+export async function runCommand(argv: string[]): Promise<number | undefined> {
+  let opts: RunOptions | 'help';
+  try {
+    opts = parseRunOptions(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`portcullis run: ${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const cleanups: (() => Promise<void>)[] = [];
+  if (opts.paths.length === 0) {
+    const v1 = await startEcho('echo-v1', '127.0.0.1', 9081);
+    const v2 = await startEcho('echo-v2', '127.0.0.1', 9082);
+    cleanups.push(v1.close, v2.close);
+    opts.paths = [quickstartDir()];
+    opts.print('quickstart: demo backends echo-v1 on 127.0.0.1:9081, echo-v2 on 127.0.0.1:9082');
+  }
+  try {
+    const stop = await start(opts);
+    cleanups.unshift(stop);
+  } catch (err) {
+    for (const c of cleanups) await c();
+    if (err instanceof StartupError) {
+      process.stderr.write(`portcullis run: ${err.message}\n${err.details.map((d) => `  ${d}\n`).join('')}`);
+      return 1;
+    }
+    throw err;
+  }
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    opts.print(`${signal}: draining (up to ${opts.drainMs} ms)`);
+    for (const c of cleanups) await c().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  return undefined;
+}
+
+async function start(opts: RunOptions): Promise<() => Promise<void>> {
+  if (opts.workers > 1) {
+    const { startPrimary } = await import('../workers/primary.ts');
+    return startPrimary(opts);
+  }
+  const inst = await startSingle(opts);
+  return () => inst.close();
+}

@@ -1,0 +1,18 @@
+// Runs a chain of request handlers in order. Synchronous while every handler
+// is; switches to a Promise only from the first handler that needs I/O.
+import type { Decision, Reply } from '../filters/types.ts';
+import type { RequestContext } from './context.ts';
+import type { Chain } from './compile.ts';
+
+export function runChain(ctx: RequestContext, chain: Chain, from = 0): Reply | undefined | Promise<Decision> {
+  const list = chain.request;
+  for (let i = from; i < list.length; i++) {
+    const d = list[i].fn(ctx);
+    if (d === undefined) continue;
+    if (typeof (d as Promise<Decision>).then === 'function') {
+      return (d as Promise<Decision>).then((r) => (r === undefined ? runChain(ctx, chain, i + 1) : r));
+    }
+    return d as Reply;
+  }
+  return undefined;
+}

@@ -1,0 +1,131 @@
+// IR snapshot → handlers, once per snapshot: routers, filter chains, clusters.
+// Nothing here runs per request.
+import type { SecureContext } from 'node:tls';
+import { createSecureContext } from 'node:tls';
+import type { IRAction, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
+import type { CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
+import { filterModule } from '../filters/registry.ts';
+import { Router, type CompiledRoute } from './router.ts';
+import { Cluster } from '../upstream/cluster.ts';
+import type { PoolRegistry } from '../upstream/pools.ts';
+
+export interface Chain {
+  /** Request handlers in chain order, with the filter that owns each (for the trace). */
+  request: { type: string; origin: string; fn: RequestHandler }[];
+  response: ResponseHandler[];
+}
+
+export interface CompiledBackend {
+  cluster: Cluster | null;
+  weight: number;
+  chain: Chain;
+  requestHeaders?: IRHeaderModifier;
+  responseHeaders?: IRHeaderModifier;
+}
+
+export type CompiledAction =
+  | { type: 'proxy'; backends: CompiledBackend[]; totalWeight: number; rewrite?: IRUrlRewrite; mirrors: { cluster: Cluster | null; percent: number }[] }
+  | IRRedirectAction
+  | IRDirectResponseAction;
+
+export interface DataRoute extends CompiledRoute {
+  chain: Chain;
+  action: CompiledAction;
+  timeouts: IRRoute['timeouts'];
+}
+
+export interface CompiledListener {
+  ir: IRListener;
+  router: Router<DataRoute>;
+  /** SNI → secure context, built once; the first certificate is the default. */
+  secureContexts: { hostnames: string[]; context: SecureContext }[];
+}
+
+export interface CompiledSnapshot {
+  version: string;
+  ir: Snapshot;
+  listeners: Map<number, CompiledListener>;
+  close(): void;
+}
+
+export class CompileError extends Error {}
+
+export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
+  const filters: CompiledFilter[] = [];
+  const clusters = new Map<string, Cluster>();
+  const clusterFor = (id: string | null): Cluster | null => {
+    if (id === null) return null;
+    let c = clusters.get(id);
+    if (!c) {
+      const b = ir.backends[id];
+      if (!b) throw new CompileError(`route references unknown backend ${id}`);
+      clusters.set(id, (c = new Cluster(b, pools)));
+    }
+    return c;
+  };
+  const chainOf = (list: IRFilter[]): Chain => {
+    const chain: Chain = { request: [], response: [] };
+    for (const f of list) {
+      const mod = filterModule(f.type);
+      if (!mod) throw new CompileError(`no filter module for type ${f.type}`);
+      const compiled = mod.compile(f.config, { snapshot: ir, origin: f.origin });
+      filters.push(compiled);
+      if (compiled.onRequest) chain.request.push({ type: f.type, origin: f.origin, fn: compiled.onRequest });
+      if (compiled.onResponse) chain.response.push(compiled.onResponse);
+    }
+    return chain;
+  };
+  const compileAction = (a: IRAction): CompiledAction => {
+    if (a.type !== 'proxy') return a;
+    const backends = a.backends.map((b) => ({
+      cluster: clusterFor(b.backend),
+      weight: b.weight,
+      chain: chainOf(b.filters),
+      requestHeaders: b.requestHeaders,
+      responseHeaders: b.responseHeaders,
+    }));
+    return {
+      type: 'proxy',
+      backends,
+      totalWeight: backends.reduce((s, b) => s + b.weight, 0),
+      rewrite: a.rewrite,
+      mirrors: a.mirrors.map((m) => ({ cluster: clusterFor(m.backend), percent: m.percent })),
+    };
+  };
+
+  try {
+    const listeners = new Map<number, CompiledListener>();
+    for (const l of ir.listeners) {
+      const routes: DataRoute[] = l.routes.map((r) => ({
+        id: r.id,
+        label: r.label,
+        ir: r,
+        chain: chainOf(r.filters),
+        action: compileAction(r.action),
+        timeouts: r.timeouts,
+      }));
+      const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
+        hostnames: c.hostnames,
+        context: createSecureContext({
+          cert: c.certPem,
+          key: c.keyPem,
+          ca: l.tls?.clientValidation?.caPem,
+        }),
+      }));
+      listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts });
+    }
+    return {
+      version: ir.version,
+      ir,
+      listeners,
+      close() {
+        for (const f of filters) f.close?.();
+        for (const c of clusters.values()) c.close();
+      },
+    };
+  } catch (err) {
+    for (const f of filters) f.close?.();
+    for (const c of clusters.values()) c.close();
+    throw err;
+  }
+}

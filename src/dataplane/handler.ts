@@ -1,0 +1,146 @@
+// Where a request enters: limits, path normalization, routing, the route's
+// filter chain, then its action (proxy, redirect, direct response).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import { randomUUID } from 'node:crypto';
+import { RequestContext, type TlsInfo } from './context.ts';
+import type { CompiledSnapshot, DataRoute } from './compile.ts';
+import { splitTarget } from './path.ts';
+import { runChain } from './chain.ts';
+import { proxy } from './proxy.ts';
+import { redirectLocation, sendReply } from './respond.ts';
+import type { Observer } from './observe.ts';
+import type { IRLimits } from '../ir/types.ts';
+
+type Req = IncomingMessage | Http2ServerRequest;
+type Res = ServerResponse | Http2ServerResponse;
+
+export interface SnapshotSource {
+  readonly current: CompiledSnapshot | undefined;
+}
+
+const NOT_FOUND = { status: 404, body: 'no route\n' };
+
+/** Strip the port from a Host/:authority value and lowercase it ("[::1]:80" → "::1"). */
+export function hostOf(authority: string | undefined): string {
+  if (!authority) return '';
+  if (authority.charCodeAt(0) === 91 /* [ */) {
+    const end = authority.indexOf(']');
+    return (end > 0 ? authority.slice(1, end) : authority).toLowerCase();
+  }
+  const colon = authority.indexOf(':');
+  return (colon >= 0 ? authority.slice(0, colon) : authority).toLowerCase();
+}
+
+function plainIp(addr: string | undefined): string {
+  if (!addr) return '';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: Observer, port: number, req: Req, res: Res): void {
+  const startNs = process.hrtime.bigint();
+  const snap = src.current;
+  const listener = snap?.listeners.get(port);
+  const target = req.url ?? '/';
+  const early = (status: number, body: string) => {
+    sendReply(res, undefined, { status, body, headers: { connection: 'close' } }, []);
+    obs.early(req.method ?? '-', target.slice(0, 256), status, startNs);
+  };
+  if (!listener) return early(404, 'no listener\n');
+  const lim = limits();
+  if (target.length > lim.maxUrlBytes) return early(414, 'URI too long\n');
+  if (lim.maxBodyBytes > 0) {
+    const cl = req.headers['content-length'];
+    if (cl !== undefined && Number(cl) > lim.maxBodyBytes) return early(413, 'payload too large\n');
+  }
+  const split = splitTarget(target, listener.ir.pathNormalization);
+  if (!split) return early(400, 'bad request path\n');
+  const headers = req.headers;
+  const host = hostOf((headers.host ?? headers[':authority']) as string | undefined);
+  const method = req.method ?? 'GET';
+  const match = listener.router.match(host, split.path, method, headers, split.query);
+
+  const socket = req.socket as TLSSocket;
+  const remoteIp = plainIp(socket.remoteAddress);
+  const encrypted = socket.encrypted === true;
+  let tls: TlsInfo | undefined;
+  if (encrypted) tls = tlsInfo(socket);
+  let requestId = headers['x-request-id'];
+  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = randomUUID();
+  const ctx = new RequestContext({
+    method,
+    host,
+    port,
+    scheme: encrypted ? 'https' : 'http',
+    path: split.path,
+    query: split.query,
+    headers,
+    clientIp: remoteIp,
+    remoteIp,
+    localIp: plainIp(socket.localAddress),
+    tls,
+    requestId,
+    tracing: obs.tracing,
+  });
+  if (!match) {
+    sendReply(res, ctx, NOT_FOUND, []);
+    obs.done(ctx, 404, undefined);
+    return;
+  }
+  const route = match.route;
+  ctx.route = route;
+  const prefix = match.match.path.type === 'PathPrefix' ? match.match.path.value : undefined;
+  try {
+    const d = route.chain.request.length > 0 ? runChain(ctx, route.chain) : undefined;
+    if (d === undefined) act(ctx, req, res, route, obs, prefix);
+    else if ('then' in d) {
+      d.then(
+        (reply) => {
+          if (reply) {
+            sendReply(res, ctx, reply, [route.chain]);
+            obs.done(ctx, reply.status, undefined);
+          } else act(ctx, req, res, route, obs, prefix);
+        },
+        (err) => obs.internalError(ctx, res, err),
+      );
+    } else {
+      sendReply(res, ctx, d, [route.chain]);
+      obs.done(ctx, d.status, undefined);
+    }
+  } catch (err) {
+    obs.internalError(ctx, res, err);
+  }
+}
+
+function act(ctx: RequestContext, req: Req, res: Res, route: DataRoute, obs: Observer, prefix: string | undefined): void {
+  const a = route.action;
+  switch (a.type) {
+    case 'proxy':
+      proxy(ctx, req, res, route, a, obs, prefix);
+      return;
+    case 'redirect': {
+      sendReply(res, ctx, { status: a.statusCode, headers: { location: redirectLocation(ctx, a, prefix) } }, [route.chain]);
+      obs.done(ctx, a.statusCode, undefined);
+      return;
+    }
+    case 'direct':
+      sendReply(res, ctx, { status: a.status, body: a.body, headers: a.contentType ? { 'content-type': a.contentType } : undefined }, [route.chain]);
+      obs.done(ctx, a.status, undefined);
+      return;
+  }
+}
+
+function tlsInfo(socket: TLSSocket): TlsInfo {
+  const sni = (socket as TLSSocket & { servername?: string | false }).servername || undefined;
+  const info: TlsInfo = { sni, peerVerified: false, peerUris: [] };
+  if (socket.authorized) {
+    const cert = socket.getPeerCertificate();
+    if (cert && cert.raw) {
+      info.peerVerified = true;
+      info.peerCertDer = cert.raw;
+      for (const part of (cert.subjectaltname ?? '').split(', ')) if (part.startsWith('URI:')) info.peerUris.push(part.slice(4));
+    }
+  }
+  return info;
+}

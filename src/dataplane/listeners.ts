@@ -1,0 +1,120 @@
+// One server per listening port: HTTP/1.1, or HTTPS with HTTP/2 by ALPN.
+// Certificates come from the current snapshot on every handshake (SNI), so a
+// reloaded Secret takes effect without reopening the socket.
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Socket } from 'node:net';
+import type { SecureContext } from 'node:tls';
+import type { IRListener } from '../ir/types.ts';
+import type { CompiledListener } from './compile.ts';
+import { hostnameMatches } from '../translate/hostnames.ts';
+
+export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+export interface ListenerServer {
+  port: number;
+  protocol: IRListener['protocol'];
+  maxHeaderBytes: number;
+  server: http.Server | http2.Http2SecureServer;
+  /** Apply the mTLS settings of a new snapshot to future handshakes. */
+  updateTls(l: CompiledListener): void;
+  close(deadlineMs: number): Promise<void>;
+}
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  maxHeaderBytes: number;
+  /** Each worker binds its own socket (SO_REUSEPORT) and the kernel spreads connections. */
+  reusePort: boolean;
+  current: () => CompiledListener | undefined;
+  onRequest: RequestListener;
+  onError: (err: Error) => void;
+}
+
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 12\r\n\r\nbad request\n';
+const HEADERS_TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 25\r\n\r\nrequest headers too large';
+
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable || (err.code === 'ECONNRESET')) {
+    socket.destroy();
+    return;
+  }
+  socket.end(err.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : BAD_REQUEST);
+}
+
+export function pickContext(l: CompiledListener | undefined, servername: string): SecureContext | undefined {
+  if (!l || l.secureContexts.length === 0) return undefined;
+  const name = servername.toLowerCase();
+  for (const c of l.secureContexts) if (c.hostnames.includes(name)) return c.context;
+  for (const c of l.secureContexts) if (c.hostnames.some((h) => hostnameMatches(h, name))) return c.context;
+  return l.secureContexts[0].context;
+}
+
+export async function openListener(protocol: IRListener['protocol'], opts: ListenerOptions): Promise<ListenerServer> {
+  const sessions = new Set<http2.ServerHttp2Session>();
+  let server: http.Server | http2.Http2SecureServer;
+  if (protocol === 'HTTP') {
+    const s = http.createServer({ maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 15_000, requestTimeout: 300_000 }, opts.onRequest as http.RequestListener);
+    s.on('clientError', onClientError);
+    server = s;
+  } else {
+    const s = http2.createSecureServer({
+      allowHTTP1: true,
+      maxHeaderSize: opts.maxHeaderBytes,
+      settings: { maxHeaderListSize: opts.maxHeaderBytes },
+      SNICallback: (servername, cb) => cb(null, pickContext(opts.current(), servername)),
+      // A default context so that clients without SNI are served the default certificate.
+      ...defaultTlsOptions(opts.current()),
+    } as http2.SecureServerOptions, opts.onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    s.on('session', (session) => {
+      sessions.add(session);
+      session.on('close', () => sessions.delete(session));
+      session.on('error', () => {});
+    });
+    s.on('tlsClientError', () => {});
+    (s as unknown as http.Server).on('clientError', onClientError);
+    server = s;
+  }
+  server.on('error', opts.onError);
+  await new Promise<void>((resolve, reject) => {
+    const fail = (err: Error) => reject(err);
+    server.once('error', fail);
+    server.listen({ host: opts.host, port: opts.port, reusePort: opts.reusePort, exclusive: opts.reusePort }, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+  const handle: ListenerServer = {
+    port: opts.port,
+    protocol,
+    maxHeaderBytes: opts.maxHeaderBytes,
+    server,
+    updateTls(l) {
+      if (protocol !== 'HTTPS') return;
+      const cv = l.ir.tls?.clientValidation;
+      const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
+      s.requestCert = cv !== undefined;
+      s.rejectUnauthorized = cv?.mode === 'REQUIRE';
+    },
+    async close(deadlineMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ('closeIdleConnections' in server) server.closeIdleConnections();
+      for (const s of sessions) s.close();
+      const timer = setTimeout(() => {
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        for (const s of sessions) s.destroy();
+      }, deadlineMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+  const l = opts.current();
+  if (l) handle.updateTls(l);
+  return handle;
+}
+
+function defaultTlsOptions(l: CompiledListener | undefined): { cert?: string; key?: string; ca?: string } {
+  const c = l?.ir.tls?.certificates[0];
+  return c ? { cert: c.certPem, key: c.keyPem, ca: l?.ir.tls?.clientValidation?.caPem } : {};
+}

@@ -1,0 +1,65 @@
+// What happens after an answer: the access log line, the metrics, and the
+// debug log of the decision trace. Never blocks, never throws into a request.
+import type { Logger } from 'pino';
+import type { Metrics } from '../admin/metrics.ts';
+import type { RequestContext } from './context.ts';
+import { sendReply, type Res } from './respond.ts';
+
+export class Observer {
+  private log: Logger;
+  private access: Logger | undefined;
+  private metrics: Metrics;
+  private debug: boolean;
+
+  constructor(log: Logger, access: Logger | undefined, metrics: Metrics) {
+    this.log = log;
+    this.access = access;
+    this.metrics = metrics;
+    this.debug = log.isLevelEnabled('debug');
+  }
+
+  /** Whether requests should record their full decision trace. */
+  get tracing(): boolean {
+    return this.debug;
+  }
+
+  done(ctx: RequestContext, status: number, upstream: string | undefined): void {
+    const seconds = Number(process.hrtime.bigint() - ctx.startNs) / 1e9;
+    const route = ctx.route?.label ?? '-';
+    this.metrics.observeRequest(route, status, seconds);
+    if (this.access) {
+      this.access.info({
+        request_id: ctx.requestId,
+        method: ctx.method,
+        host: ctx.host,
+        path: ctx.path,
+        route,
+        status,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+        upstream: upstream ?? null,
+        client: ctx.clientIp,
+        ...(ctx.trace && status >= 400 ? { decision: ctx.trace } : {}),
+      });
+    }
+    if (this.debug && ctx.trace) this.log.debug({ request_id: ctx.requestId, route, status, trace: ctx.trace }, 'decision trace');
+  }
+
+  /** Requests that never reached a route (404, 400, 413, 414). */
+  early(method: string, path: string, status: number, startNs: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+    this.metrics.observeRequest('-', status, seconds);
+    this.access?.info({ method, path, route: '-', status, duration_ms: Math.round(seconds * 1e6) / 1e3, upstream: null });
+  }
+
+  upstreamError(backend: string, kind: string): void {
+    this.metrics.upstreamErrors.labels(backend, kind).inc();
+  }
+
+  internalError(ctx: RequestContext, res: Res, err: unknown): void {
+    // A bug in a filter must cost one request, never the process.
+    this.log.error({ request_id: ctx.requestId, route: ctx.route?.label, err }, 'internal error while handling a request');
+    ctx.record({ filter: 'gateway', decision: 'error', reason: 'internal error' });
+    sendReply(res, ctx, { status: 500, body: 'internal error\n' }, []);
+    this.done(ctx, 500, undefined);
+  }
+}

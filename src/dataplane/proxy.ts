@@ -1,0 +1,182 @@
+// The route's proxy action: pick a backend (traffic split), run its hop's
+// filters, pick a replica, and stream the exchange both ways through undici.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
+import { PassThrough, type Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { RequestContext } from './context.ts';
+import type { CompiledAction, CompiledBackend, DataRoute } from './compile.ts';
+import { copyEndToEnd, isHopByHop } from './headers.ts';
+import { finishHeaders, replacePath, sendReply, type OutHeaders, type Res } from './respond.ts';
+import { applyHeaderModifier } from '../filters/header-modifier.ts';
+import { runChain } from './chain.ts';
+import type { Observer } from './observe.ts';
+
+type ProxyAction = Extract<CompiledAction, { type: 'proxy' }>;
+type Req = IncomingMessage | Http2ServerRequest;
+
+const NO_BACKEND = { status: 500, body: 'no valid backend\n' };
+const NO_ENDPOINT = { status: 503, body: 'no healthy upstream\n' };
+const BAD_GATEWAY = { status: 502, body: 'upstream connect error or disconnect/reset before headers\n' };
+const GATEWAY_TIMEOUT = { status: 504, body: 'upstream request timeout\n' };
+
+export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
+  const list = a.backends;
+  if (list.length === 1) return list[0].weight > 0 ? list[0] : undefined;
+  if (a.totalWeight <= 0) return undefined;
+  let r = Math.random() * a.totalWeight;
+  for (let i = 0; i < list.length; i++) {
+    r -= list[i].weight;
+    if (r < 0) return list[i];
+  }
+  return list[list.length - 1];
+}
+
+export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, obs: Observer, matchedPrefix: string | undefined): void {
+  const wb = pickBackend(action);
+  if (!wb || !wb.cluster) {
+    sendReply(res, ctx, NO_BACKEND, [route.chain]);
+    obs.done(ctx, 500, undefined);
+    return;
+  }
+  if (wb.chain.request.length > 0) {
+    const d = runChain(ctx, wb.chain);
+    if (d === undefined) forward(ctx, req, res, route, action, wb, obs, matchedPrefix);
+    else if ('then' in d) {
+      d.then(
+        (reply) => {
+          if (reply) {
+            sendReply(res, ctx, reply, [route.chain, wb.chain]);
+            obs.done(ctx, reply.status, undefined);
+          } else forward(ctx, req, res, route, action, wb, obs, matchedPrefix);
+        },
+        (err) => obs.internalError(ctx, res, err),
+      );
+    } else {
+      sendReply(res, ctx, d, [route.chain, wb.chain]);
+      obs.done(ctx, d.status, undefined);
+    }
+    return;
+  }
+  forward(ctx, req, res, route, action, wb, obs, matchedPrefix);
+}
+
+function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined): void {
+  const cluster = wb.cluster!;
+  const member = cluster.pick();
+  const chains = [route.chain, wb.chain];
+  if (!member) {
+    obs.upstreamError(cluster.id, 'no_endpoint');
+    sendReply(res, ctx, NO_ENDPOINT, chains);
+    obs.done(ctx, 503, undefined);
+    return;
+  }
+  const h = ctx.headers;
+  const headers = copyEndToEnd(h, typeof h.connection === 'string' ? h.connection : undefined);
+  // HTTP/2 clients send :authority instead of Host.
+  if (headers.host === undefined) headers.host = ctx.headers[':authority'] as string ?? ctx.host;
+  const xff = h['x-forwarded-for'];
+  headers['x-forwarded-for'] = xff ? `${xff}, ${ctx.remoteIp}` : ctx.remoteIp;
+  headers['x-forwarded-proto'] = ctx.scheme;
+  if (headers['x-forwarded-host'] === undefined) headers['x-forwarded-host'] = headers.host;
+  headers['x-request-id'] = ctx.requestId;
+  if (wb.requestHeaders) applyHeaderModifier(wb.requestHeaders, headers);
+  let path = ctx.path;
+  if (action.rewrite) {
+    if (action.rewrite.path) path = replacePath(ctx.path, action.rewrite.path, matchedPrefix);
+    if (action.rewrite.hostname) headers.host = action.rewrite.hostname;
+  }
+  if (ctx.query) path += '?' + ctx.query;
+
+  const hasBody = requestHasBody(req);
+  let body: Req | PassThrough | undefined = hasBody ? req : undefined;
+  if (action.mirrors.length > 0) body = mirror(ctx, req, action, headers, path, hasBody, obs) ?? body;
+
+  let timer: NodeJS.Timeout | undefined;
+  let signal: AbortSignal | undefined;
+  if (route.timeouts.requestMs > 0) {
+    const ac = new AbortController();
+    signal = ac.signal;
+    timer = setTimeout(() => ac.abort(new TimeoutError()), route.timeouts.requestMs);
+  }
+  let status = 0;
+  const opts: Dispatcher.RequestOptions = {
+    path,
+    method: ctx.method as Dispatcher.HttpMethod,
+    headers,
+    body: body as Dispatcher.DispatchOptions['body'],
+    headersTimeout: route.timeouts.backendRequestMs,
+    bodyTimeout: 0,
+    signal,
+  };
+  member.pool.stream(
+    opts,
+    ({ statusCode, headers: upHeaders }) => {
+      status = statusCode;
+      const out: OutHeaders = {};
+      for (const name in upHeaders) if (!isHopByHop(name)) out[name] = upHeaders[name];
+      if (wb.responseHeaders) applyHeaderModifier(wb.responseHeaders, out);
+      finishHeaders(ctx, statusCode, out, chains);
+      if (res.destroyed) return res as Writable;
+      (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
+      return res as Writable;
+    },
+    (err) => {
+      if (timer) clearTimeout(timer);
+      if (!err) {
+        obs.done(ctx, status, member.address);
+        return;
+      }
+      if (res.headersSent || res.destroyed) {
+        // The answer had started: all we can do is cut it, as any proxy would.
+        res.destroy();
+        obs.done(ctx, status || 499, member.address);
+        return;
+      }
+      const timeout = err instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+      obs.upstreamError(cluster.id, timeout ? 'timeout' : 'connect');
+      const reply = timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY;
+      sendReply(res, ctx, reply, chains);
+      obs.done(ctx, reply.status, member.address);
+    },
+  );
+}
+
+class TimeoutError extends Error {
+  constructor() {
+    super('route timeout');
+  }
+}
+
+export function requestHasBody(req: Req): boolean {
+  const h = req.headers;
+  if ('stream' in req) return !req.stream.endAfterHeaders; // HTTP/2
+  const cl = h['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return h['transfer-encoding'] !== undefined;
+}
+
+/** Send a copy to each mirror (fire and forget); returns the body stream the primary should read. */
+function mirror(ctx: RequestContext, req: Req, action: ProxyAction, headers: Record<string, string | string[]>, path: string, hasBody: boolean, obs: Observer): PassThrough | undefined {
+  let primary: PassThrough | undefined;
+  const copies: PassThrough[] = [];
+  for (const m of action.mirrors) {
+    if (!m.cluster || (m.percent < 100 && Math.random() * 100 >= m.percent)) continue;
+    const member = m.cluster.pick();
+    if (!member) continue;
+    let body: PassThrough | undefined;
+    if (hasBody) copies.push((body = new PassThrough()));
+    member.pool
+      .request({ path, method: ctx.method as Dispatcher.HttpMethod, headers: { ...headers }, body, headersTimeout: 15_000 })
+      .then((r) => r.body.dump())
+      .catch(() => obs.upstreamError(m.cluster!.id, 'mirror'));
+  }
+  if (hasBody && copies.length > 0) {
+    primary = new PassThrough();
+    const targets = [primary, ...copies];
+    req.on('data', (chunk: Buffer) => { for (const t of targets) t.write(chunk); });
+    req.on('end', () => { for (const t of targets) t.end(); });
+    req.on('error', (err) => { for (const t of targets) t.destroy(err); });
+  }
+  return primary;
+}

@@ -1,0 +1,69 @@
+// Answers the gateway gives itself: filter replies, errors, redirects and
+// direct responses. Each runs the route's response hooks, like a proxied answer.
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Reply } from '../filters/types.ts';
+import type { RequestContext } from './context.ts';
+import type { Chain } from './compile.ts';
+import type { IRRedirectAction } from '../ir/types.ts';
+
+export type Res = ServerResponse | Http2ServerResponse;
+export type OutHeaders = Record<string, string | string[] | number | undefined>;
+
+export function sendReply(res: Res, ctx: RequestContext | undefined, reply: Reply, chains: readonly Chain[]): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = reply.body ?? '';
+  const headers: OutHeaders = { 'content-type': 'text/plain; charset=utf-8', ...reply.headers };
+  if (ctx) finishHeaders(ctx, reply.status, headers, chains);
+  headers['content-length'] = Buffer.byteLength(body);
+  (res as ServerResponse).writeHead(reply.status, headers as Record<string, string>);
+  if (ctx?.method === 'HEAD') res.end();
+  else (res as ServerResponse).end(body);
+}
+
+/** Response-side work shared by every answer: filter hooks and filter-added headers. */
+export function finishHeaders(ctx: RequestContext, status: number, headers: OutHeaders, chains: readonly Chain[]): void {
+  for (let c = 0; c < chains.length; c++) {
+    const hooks = chains[c].response;
+    for (let i = 0; i < hooks.length; i++) hooks[i](ctx, status, headers);
+  }
+  const extra = ctx.responseHeaders;
+  if (extra) {
+    for (const name in extra) {
+      const prev = headers[name];
+      const v = extra[name];
+      if (prev === undefined) headers[name] = v;
+      else headers[name] = ([] as string[]).concat(prev as string | string[], v);
+    }
+  }
+}
+
+const WELL_KNOWN: Record<string, number> = { http: 80, https: 443 };
+
+/** Gateway API RequestRedirect: Location from the request and the filter's fields. */
+export function redirectLocation(ctx: RequestContext, r: IRRedirectAction, matchedPrefix: string | undefined): string {
+  const scheme = r.scheme ?? ctx.scheme;
+  const host = r.hostname ?? ctx.host;
+  // Port: the filter's, else the listener's when the scheme is unchanged, else the new scheme's default.
+  let port: number | undefined = r.port;
+  if (port === undefined) port = r.scheme && r.scheme !== ctx.scheme ? undefined : ctx.port;
+  const portPart = port === undefined || WELL_KNOWN[scheme] === port ? '' : `:${port}`;
+  let path = ctx.path;
+  if (r.path) path = replacePath(ctx.path, r.path, matchedPrefix);
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  return `${scheme}://${hostPart}${portPart}${path}${ctx.query ? '?' + ctx.query : ''}`;
+}
+
+/** ReplaceFullPath / ReplacePrefixMatch, as the Gateway API conformance tests expect. */
+export function replacePath(path: string, mod: { type: 'ReplaceFullPath' | 'ReplacePrefixMatch'; value: string }, matchedPrefix: string | undefined): string {
+  if (mod.type === 'ReplaceFullPath') return mod.value;
+  const prefix = (matchedPrefix ?? '/').replace(/\/$/, '');
+  let rest = path.slice(prefix.length);
+  const repl = mod.value;
+  if (repl.endsWith('/') && rest.startsWith('/')) rest = rest.slice(1);
+  const out = repl + rest;
+  return out === '' ? '/' : out.startsWith('/') ? out : '/' + out;
+}

@@ -1,0 +1,21 @@
+// Stands where a policy that failed to translate would have run: its routes
+// answer 500 rather than run unprotected (Envoy Gateway's behaviour).
+import type { CompiledFilter, FilterModule } from './types.ts';
+
+export interface FailClosedConfig {
+  reason: string;
+}
+
+export const failClosed: FilterModule<FailClosedConfig> = {
+  type: 'failClosed',
+  compile(config, cc): CompiledFilter {
+    const reply = { status: 500, headers: { 'content-type': 'text/plain' }, body: 'policy misconfigured\n' };
+    return {
+      type: 'failClosed',
+      onRequest(ctx) {
+        ctx.record({ filter: 'failClosed', origin: cc.origin, decision: 'deny', reason: config.reason });
+        return reply;
+      },
+    };
+  },
+};

@@ -1,0 +1,17 @@
+// Every filter module, by IR filter type. A filter type missing here is a
+// translate bug, reported when the snapshot is compiled (never at request time).
+import type { FilterModule } from './types.ts';
+import { requestHeaderModifier, responseHeaderModifier } from './header-modifier.ts';
+import { failClosed } from './fail-closed.ts';
+
+const modules = new Map<string, FilterModule<any>>();
+
+export function registerFilter(m: FilterModule<any>): void {
+  modules.set(m.type, m);
+}
+
+export function filterModule(type: string): FilterModule<any> | undefined {
+  return modules.get(type);
+}
+
+for (const m of [failClosed, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);

@@ -1,0 +1,82 @@
+// Reads the configuration files, builds snapshots, and (with --watch) rebuilds
+// them when the files change. A build that fails is reported and dropped: the
+// running snapshot is never replaced by a broken one.
+import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { buildFromPaths, type BuildResult } from '../config/pipeline.ts';
+import { formatError } from '../resources/errors.ts';
+import type { TranslateOptions } from '../translate/index.ts';
+import type { ReloadReport } from '../admin/server.ts';
+
+export class ConfigController {
+  private paths: string[];
+  private options: TranslateOptions;
+  private watchers: FSWatcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private building = false;
+  private again = false;
+  last: ReloadReport | undefined;
+
+  constructor(paths: string[], options: TranslateOptions) {
+    this.paths = paths;
+    this.options = options;
+  }
+
+  async build(): Promise<BuildResult> {
+    const r = await buildFromPaths(this.paths, this.options);
+    return r;
+  }
+
+  report(r: BuildResult, applyError?: Error): ReloadReport {
+    const errors = r.errors.map(formatError);
+    if (applyError) errors.push(`cannot serve the new configuration: ${applyError.message}`);
+    this.last = { ok: errors.length === 0, at: new Date().toISOString(), version: r.snapshot?.version, errors };
+    return this.last;
+  }
+
+  /**
+   * Watch the paths (directories recursively). `onChange` runs after edits settle,
+   * never twice at once; edits during a build schedule one more build.
+   */
+  async watch(onChange: () => Promise<void>): Promise<void> {
+    const trigger = () => {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => void run(), 75);
+    };
+    const run = async () => {
+      if (this.building) {
+        this.again = true;
+        return;
+      }
+      this.building = true;
+      try {
+        await onChange();
+      } finally {
+        this.building = false;
+        if (this.again) {
+          this.again = false;
+          trigger();
+        }
+      }
+    };
+    for (const p of this.paths) {
+      const isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+      // Watch a file's directory: editors replace files (rename), which drops a watch on the file itself.
+      const target = isDir ? p : dirname(p);
+      try {
+        const w = watch(target, { recursive: isDir, persistent: false }, () => trigger());
+        w.on('error', () => {});
+        this.watchers.push(w);
+      } catch {
+        // A path that cannot be watched still serves; the next build reports it if it is gone.
+      }
+    }
+  }
+
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+  }
+}

@@ -1,0 +1,17 @@
+import type { LogLevel } from '../log/logger.ts';
+import type { TranslateOptions } from '../translate/index.ts';
+
+export interface RunOptions {
+  /** Files and directories to serve (the quickstart's directory when started without -f). */
+  paths: string[];
+  watch: boolean;
+  admin: { host: string; port: number };
+  logLevel: LogLevel;
+  accessLog: 'stdout' | 'off';
+  workers: number;
+  translate: TranslateOptions;
+  /** Deadline for requests in flight on SIGTERM. */
+  drainMs: number;
+  /** Print each address as it starts listening. */
+  print: (line: string) => void;
+}

@@ -1,0 +1,103 @@
+// One process serving everything: config controller, data plane and admin.
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import { DataPlane } from '../dataplane/dataplane.ts';
+import { Metrics } from '../admin/metrics.ts';
+import { startAdmin } from '../admin/server.ts';
+import { createAccessLogger, createLogger } from '../log/logger.ts';
+import { ConfigController } from './config-controller.ts';
+import { formatError } from '../resources/errors.ts';
+import type { RunOptions } from './options.ts';
+
+export interface Instance {
+  dataplane: DataPlane;
+  admin: http.Server;
+  log: Logger;
+  /** Rebuild and apply now (what --watch does on a change). */
+  reload(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  readonly details: string[];
+  constructor(message: string, details: string[]) {
+    super(message);
+    this.details = details;
+  }
+}
+
+export async function startSingle(opts: RunOptions): Promise<Instance> {
+  const log = createLogger(opts.logLevel);
+  const metrics = new Metrics();
+  const dataplane = new DataPlane({
+    bind: opts.translate.bindAddress,
+    reusePort: false,
+    log,
+    access: createAccessLogger(opts.accessLog),
+    metrics,
+    onListening: (addr, proto) => opts.print(`listening on ${proto === 'HTTPS' ? 'https' : 'http'}://${addr}`),
+  });
+  const config = new ConfigController(opts.paths, opts.translate);
+  const first = await config.build();
+  if (!first.snapshot) {
+    config.report(first);
+    throw new StartupError('the configuration has errors', first.errors.map(formatError));
+  }
+  try {
+    await dataplane.apply(first.snapshot);
+  } catch (err) {
+    await dataplane.shutdown(0);
+    throw new StartupError(`cannot serve the configuration: ${(err as Error).message}`, []);
+  }
+  config.report(first);
+  metrics.reloads.labels('success').inc();
+
+  const reload = async (): Promise<boolean> => {
+    const r = await config.build();
+    if (!r.snapshot) {
+      const rep = config.report(r);
+      metrics.reloads.labels('failure').inc();
+      log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
+      return false;
+    }
+    if (r.snapshot.version === dataplane.current?.version) {
+      config.report(r);
+      return true;
+    }
+    try {
+      await dataplane.apply(r.snapshot);
+    } catch (err) {
+      const rep = config.report(r, err as Error);
+      metrics.reloads.labels('failure').inc();
+      log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
+      return false;
+    }
+    config.report(r);
+    metrics.reloads.labels('success').inc();
+    log.info({ version: r.snapshot.version }, 'configuration reloaded');
+    return true;
+  };
+  if (opts.watch) await config.watch(async () => void (await reload()));
+
+  const admin = await startAdmin(opts.admin.host, opts.admin.port, {
+    ready: () => dataplane.current !== undefined,
+    snapshot: () => dataplane.current?.ir,
+    lastReload: () => config.last,
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+  });
+  const aa = admin.address();
+  if (aa && typeof aa === 'object') opts.print(`admin on http://${aa.address}:${aa.port}`);
+
+  return {
+    dataplane,
+    admin,
+    log,
+    reload,
+    async close() {
+      config.close();
+      admin.close();
+      admin.closeAllConnections();
+      await dataplane.shutdown(opts.drainMs);
+    },
+  };
+}

@@ -1,0 +1,254 @@
+// HTTPRoutes → route rules on the sockets of the listeners they attach to.
+import type { IRAction, IRFilter, IRHeaderModifier, IRMatch, IRMirror, IRRoute, IRUrlRewrite, IRWeightedBackend, IRBackend } from '../ir/types.ts';
+import type { LoadedResource } from '../resources/types.ts';
+import { namespaceOf } from '../resources/types.ts';
+import { createdOf, type ResourceIndex } from './index-resources.ts';
+import { resolveBackendRef, type BackendRefInput } from './backends.ts';
+import { intersectHostnames } from './hostnames.ts';
+import { parseDuration } from './durations.ts';
+import { matchesSelector } from './selectors.ts';
+import { sortFilters } from '../ir/filter-order.ts';
+import type { AttachableSection } from './gateways.ts';
+import type { StatusCollector } from './status.ts';
+
+const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+/** Envoy's default route timeout: an upstream that never answers gets 504 after it. */
+const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
+
+interface ParentRef {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  sectionName?: string;
+  port?: number;
+}
+
+interface HTTPRouteSpec {
+  parentRefs?: ParentRef[];
+  hostnames?: string[];
+  rules?: HTTPRouteRule[];
+}
+
+interface HTTPRouteRule {
+  name?: string;
+  matches?: {
+    path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
+    headers?: { type?: 'Exact' | 'RegularExpression'; name: string; value: string }[];
+    queryParams?: { type?: 'Exact' | 'RegularExpression'; name: string; value: string }[];
+    method?: string;
+  }[];
+  filters?: RouteFilter[];
+  backendRefs?: (BackendRefInput & { weight?: number; filters?: RouteFilter[] })[];
+  timeouts?: { request?: string; backendRequest?: string };
+}
+
+interface HeaderModifierSpec {
+  set?: { name: string; value: string }[];
+  add?: { name: string; value: string }[];
+  remove?: string[];
+}
+
+type PathModifier = { type: 'ReplaceFullPath'; replaceFullPath?: string } | { type: 'ReplacePrefixMatch'; replacePrefixMatch?: string };
+
+interface RouteFilter {
+  type: string;
+  requestHeaderModifier?: HeaderModifierSpec;
+  responseHeaderModifier?: HeaderModifierSpec;
+  requestRedirect?: { scheme?: string; hostname?: string; path?: PathModifier; port?: number; statusCode?: number };
+  urlRewrite?: { hostname?: string; path?: PathModifier };
+  requestMirror?: { backendRef: BackendRefInput; percent?: number; fraction?: { numerator: number; denominator?: number } };
+}
+
+/** Per-hop policy hooks (Istio and others) that translate/index.ts provides. */
+export interface RouteHooks {
+  gatewayHopFilters(route: LoadedResource, section: AttachableSection): IRFilter[];
+  backendHopFilters(route: LoadedResource, backend: LoadedResource): IRFilter[];
+}
+
+export function translateHTTPRoutes(
+  idx: ResourceIndex,
+  sections: AttachableSection[],
+  backends: Record<string, IRBackend>,
+  status: StatusCollector,
+  hooks: RouteHooks,
+): void {
+  for (const route of idx.list('HTTPRoute')) {
+    const ns = namespaceOf(route.resource);
+    const key = `HTTPRoute/${ns}/${route.resource.metadata.name}`;
+    const spec = (route.resource.spec ?? {}) as HTTPRouteSpec;
+    let attached = 0;
+    for (const parent of spec.parentRefs ?? []) {
+      const targets = parentSections(idx, route, parent, sections);
+      if (typeof targets === 'string') {
+        status.condition(key, { type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: `parentRef ${parent.name}: ${targets}` });
+        continue;
+      }
+      for (const section of targets) {
+        const hostnames = intersectHostnames(section.spec.hostname, spec.hostnames ?? []);
+        if (hostnames === null) {
+          status.condition(key, { type: 'Accepted', status: 'False', reason: 'NoMatchingListenerHostname', message: `no hostname of the route matches listener ${section.spec.name} (${section.spec.hostname})` });
+          continue;
+        }
+        (spec.rules ?? [{}]).forEach((rule, ruleIndex) => {
+          section.listener.routes.push(translateRule(idx, route, rule, ruleIndex, section, hostnames, backends, status, hooks));
+        });
+        section.attachedRoutes++;
+        attached++;
+      }
+    }
+    if (attached > 0) status.accept(key, `attached to ${attached} listener(s)`);
+  }
+}
+
+/** The listener sections a parentRef selects, or why none. */
+function parentSections(idx: ResourceIndex, route: LoadedResource, parent: ParentRef, sections: AttachableSection[]): AttachableSection[] | string {
+  if ((parent.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
+    return `parent kind ${parent.kind} is not supported (Gateway)`;
+  }
+  const routeNs = namespaceOf(route.resource);
+  const gwNs = parent.namespace ?? routeNs;
+  const candidates = sections.filter(
+    (s) => s.gatewayRef.namespace === gwNs && s.gatewayRef.name === parent.name &&
+      (parent.sectionName === undefined || s.spec.name === parent.sectionName) &&
+      (parent.port === undefined || s.spec.port === parent.port),
+  );
+  if (candidates.length === 0) return `no listener of Gateway ${gwNs}/${parent.name} matches (sectionName ${parent.sectionName ?? '-'}, port ${parent.port ?? '-'})`;
+  const allowed = candidates.filter((s) => routeAllowed(idx, s, routeNs));
+  if (allowed.length === 0) return `listeners of Gateway ${gwNs}/${parent.name} do not allow routes from namespace ${routeNs}`;
+  return allowed;
+}
+
+function routeAllowed(idx: ResourceIndex, s: AttachableSection, routeNs: string): boolean {
+  const ar = s.spec.allowedRoutes;
+  const kinds = ar?.kinds;
+  if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute')) return false;
+  const from = ar?.namespaces?.from ?? 'Same';
+  if (from === 'All') return true;
+  if (from === 'Same') return routeNs === s.gatewayRef.namespace;
+  return matchesSelector(ar?.namespaces?.selector ?? {}, idx.namespaceLabels(routeNs));
+}
+
+function translateRule(
+  idx: ResourceIndex,
+  route: LoadedResource,
+  rule: HTTPRouteRule,
+  ruleIndex: number,
+  section: AttachableSection,
+  hostnames: string[],
+  backends: Record<string, IRBackend>,
+  status: StatusCollector,
+  hooks: RouteHooks,
+): IRRoute {
+  const ns = namespaceOf(route.resource);
+  const name = route.resource.metadata.name;
+  const key = `HTTPRoute/${ns}/${name}`;
+  const problems: string[] = [];
+  const filters: IRFilter[] = [...hooks.gatewayHopFilters(route, section)];
+  let redirect: IRAction | undefined;
+  let rewrite: IRUrlRewrite | undefined;
+  const mirrors: IRMirror[] = [];
+  const matches: IRMatch[] = (rule.matches && rule.matches.length > 0 ? rule.matches : [{}]).map((m) => ({
+    path: { type: m.path?.type ?? 'PathPrefix', value: m.path?.value ?? '/' },
+    method: m.method,
+    headers: (m.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), type: h.type ?? 'Exact', value: h.value })),
+    query: (m.queryParams ?? []).map((q) => ({ name: q.name, type: q.type ?? 'Exact', value: q.value })),
+  }));
+  const hasPrefixMatch = matches.every((m) => m.path.type === 'PathPrefix');
+
+  for (const f of rule.filters ?? []) {
+    switch (f.type) {
+      case 'RequestHeaderModifier':
+        filters.push({ type: 'requestHeaderModifier', origin: key, config: headerModifier(f.requestHeaderModifier) });
+        break;
+      case 'ResponseHeaderModifier':
+        filters.push({ type: 'responseHeaderModifier', origin: key, config: headerModifier(f.responseHeaderModifier) });
+        break;
+      case 'RequestRedirect': {
+        const r = f.requestRedirect ?? {};
+        const path = pathModifier(r.path);
+        if (path?.type === 'ReplacePrefixMatch' && !hasPrefixMatch) problems.push('RequestRedirect ReplacePrefixMatch needs PathPrefix matches');
+        redirect = { type: 'redirect', scheme: r.scheme, hostname: r.hostname, port: r.port, path, statusCode: r.statusCode ?? 302 };
+        break;
+      }
+      case 'URLRewrite': {
+        const path = pathModifier(f.urlRewrite?.path);
+        if (path?.type === 'ReplacePrefixMatch' && !hasPrefixMatch) problems.push('URLRewrite ReplacePrefixMatch needs PathPrefix matches');
+        rewrite = { hostname: f.urlRewrite?.hostname, path };
+        break;
+      }
+      case 'RequestMirror': {
+        const m = f.requestMirror!;
+        const res = resolveBackendRef(idx, { kind: 'HTTPRoute', namespace: ns, group: GATEWAY_GROUP }, m.backendRef);
+        if (res.ok) backends[res.backend.id] = res.backend;
+        else problems.push(`mirror: ${res.message}`);
+        const percent = m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
+        mirrors.push({ backend: res.ok ? res.backend.id : null, percent });
+        break;
+      }
+      default:
+        problems.push(`filter type ${f.type} is not supported`);
+    }
+  }
+  if (redirect && rewrite) problems.push('RequestRedirect and URLRewrite cannot be used together');
+
+  const weighted: IRWeightedBackend[] = [];
+  for (const ref of rule.backendRefs ?? []) {
+    const res = resolveBackendRef(idx, { kind: 'HTTPRoute', namespace: ns, group: GATEWAY_GROUP }, ref);
+    const wb: IRWeightedBackend = { backend: null, weight: ref.weight ?? 1, filters: [] };
+    if (res.ok) {
+      backends[res.backend.id] = res.backend;
+      wb.backend = res.backend.id;
+      wb.filters = hooks.backendHopFilters(route, res.resource);
+    } else {
+      status.condition(key, { type: 'ResolvedRefs', status: 'False', reason: res.reason, message: res.message });
+    }
+    for (const bf of ref.filters ?? []) {
+      if (bf.type === 'RequestHeaderModifier') wb.requestHeaders = headerModifier(bf.requestHeaderModifier);
+      else if (bf.type === 'ResponseHeaderModifier') wb.responseHeaders = headerModifier(bf.responseHeaderModifier);
+      else problems.push(`backendRef filter type ${bf.type} is not supported`);
+    }
+    weighted.push(wb);
+  }
+
+  const timeouts = { requestMs: 0, backendRequestMs: DEFAULT_BACKEND_TIMEOUT_MS };
+  if (rule.timeouts?.request !== undefined) timeouts.requestMs = parseDuration(rule.timeouts.request) ?? 0;
+  if (rule.timeouts?.backendRequest !== undefined) timeouts.backendRequestMs = parseDuration(rule.timeouts.backendRequest) ?? DEFAULT_BACKEND_TIMEOUT_MS;
+  // The whole-request budget also bounds each attempt (0 = no limit).
+  if (timeouts.requestMs > 0 && (timeouts.backendRequestMs === 0 || timeouts.backendRequestMs > timeouts.requestMs)) timeouts.backendRequestMs = timeouts.requestMs;
+
+  let action: IRAction;
+  if (problems.length > 0) {
+    // Gateway API: a rule that cannot be programmed answers 500, never something looser.
+    status.condition(key, { type: 'Accepted', status: 'False', reason: 'UnsupportedValue', message: `rules[${ruleIndex}]: ${problems.join('; ')}` });
+    action = { type: 'direct', status: 500, body: 'route misconfigured\n' };
+  } else if (redirect) action = redirect;
+  else action = { type: 'proxy', backends: weighted, rewrite, mirrors };
+
+  return {
+    id: `${key}/rule/${ruleIndex}@${section.gatewayRef.namespace}/${section.gatewayRef.name}/${section.spec.name}`,
+    label: rule.name ? `${ns}/${name}/${rule.name}` : `${ns}/${name}/${ruleIndex}`,
+    route: { kind: 'HTTPRoute', namespace: ns, name, rule: ruleIndex, ruleName: rule.name },
+    section: { gateway: section.gatewayRef, name: section.spec.name },
+    hostnames,
+    matches,
+    order: { created: createdOf(route), key: `${ns}/${name}`, rule: ruleIndex },
+    filters: sortFilters(filters),
+    action,
+    timeouts,
+  };
+}
+
+function headerModifier(spec: HeaderModifierSpec | undefined): IRHeaderModifier {
+  return {
+    set: (spec?.set ?? []).map((h) => ({ name: h.name.toLowerCase(), value: h.value })),
+    add: (spec?.add ?? []).map((h) => ({ name: h.name.toLowerCase(), value: h.value })),
+    remove: (spec?.remove ?? []).map((h) => h.toLowerCase()),
+  };
+}
+
+function pathModifier(p: PathModifier | undefined): IRUrlRewrite['path'] {
+  if (!p) return undefined;
+  if (p.type === 'ReplaceFullPath') return { type: 'ReplaceFullPath', value: p.replaceFullPath ?? '/' };
+  return { type: 'ReplacePrefixMatch', value: p.replacePrefixMatch ?? '/' };
+}

@@ -1,0 +1,62 @@
+// translate: a pure function from resources to an IR snapshot plus status.
+// No I/O here: everything it needs arrives in the input.
+import { createHash } from 'node:crypto';
+import type { IRBackend, IRLimits, PathNormalization, Snapshot } from '../ir/types.ts';
+import type { LoadedResource } from '../resources/types.ts';
+import type { ConfigError } from '../resources/errors.ts';
+import { ResourceIndex } from './index-resources.ts';
+import { StatusCollector } from './status.ts';
+import { translateGateways } from './gateways.ts';
+import { translateHTTPRoutes, type RouteHooks } from './httproutes.ts';
+
+export interface TranslateOptions {
+  /** Serve only Gateways of this class (all when absent). */
+  gatewayClass?: string;
+  /** Address the listeners bind to. */
+  bindAddress: string;
+  limits: IRLimits;
+  pathNormalization: PathNormalization;
+  /** Istio's root namespace (mesh-wide policies). */
+  rootNamespace: string;
+}
+
+export const DEFAULT_LIMITS: IRLimits = {
+  maxHeaderBytes: 60 * 1024, // Envoy's default (max_request_headers_kb: 60)
+  maxUrlBytes: 16 * 1024,
+  maxBodyBytes: 32 * 1024 * 1024,
+};
+
+export const DEFAULT_TRANSLATE_OPTIONS: TranslateOptions = {
+  bindAddress: '0.0.0.0',
+  limits: DEFAULT_LIMITS,
+  pathNormalization: 'BASE',
+  rootNamespace: 'istio-system',
+};
+
+export interface TranslateResult {
+  snapshot: Snapshot;
+  /** Errors that make the snapshot unusable (it must not replace the running one). */
+  errors: ConfigError[];
+}
+
+export function translate(resources: readonly LoadedResource[], options: TranslateOptions = DEFAULT_TRANSLATE_OPTIONS): TranslateResult {
+  const idx = new ResourceIndex(resources);
+  const status = new StatusCollector();
+  const errors: ConfigError[] = [];
+  const backends: Record<string, IRBackend> = {};
+  const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization: options.pathNormalization });
+  const hooks: RouteHooks = {
+    gatewayHopFilters: () => [],
+    backendHopFilters: () => [],
+  };
+  translateHTTPRoutes(idx, gw.sections, backends, status, hooks);
+  for (const s of gw.sections) {
+    status.condition(`Gateway/${s.gatewayRef.namespace}/${s.gatewayRef.name}`, {
+      type: `Listener/${s.spec.name}`, status: 'True', reason: 'Programmed', message: `${s.attachedRoutes} route(s) attached`,
+    });
+  }
+  const body = { listeners: gw.listeners, backends, settings: { limits: options.limits } };
+  const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
+  const snapshot: Snapshot = { version, generatedAt: new Date().toISOString(), ...body, status: status.list() };
+  return { snapshot, errors };
+}

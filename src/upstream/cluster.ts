@@ -1,0 +1,43 @@
+// A backend's endpoints (its replicas) and how one is picked per request.
+import type { Pool } from 'undici';
+import type { IRBackend, IREndpoint } from '../ir/types.ts';
+import type { PoolRegistry } from './pools.ts';
+
+export interface Member {
+  endpoint: IREndpoint;
+  pool: Pool;
+  /** "host:port", for the access log. */
+  address: string;
+}
+
+export class Cluster {
+  readonly id: string;
+  readonly ir: IRBackend;
+  private members: Member[];
+  private next = 0;
+  private registry: PoolRegistry;
+
+  constructor(ir: IRBackend, registry: PoolRegistry) {
+    this.id = ir.id;
+    this.ir = ir;
+    this.registry = registry;
+    this.members = ir.endpoints
+      .filter((ep) => ep.ready)
+      .map((ep) => ({ endpoint: ep, pool: registry.acquire(ep, ir), address: ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}` }));
+  }
+
+  /** Round-robin over ready endpoints; undefined when there is none (503). */
+  pick(): Member | undefined {
+    const n = this.members.length;
+    if (n === 0) return undefined;
+    if (n === 1) return this.members[0];
+    const m = this.members[this.next];
+    this.next = this.next + 1 === n ? 0 : this.next + 1;
+    return m;
+  }
+
+  close(): void {
+    for (const m of this.members) this.registry.release(m.endpoint, this.ir);
+    this.members = [];
+  }
+}

@@ -1,0 +1,64 @@
+// Connection pools to upstream endpoints, shared across snapshots: a reload
+// that keeps an endpoint keeps its warm keep-alive connections.
+import { Pool } from 'undici';
+import type { IRBackend, IREndpoint } from '../ir/types.ts';
+
+export interface PoolOptions {
+  connections: number;
+  keepAliveTimeoutMs: number;
+}
+
+const DEFAULTS: PoolOptions = { connections: 128, keepAliveTimeoutMs: 60_000 };
+
+export class PoolRegistry {
+  private pools = new Map<string, { pool: Pool; refs: number }>();
+  private opts: PoolOptions;
+
+  constructor(opts: Partial<PoolOptions> = {}) {
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  static key(ep: IREndpoint, backend: IRBackend): string {
+    const tls = backend.tls ? `tls:${backend.tls.sni ?? ''}:${backend.tls.insecureSkipVerify ? 1 : 0}` : 'plain';
+    return `${ep.host}:${ep.port}|${tls}`;
+  }
+
+  acquire(ep: IREndpoint, backend: IRBackend): Pool {
+    const key = PoolRegistry.key(ep, backend);
+    const hit = this.pools.get(key);
+    if (hit) {
+      hit.refs++;
+      return hit.pool;
+    }
+    const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
+    const origin = `${backend.tls ? 'https' : 'http'}://${host}:${ep.port}`;
+    const pool = new Pool(origin, {
+      connections: this.opts.connections,
+      keepAliveTimeout: this.opts.keepAliveTimeoutMs,
+      // Response header block limit as generous as Envoy's (60 KiB) — the limit belongs to the client side.
+      maxHeaderSize: 64 * 1024,
+      connect: backend.tls
+        ? { servername: backend.tls.sni, rejectUnauthorized: !backend.tls.insecureSkipVerify, ca: backend.tls.caPem }
+        : undefined,
+    });
+    this.pools.set(key, { pool, refs: 1 });
+    return pool;
+  }
+
+  release(ep: IREndpoint, backend: IRBackend): void {
+    const key = PoolRegistry.key(ep, backend);
+    const hit = this.pools.get(key);
+    if (!hit) return;
+    if (--hit.refs <= 0) {
+      this.pools.delete(key);
+      // Requests in flight finish; then the pool closes its sockets.
+      hit.pool.close().catch(() => {});
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(all.map((p) => p.pool.close()));
+  }
+}

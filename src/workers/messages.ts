@@ -1,0 +1,23 @@
+import type { Snapshot } from '../ir/types.ts';
+
+/** Primary → worker. A snapshot is served only after every worker prepared it. */
+export type ToWorker =
+  | { type: 'prepare'; snapshot: Snapshot }
+  | { type: 'commit'; version: string }
+  | { type: 'abort'; version: string }
+  | { type: 'drain'; deadlineMs: number };
+
+/** Worker → primary. */
+export type ToPrimary =
+  | { type: 'prepared'; version: string }
+  | { type: 'failed'; version: string; error: string }
+  | { type: 'committed'; version: string }
+  | { type: 'listening'; address: string; protocol: string };
+
+export interface WorkerSettings {
+  bind: string;
+  logLevel: string;
+  accessLog: 'stdout' | 'off';
+}
+
+export const WORKER_ENV = 'PORTCULLIS_WORKER_SETTINGS';

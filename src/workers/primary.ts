@@ -1,0 +1,155 @@
+// The primary of a multi-worker instance: reads, validates and translates the
+// configuration once, hands the same snapshot to every worker (all or none),
+// serves the admin listener, and replaces workers that die.
+//
+// Mechanism: node:cluster workers that each bind their own socket with
+// SO_REUSEPORT (listen({ reusePort, exclusive })). The kernel spreads new
+// connections across workers with no hop through the primary, which node's
+// default round-robin cluster mode would add to every connection.
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry } from 'prom-client';
+import type { Snapshot } from '../ir/types.ts';
+import { Metrics } from '../admin/metrics.ts';
+import { startAdmin } from '../admin/server.ts';
+import { createLogger } from '../log/logger.ts';
+import { formatError } from '../resources/errors.ts';
+import { ConfigController } from '../runtime/config-controller.ts';
+import { StartupError } from '../runtime/single.ts';
+import type { RunOptions } from '../runtime/options.ts';
+import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
+
+const PREPARE_TIMEOUT_MS = 15_000;
+
+export async function startPrimary(opts: RunOptions): Promise<() => Promise<void>> {
+  const log = createLogger(opts.logLevel);
+  const metrics = new Metrics({ processMetrics: false });
+  const aggregator = new AggregatorRegistry();
+  const config = new ConfigController(opts.paths, opts.translate);
+  const settings: WorkerSettings = { bind: opts.translate.bindAddress, logLevel: opts.logLevel, accessLog: opts.accessLog };
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), silent: false });
+
+  let current: Snapshot | undefined;
+  let stopping = false;
+  const printed = new Set<string>();
+  const workers = new Set<Worker>();
+
+  const first = await config.build();
+  if (!first.snapshot) {
+    config.report(first);
+    throw new StartupError('the configuration has errors', first.errors.map(formatError));
+  }
+
+  const fork = (): Worker => {
+    const w = cluster.fork({ [WORKER_ENV]: JSON.stringify(settings) });
+    workers.add(w);
+    w.on('message', (m: ToPrimary) => {
+      if (m.type === 'listening' && !printed.has(m.address)) {
+        printed.add(m.address);
+        opts.print(`listening on ${m.protocol === 'HTTPS' ? 'https' : 'http'}://${m.address}`);
+      }
+    });
+    return w;
+  };
+
+  /** Prepare on every worker, then commit on all — or abort on all. */
+  const distribute = async (snap: Snapshot, targets: Worker[]): Promise<string | undefined> => {
+    const results = await Promise.all(targets.map((w) => ask(w, { type: 'prepare', snapshot: snap }, snap.version)));
+    const failed = results.find((r) => r !== undefined);
+    for (const w of targets) send(w, failed ? { type: 'abort', version: snap.version } : { type: 'commit', version: snap.version });
+    return failed;
+  };
+
+  cluster.on('exit', (w, code, signal) => {
+    workers.delete(w);
+    if (stopping) return;
+    log.error({ worker: w.id, code, signal }, 'worker exited; starting a replacement');
+    const replacement = fork();
+    replacement.once('online', () => {
+      if (current) void distribute(current, [replacement]).then((err) => err && log.error({ err }, 'replacement worker could not serve the configuration'));
+    });
+  });
+
+  const initial = Array.from({ length: opts.workers }, fork);
+  await Promise.all(initial.map((w) => new Promise<void>((resolve) => w.once('online', () => resolve()))));
+  const err = await distribute(first.snapshot, initial);
+  if (err) {
+    stopping = true;
+    for (const w of initial) w.kill();
+    throw new StartupError(`cannot serve the configuration: ${err}`, []);
+  }
+  current = first.snapshot;
+  config.report(first);
+  metrics.reloads.labels('success').inc();
+
+  const reload = async () => {
+    const r = await config.build();
+    if (!r.snapshot) {
+      const rep = config.report(r);
+      metrics.reloads.labels('failure').inc();
+      log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
+      return;
+    }
+    if (r.snapshot.version === current?.version) return void config.report(r);
+    const failure = await distribute(r.snapshot, [...workers]);
+    if (failure) {
+      config.report(r, new Error(failure));
+      metrics.reloads.labels('failure').inc();
+      log.error({ error: failure }, 'a worker could not serve the new configuration; every worker keeps the previous one');
+      return;
+    }
+    current = r.snapshot;
+    config.report(r);
+    metrics.reloads.labels('success').inc();
+    log.info({ version: current.version }, 'configuration reloaded on every worker');
+  };
+  if (opts.watch) await config.watch(reload);
+
+  const admin = await startAdmin(opts.admin.host, opts.admin.port, {
+    ready: () => current !== undefined && workers.size > 0,
+    snapshot: () => current,
+    lastReload: () => config.last,
+    metrics: async () => {
+      const fromWorkers = await aggregator.clusterMetrics();
+      return { contentType: aggregator.contentType, body: fromWorkers + (await metrics.registry.metrics()) };
+    },
+  });
+  const aa = admin.address();
+  if (aa && typeof aa === 'object') opts.print(`admin on http://${aa.address}:${aa.port} (${opts.workers} workers)`);
+
+  return async () => {
+    stopping = true;
+    config.close();
+    admin.close();
+    admin.closeAllConnections();
+    const exits = [...workers].map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    for (const w of workers) send(w, { type: 'drain', deadlineMs: opts.drainMs });
+    const hard = setTimeout(() => { for (const w of workers) w.kill('SIGKILL'); }, opts.drainMs + 2000);
+    await Promise.all(exits);
+    clearTimeout(hard);
+  };
+}
+
+function send(w: Worker, m: ToWorker): void {
+  if (w.isConnected()) w.send(m);
+}
+
+/** Ask a worker to prepare a snapshot; resolves undefined on success, else the reason. */
+function ask(w: Worker, m: ToWorker, version: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(`worker ${w.id} did not answer within ${PREPARE_TIMEOUT_MS} ms`), PREPARE_TIMEOUT_MS);
+    const onMessage = (r: ToPrimary) => {
+      if ((r.type === 'prepared' || r.type === 'failed') && r.version === version) done(r.type === 'failed' ? `worker ${w.id}: ${r.error}` : undefined);
+    };
+    const onExit = () => done(`worker ${w.id} exited`);
+    const done = (result: string | undefined) => {
+      clearTimeout(timer);
+      w.off('message', onMessage);
+      w.off('exit', onExit);
+      resolve(result);
+    };
+    w.on('message', onMessage);
+    w.once('exit', onExit);
+    send(w, m);
+  });
+}

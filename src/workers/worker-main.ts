@@ -1,0 +1,4 @@
+// Entry point of each worker process (cluster.setupPrimary exec).
+import { runWorker } from './worker.ts';
+
+runWorker();

@@ -1,0 +1,56 @@
+// A worker process: a data plane that serves the snapshots the primary sends.
+// It never reads configuration itself, so every worker serves the same one.
+import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { DataPlane, type PreparedSnapshot } from '../dataplane/dataplane.ts';
+import { Metrics } from '../admin/metrics.ts';
+import { createAccessLogger, createLogger, type LogLevel } from '../log/logger.ts';
+import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
+
+export function runWorker(): void {
+  const settings = JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSettings;
+  const log = createLogger(settings.logLevel as LogLevel).child({ worker: cluster.worker?.id });
+  const metrics = new Metrics({ processMetrics: true, reloads: false });
+  // The primary's /metrics asks every worker for its registry and sums them.
+  // (Constructing one is what installs prom-client's worker-side listener.)
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  const send = (m: ToPrimary) => process.send?.(m);
+  const dp = new DataPlane({
+    bind: settings.bind,
+    reusePort: true,
+    log,
+    access: createAccessLogger(settings.accessLog),
+    metrics,
+    onListening: (address, protocol) => send({ type: 'listening', address, protocol }),
+  });
+  const prepared = new Map<string, PreparedSnapshot>();
+  process.on('message', (m: ToWorker) => {
+    switch (m.type) {
+      case 'prepare':
+        dp.prepare(m.snapshot).then(
+          (p) => {
+            prepared.set(p.version, p);
+            send({ type: 'prepared', version: p.version });
+          },
+          (err: Error) => send({ type: 'failed', version: m.snapshot.version, error: err.message }),
+        );
+        return;
+      case 'commit':
+        prepared.get(m.version)?.commit();
+        prepared.delete(m.version);
+        send({ type: 'committed', version: m.version });
+        return;
+      case 'abort':
+        void prepared.get(m.version)?.abort();
+        prepared.delete(m.version);
+        return;
+      case 'drain':
+        dp.shutdown(m.deadlineMs).finally(() => process.exit(0));
+        return;
+    }
+  });
+  // The primary decides when to stop; a signal to the whole process group must not cut requests short.
+  process.on('SIGTERM', () => {});
+  process.on('SIGINT', () => {});
+}

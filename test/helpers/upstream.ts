@@ -1,0 +1,60 @@
+// A real upstream for the tests: it answers JSON describing what it received,
+// and misbehaves on request (/delay/MS, /reset, /status/N, /close-early).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Upstream {
+  name: string;
+  port: number;
+  seen: Seen[];
+  close(): Promise<void>;
+}
+
+export async function startUpstream(name: string): Promise<Upstream> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      const path = req.url!.split('?')[0];
+      const m = /^\/(delay|status)\/(\d+)/.exec(path);
+      if (path.startsWith('/reset')) {
+        req.socket.destroy();
+        return;
+      }
+      const answer = () => {
+        const status = m?.[1] === 'status' ? Number(m[2]) : 200;
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'x-backend': name,
+          // hop-by-hop headers an upstream may send; the gateway must not pass them on
+          connection: 'keep-alive, x-upstream-hop',
+          'x-upstream-hop': 'secret',
+          'keep-alive': 'timeout=60',
+        });
+        res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, body }));
+      };
+      if (m?.[1] === 'delay') setTimeout(answer, Number(m[2]));
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    name,
+    port: (server.address() as AddressInfo).port,
+    seen,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
