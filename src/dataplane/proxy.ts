@@ -6,7 +6,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.ts';
 import type { CompiledAction, CompiledBackend, DataRoute } from './compile.ts';
-import { copyEndToEnd, isHopByHop } from './headers.ts';
+import { copyEndToEnd } from './headers.ts';
 import { finishHeaders, replacePath, sendReply, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { runChain } from './chain.ts';
@@ -113,8 +113,8 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
     opts,
     ({ statusCode, headers: upHeaders }) => {
       status = statusCode;
-      const out: OutHeaders = {};
-      for (const name in upHeaders) if (!isHopByHop(name)) out[name] = upHeaders[name];
+      const conn = upHeaders.connection;
+      const out: OutHeaders = copyEndToEnd(upHeaders as Record<string, string | string[]>, typeof conn === 'string' ? conn : undefined);
       if (wb.responseHeaders) applyHeaderModifier(wb.responseHeaders, out);
       finishHeaders(ctx, statusCode, out, chains);
       if (res.destroyed) return res as Writable;

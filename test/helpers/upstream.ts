@@ -26,8 +26,8 @@ export async function startUpstream(name: string): Promise<Upstream> {
       const body = Buffer.concat(chunks).toString('utf8');
       seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
       const path = req.url!.split('?')[0];
-      const m = /^\/(delay|status)\/(\d+)/.exec(path);
-      if (path.startsWith('/reset')) {
+      const m = /\/(delay|status)\/(\d+)/.exec(path);
+      if (path.endsWith('/reset')) {
         req.socket.destroy();
         return;
       }
