@@ -1,0 +1,90 @@
+// The CLI as users run it: validate's errors, run's quickstart, version, help.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { runCli, startCli } from './helpers/cli.ts';
+
+test('version and help', async () => {
+  const v = await runCli(['version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^portcullis \d+\.\d+\.\d+/);
+  for (const cmd of ['run', 'validate', 'explain', 'echo']) {
+    const h = await runCli([cmd, '--help']);
+    assert.equal(h.code, 0, `${cmd} --help`);
+    assert.match(h.stdout, new RegExp(`Usage: portcullis ${cmd}`));
+  }
+  const bad = await runCli(['frobnicate']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /unknown command/);
+  const badFlag = await runCli(['run', '--no-such-flag']);
+  assert.equal(badFlag.code, 2);
+});
+
+test('validate prints every error with file, line, document, object and field path', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-validate-'));
+  await mkdir(join(dir, 'nested'));
+  await writeFile(join(dir, 'ok.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw }
+spec:
+  gatewayClassName: x
+  listeners: [{ name: http, protocol: HTTP, port: 8080 }]
+`);
+  await writeFile(join(dir, 'nested', 'broken.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw2 }
+spec:
+  listeners: [{ name: http, protocol: HTTP, port: 8081 }]
+---
+key: [unclosed
+`);
+  const r = await runCli(['validate', '-f', dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /nested\/broken\.yaml:[78] \(document 2\): invalid YAML/);
+  assert.match(r.stdout, /1 error\(s\) in 2 file\(s\)/);
+
+  const good = await runCli(['validate', '-f', join(dir, 'ok.yaml')]);
+  assert.equal(good.code, 0, good.stdout);
+  assert.match(good.stdout, /^ok: 1 resource\(s\) in 1 file\(s\)/m);
+
+  const missing = await runCli(['validate', '-f', join(dir, 'nope.yaml')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /cannot read .*nope\.yaml: ENOENT/);
+});
+
+test('the quickstart answers the README curl lines', async () => {
+  const gw = startCli(['run', '--workers', '1', '--access-log', 'off']);
+  try {
+    await gw.waitFor(/admin on http:\/\/127\.0\.0\.1:9901/);
+    const echo = await request('http://127.0.0.1:8080/echo/hello');
+    assert.equal(echo.statusCode, 200);
+    const body = (await echo.body.json()) as { backend: string; url: string };
+    assert.equal(body.backend, 'echo-v1');
+    assert.equal(body.url, '/echo/hello');
+    const canary = await request('http://127.0.0.1:8080/echo', { headers: { 'x-version': 'v2' } });
+    assert.equal(((await canary.body.json()) as { backend: string }).backend, 'echo-v2');
+    const moved = await request('http://127.0.0.1:8080/old/docs');
+    await moved.body.dump();
+    assert.equal(moved.statusCode, 301);
+    assert.equal(moved.headers.location, 'http://127.0.0.1:8080/echo/docs');
+    const rewritten = await request('http://127.0.0.1:8080/api/v1/users');
+    assert.equal(rewritten.headers['x-served-by'], 'portcullis');
+    assert.equal(((await rewritten.body.json()) as { url: string }).url, '/internal/users');
+    const ready = await request('http://127.0.0.1:9901/readyz');
+    assert.equal(ready.statusCode, 200);
+    await ready.body.dump();
+  } finally {
+    assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
+  }
+});
+
+test('run refuses to start on a broken configuration, with the errors', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-run-'));
+  await writeFile(join(dir, 'bad.yaml'), 'kind: [\n');
+  const r = await runCli(['run', '-f', dir, '--workers', '1', '--admin', '127.0.0.1:0']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /the configuration has errors\n.*bad\.yaml:\d+ \(document 1\): invalid YAML/);
+});
