@@ -35,6 +35,7 @@ function addressOf(s: ListenerServer): string {
 
 export class DataPlane {
   current: CompiledSnapshot | undefined;
+  pending: CompiledSnapshot | undefined;
   private servers = new Map<number, ListenerServer>();
   private pools = new PoolRegistry();
   private opts: DataPlaneOptions;
@@ -85,7 +86,7 @@ export class DataPlane {
           port,
           maxHeaderBytes: limits.maxHeaderBytes,
           reusePort: this.opts.reusePort,
-          current: () => this.current?.listeners.get(port),
+          current: () => this.current?.listeners.get(port) ?? this.pending?.listeners.get(port),
           onRequest: (req, res) => handleRequest(this, () => this.limits, this.obs, port, req, res),
           onError: (err) => this.opts.log.error({ err, port }, 'listener error'),
         });
@@ -101,11 +102,13 @@ export class DataPlane {
       throw err;
     }
     let settled = false;
+    this.pending = next;
     return {
       version: ir.version,
       commit: () => {
         if (settled) return;
         settled = true;
+        if (this.pending === next) this.pending = undefined;
         const old = this.current;
         this.limits = limits;
         this.current = next;
@@ -124,6 +127,7 @@ export class DataPlane {
       abort: async () => {
         if (settled) return;
         settled = true;
+        if (this.pending === next) this.pending = undefined;
         for (const s of opened) {
           this.servers.delete(s.port);
           await s.close(0);

@@ -18,6 +18,8 @@ type Res = ServerResponse | Http2ServerResponse;
 
 export interface SnapshotSource {
   readonly current: CompiledSnapshot | undefined;
+  /** Prepared but not yet committed: serves only ports the current snapshot does not have. */
+  readonly pending: CompiledSnapshot | undefined;
 }
 
 const NOT_FOUND = { status: 404, body: 'no route\n' };
@@ -40,8 +42,8 @@ function plainIp(addr: string | undefined): string {
 
 export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: Observer, port: number, req: Req, res: Res): void {
   const startNs = process.hrtime.bigint();
-  const snap = src.current;
-  const listener = snap?.listeners.get(port);
+  // A port opened by a snapshot still being committed is served by that snapshot.
+  const listener = src.current?.listeners.get(port) ?? src.pending?.listeners.get(port);
   const target = req.url ?? '/';
   const early = (status: number, body: string) => {
     sendReply(res, undefined, { status, body, headers: { connection: 'close' } }, []);

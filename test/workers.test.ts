@@ -1,0 +1,101 @@
+// --workers: one configuration translated once, served by every worker;
+// metrics aggregated by the one admin listener; dead workers replaced.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { startCli, type Running } from './helpers/cli.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { freePort } from './helpers/ports.ts';
+import { gatewayYaml, beRef } from './helpers/gateway.ts';
+
+let gw: Running;
+let v1: Upstream;
+let v2: Upstream;
+let port: number;
+let admin: string;
+let file: string;
+
+const config = (backend: string) => gatewayYaml(port, { v1: v1.port, v2: v2.port }, `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [${beRef(backend)}] }]
+`);
+
+before(async () => {
+  [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
+  port = await freePort();
+  const adminPort = await freePort();
+  admin = `http://127.0.0.1:${adminPort}`;
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-workers-'));
+  file = join(dir, 'gw.yaml');
+  await writeFile(file, config('v1'));
+  gw = startCli(['run', '-f', file, '--watch', '--workers', '2', '--bind', '127.0.0.1', '--admin', `127.0.0.1:${adminPort}`, '--access-log', 'off', '--log-level', 'info']);
+  await gw.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+  await gw.waitFor(/admin on .*\(2 workers\)/);
+});
+
+after(async () => {
+  if (gw) assert.equal(await gw.stop(), 0);
+  await Promise.all([v1?.close(), v2?.close()]);
+});
+
+/** Many fresh connections, so that the kernel spreads them over the workers. */
+async function backends(n: number): Promise<string[]> {
+  return Promise.all(Array.from({ length: n }, async () => {
+    const agent = new Agent({ pipelining: 0 });
+    try {
+      const r = await request(`http://127.0.0.1:${port}/`, { dispatcher: agent });
+      await r.body.dump();
+      return `${r.statusCode} ${r.headers['x-backend']}`;
+    } finally {
+      await agent.close();
+    }
+  }));
+}
+
+function workerPids(): number[] {
+  return execFileSync('pgrep', ['-P', String(gw.child.pid)]).toString().trim().split('\n').map(Number);
+}
+
+test('every worker serves the same snapshot and /metrics sums their counters', async () => {
+  assert.equal(workerPids().length, 2);
+  const got = await backends(40);
+  assert.deepEqual([...new Set(got)], ['200 v1']);
+  const metrics = await (await request(admin + '/metrics')).body.text();
+  const m = /portcullis_requests_total\{route="default\/r\/0",status="200"\} (\d+)/.exec(metrics);
+  assert.equal(Number(m?.[1]), 40, 'the counts of both workers add up to the requests sent');
+  const cfg = (await (await request(admin + '/config')).body.json()) as { version: string };
+  assert.match(cfg.version, /^[0-9a-f]{16}$/);
+});
+
+test('a reload reaches every worker', async () => {
+  await writeFile(file, config('v2'));
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const got = await backends(20);
+    if (got.every((g) => g === '200 v2')) break;
+    assert.ok(got.every((g) => g.startsWith('200 ')), `no failed request during the reload: ${got}`);
+    if (Date.now() > end) assert.fail(`workers did not all switch: ${got}`);
+  }
+});
+
+test('a worker that dies is replaced and the instance keeps serving', async () => {
+  const [victim] = workerPids();
+  process.kill(victim, 'SIGKILL');
+  await gw.waitFor(/worker exited; starting a replacement/);
+  const end = Date.now() + 10_000;
+  while (workerPids().length < 2 || workerPids().includes(victim)) {
+    if (Date.now() > end) assert.fail('no replacement worker');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // The replacement serves the current snapshot (v2), like the survivor.
+  const got = await backends(30);
+  assert.deepEqual([...new Set(got)], ['200 v2']);
+});
