@@ -71,6 +71,8 @@ export class DataPlane {
     const next = compileSnapshot(ir, this.pools);
     const opened: ListenerServer[] = [];
     const limits = ir.settings.limits;
+    const previousPending = this.pending;
+    this.pending = next;
     try {
       for (const l of ir.listeners) {
         const existing = this.servers.get(l.port);
@@ -94,6 +96,7 @@ export class DataPlane {
         this.servers.set(port, server);
       }
     } catch (err) {
+      this.pending = previousPending;
       for (const s of opened) {
         this.servers.delete(s.port);
         await s.close(0);
@@ -102,7 +105,6 @@ export class DataPlane {
       throw err;
     }
     let settled = false;
-    this.pending = next;
     return {
       version: ir.version,
       commit: () => {

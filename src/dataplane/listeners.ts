@@ -92,6 +92,9 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     server,
     updateTls(l) {
       if (protocol !== 'HTTPS') return;
+      // The default certificate (clients that send no SNI) follows the snapshot too.
+      const defaults = defaultTlsOptions(l);
+      if (defaults.cert) (server as http2.Http2SecureServer).setSecureContext(defaults);
       const cv = l.ir.tls?.clientValidation;
       const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
       s.requestCert = cv !== undefined;

@@ -30,7 +30,7 @@ export function startCli(args: string[]): Running {
   let out = '';
   const waiters: { re: RegExp; resolve: (s: string) => void }[] = [];
   const check = () => {
-    for (const w of [...waiters]) {
+    for (const w of waiters.slice()) {
       const m = w.re.exec(out);
       if (m) {
         waiters.splice(waiters.indexOf(w), 1);
