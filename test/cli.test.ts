@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
-import { runCli, startCli } from './helpers/cli.ts';
+import { runCli } from './helpers/cli.ts';
 
 test('version and help', async () => {
   const v = await runCli(['version']);
@@ -53,32 +52,6 @@ key: [unclosed
   const missing = await runCli(['validate', '-f', join(dir, 'nope.yaml')]);
   assert.equal(missing.code, 1);
   assert.match(missing.stdout, /cannot read .*nope\.yaml: ENOENT/);
-});
-
-test('the quickstart answers the README curl lines', async () => {
-  const gw = startCli(['run', '--workers', '1', '--access-log', 'off']);
-  try {
-    await gw.waitFor(/admin on http:\/\/127\.0\.0\.1:9901/);
-    const echo = await request('http://127.0.0.1:8080/echo/hello');
-    assert.equal(echo.statusCode, 200);
-    const body = (await echo.body.json()) as { backend: string; url: string };
-    assert.equal(body.backend, 'echo-v1');
-    assert.equal(body.url, '/echo/hello');
-    const canary = await request('http://127.0.0.1:8080/echo', { headers: { 'x-version': 'v2' } });
-    assert.equal(((await canary.body.json()) as { backend: string }).backend, 'echo-v2');
-    const moved = await request('http://127.0.0.1:8080/old/docs');
-    await moved.body.dump();
-    assert.equal(moved.statusCode, 301);
-    assert.equal(moved.headers.location, 'http://127.0.0.1:8080/echo/docs');
-    const rewritten = await request('http://127.0.0.1:8080/api/v1/users');
-    assert.equal(rewritten.headers['x-served-by'], 'portcullis');
-    assert.equal(((await rewritten.body.json()) as { url: string }).url, '/internal/users');
-    const ready = await request('http://127.0.0.1:9901/readyz');
-    assert.equal(ready.statusCode, 200);
-    await ready.body.dump();
-  } finally {
-    assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
-  }
 });
 
 test('run refuses to start on a broken configuration, with the errors', async () => {

@@ -1,0 +1,100 @@
+// The quickstart and the README's examples, as written (they use the fixed
+// ports 8080, 9081, 9082 and 9901, so they share this one file and run in turn).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { startCli } from './helpers/cli.ts';
+import { startEcho, type EchoServer } from '../src/demo/echo.ts';
+import { startSingle, type Instance } from '../src/runtime/single.ts';
+import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
+
+const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
+
+test('the quickstart answers the README curl lines', async () => {
+  const gw = startCli(['run', '--workers', '1', '--access-log', 'off']);
+  try {
+    await gw.waitFor(/admin on http:\/\/127\.0\.0\.1:9901/);
+    const echo = await request('http://127.0.0.1:8080/echo/hello');
+    assert.equal(echo.statusCode, 200);
+    const body = (await echo.body.json()) as { backend: string; url: string };
+    assert.equal(body.backend, 'echo-v1');
+    assert.equal(body.url, '/echo/hello');
+    const canary = await request('http://127.0.0.1:8080/echo', { headers: { 'x-version': 'v2' } });
+    assert.equal(((await canary.body.json()) as { backend: string }).backend, 'echo-v2');
+    const moved = await request('http://127.0.0.1:8080/old/docs');
+    await moved.body.dump();
+    assert.equal(moved.statusCode, 301);
+    assert.equal(moved.headers.location, 'http://127.0.0.1:8080/echo/docs');
+    const rewritten = await request('http://127.0.0.1:8080/api/v1/users');
+    assert.equal(rewritten.headers['x-served-by'], 'portcullis');
+    assert.equal(((await rewritten.body.json()) as { url: string }).url, '/internal/users');
+    const ready = await request('http://127.0.0.1:9901/readyz');
+    assert.equal(ready.statusCode, 200);
+    await ready.body.dump();
+  } finally {
+    assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
+  }
+});
+
+
+describeExamples();
+
+function describeExamples(): void {
+  let v1: EchoServer | undefined;
+  let v2: EchoServer | undefined;
+  let inst: Instance | undefined;
+  const serve = async (file: string) => {
+    // started here, not in before(): the quickstart test starts its own demo backends on these ports
+    v1 ??= await startEcho('v1', '127.0.0.1', 9081);
+    v2 ??= await startEcho('v2', '127.0.0.1', 9082);
+    await inst?.close();
+    inst = await startSingle({
+      paths: [example(file)], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', accessLog: 'off',
+      workers: 1, drainMs: 1000, print: () => {}, translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' },
+    });
+  };
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const r = await request(`http://127.0.0.1:8080${path}`, { headers });
+    const text = await r.body.text();
+    return { status: r.statusCode, headers: r.headers, json: () => JSON.parse(text) };
+  };
+  after(async () => {
+    await inst?.close();
+    await v1?.close();
+    await v2?.close();
+  });
+
+  test('examples/basic-routing.yaml', async () => {
+    await serve('basic-routing.yaml');
+    const users = await get('/users', { host: 'api.example.com' });
+    assert.equal(users.json().backend, 'v1');
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) seen.add((await get('/orders/42', { host: 'api.example.com' })).json().backend);
+    assert.deepEqual([...seen].sort(), ['v1', 'v2'], 'both replicas of the Service answer');
+    assert.equal((await get('/users', { host: 'www.example.com' })).status, 404, 'route hostname api.example.com only');
+    assert.equal((await get('/users', { host: 'example.org' })).status, 404);
+  });
+
+  test('examples/traffic-split.yaml', async () => {
+    await serve('traffic-split.yaml');
+    const counts: Record<string, number> = { v1: 0, v2: 0 };
+    for (let i = 0; i < 400; i++) counts[(await get('/api')).json().backend]++;
+    assert.ok(counts.v2 >= 16 && counts.v2 <= 70, `v2 got ${counts.v2}/400 for a 10% weight`);
+    assert.equal((await get('/api', { 'x-canary': 'always' })).json().backend, 'v2');
+  });
+
+  test('examples/redirect-rewrite.yaml', async () => {
+    await serve('redirect-rewrite.yaml');
+    const login = await get('/login?next=/home', { host: 'localhost:8080' });
+    assert.equal(login.status, 301);
+    assert.equal(login.headers.location, 'https://localhost/login?next=/home');
+    const cat = await get('/v1/catalog/items', { cookie: 'session=secret' });
+    assert.equal(cat.headers['cache-control'], 'public, max-age=60');
+    const seen = cat.json();
+    assert.equal(seen.url, '/catalog/items');
+    assert.equal(seen.headers.host, 'catalog.internal');
+    assert.equal(seen.headers['x-api-version'], '1');
+    assert.equal(seen.headers.cookie, undefined);
+  });
+}
