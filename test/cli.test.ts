@@ -61,3 +61,37 @@ test('run refuses to start on a broken configuration, with the errors', async ()
   assert.equal(r.code, 1);
   assert.match(r.stderr, /the configuration has errors\n.*bad\.yaml:\d+ \(document 1\): invalid YAML/);
 });
+
+test('SIGTERM lets requests in flight finish, then exits 0', async () => {
+  const { startUpstream } = await import('./helpers/upstream.ts');
+  const { freePort } = await import('./helpers/ports.ts');
+  const { gatewayYaml, beRef } = await import('./helpers/gateway.ts');
+  const { startCli } = await import('./helpers/cli.ts');
+  const { request } = await import('undici');
+  const up = await startUpstream('slow');
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-drain-'));
+  await writeFile(join(dir, 'gw.yaml'), gatewayYaml(port, { slow: up.port }, `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [${beRef('slow')}] }]
+`));
+  const gw = startCli(['run', '-f', dir, '--workers', '1', '--bind', '127.0.0.1', '--admin', '127.0.0.1:0', '--access-log', 'off']);
+  try {
+    await gw.waitFor(/listening on/);
+    const inFlight = request(`http://127.0.0.1:${port}/delay/700`);
+    await new Promise((r) => setTimeout(r, 150));
+    const exited = gw.stop('SIGTERM');
+    const r = await inFlight;
+    assert.equal(r.statusCode, 200, 'the request in flight finished');
+    await r.body.dump();
+    assert.equal(await exited, 0);
+    await assert.rejects(request(`http://127.0.0.1:${port}/`), /ECONNREFUSED/, 'no longer accepting');
+  } finally {
+    await gw.stop('SIGKILL');
+    await up.close();
+  }
+});

@@ -181,6 +181,11 @@ test('limits: 431 for large headers, 414 for long URLs, 413 for large bodies, 40
   assert.equal((await get('/api/' + 'a'.repeat(3000))).status, 414);
   assert.equal((await get('/api', { 'content-type': 'text/plain' }, 'POST', 'x'.repeat((1 << 20) + 1))).status, 413);
   assert.equal((await get('/api/%zz')).status, 400);
+  // a streamed (chunked) body has no Content-Length to check up front: it is counted as it flows
+  const big = (async function* () { for (let i = 0; i < 20; i++) yield Buffer.alloc(64 * 1024, 'z'); })();
+  const chunked = await request(base + '/api/upload', { method: 'POST', body: big });
+  await chunked.body.dump();
+  assert.equal(chunked.statusCode, 413);
   assert.equal((await get('/api')).status, 200);
 });
 

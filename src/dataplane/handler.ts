@@ -95,14 +95,14 @@ export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: 
   const prefix = match.match.path.type === 'PathPrefix' ? match.match.path.value : undefined;
   try {
     const d = route.chain.request.length > 0 ? runChain(ctx, route.chain) : undefined;
-    if (d === undefined) act(ctx, req, res, route, obs, prefix);
+    if (d === undefined) act(ctx, req, res, route, obs, prefix, lim.maxBodyBytes);
     else if ('then' in d) {
       d.then(
         (reply) => {
           if (reply) {
             sendReply(res, ctx, reply, [route.chain]);
             obs.done(ctx, reply.status, undefined);
-          } else act(ctx, req, res, route, obs, prefix);
+          } else act(ctx, req, res, route, obs, prefix, lim.maxBodyBytes);
         },
         (err) => obs.internalError(ctx, res, err),
       );
@@ -115,11 +115,11 @@ export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: 
   }
 }
 
-function act(ctx: RequestContext, req: Req, res: Res, route: DataRoute, obs: Observer, prefix: string | undefined): void {
+function act(ctx: RequestContext, req: Req, res: Res, route: DataRoute, obs: Observer, prefix: string | undefined, bodyLimit: number): void {
   const a = route.action;
   switch (a.type) {
     case 'proxy':
-      proxy(ctx, req, res, route, a, obs, prefix);
+      proxy(ctx, req, res, route, a, obs, prefix, bodyLimit);
       return;
     case 'redirect': {
       sendReply(res, ctx, { status: a.statusCode, headers: { location: redirectLocation(ctx, a, prefix) } }, [route.chain]);

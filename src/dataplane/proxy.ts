@@ -2,7 +2,7 @@
 // filters, pick a replica, and stream the exchange both ways through undici.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { PassThrough, type Writable } from 'node:stream';
+import { PassThrough, Transform, type Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.ts';
 import type { CompiledAction, CompiledBackend, DataRoute } from './compile.ts';
@@ -19,6 +19,7 @@ const NO_BACKEND = { status: 500, body: 'no valid backend\n' };
 const NO_ENDPOINT = { status: 503, body: 'no healthy upstream\n' };
 const BAD_GATEWAY = { status: 502, body: 'upstream connect error or disconnect/reset before headers\n' };
 const GATEWAY_TIMEOUT = { status: 504, body: 'upstream request timeout\n' };
+const TOO_LARGE = { status: 413, headers: { connection: 'close' }, body: 'payload too large\n' };
 
 export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
   const list = a.backends;
@@ -32,7 +33,7 @@ export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
   return list[list.length - 1];
 }
 
-export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, obs: Observer, matchedPrefix: string | undefined): void {
+export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {
   const wb = pickBackend(action);
   if (!wb || !wb.cluster) {
     sendReply(res, ctx, NO_BACKEND, [route.chain]);
@@ -41,14 +42,14 @@ export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute,
   }
   if (wb.chain.request.length > 0) {
     const d = runChain(ctx, wb.chain);
-    if (d === undefined) forward(ctx, req, res, route, action, wb, obs, matchedPrefix);
+    if (d === undefined) forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
     else if ('then' in d) {
       d.then(
         (reply) => {
           if (reply) {
             sendReply(res, ctx, reply, [route.chain, wb.chain]);
             obs.done(ctx, reply.status, undefined);
-          } else forward(ctx, req, res, route, action, wb, obs, matchedPrefix);
+          } else forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
         },
         (err) => obs.internalError(ctx, res, err),
       );
@@ -58,10 +59,10 @@ export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute,
     }
     return;
   }
-  forward(ctx, req, res, route, action, wb, obs, matchedPrefix);
+  forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
 }
 
-function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined): void {
+function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {
   const cluster = wb.cluster!;
   const member = cluster.pick();
   const chains = [route.chain, wb.chain];
@@ -89,7 +90,9 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
   if (ctx.query) path += '?' + ctx.query;
 
   const hasBody = requestHasBody(req);
-  let body: Req | PassThrough | undefined = hasBody ? req : undefined;
+  let body: Req | PassThrough | Transform | undefined = hasBody ? req : undefined;
+  // A declared Content-Length was checked on arrival; a streamed body is counted as it flows.
+  if (hasBody && bodyLimit > 0 && h['content-length'] === undefined) body = req.pipe(limitBody(bodyLimit));
   if (action.mirrors.length > 0) body = mirror(ctx, req, action, headers, path, hasBody, obs) ?? body;
 
   let timer: NodeJS.Timeout | undefined;
@@ -133,6 +136,11 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
         obs.done(ctx, status || 499, member.address);
         return;
       }
+      if (err instanceof BodyTooLarge || (err as { cause?: unknown }).cause instanceof BodyTooLarge) {
+        sendReply(res, ctx, TOO_LARGE, chains);
+        obs.done(ctx, 413, member.address);
+        return;
+      }
       const timeout = err instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
       obs.upstreamError(cluster.id, timeout ? 'timeout' : 'connect');
       const reply = timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY;
@@ -140,6 +148,19 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
       obs.done(ctx, reply.status, member.address);
     },
   );
+}
+
+class BodyTooLarge extends Error {}
+
+function limitBody(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > limit) cb(new BodyTooLarge(`request body over ${limit} bytes`));
+      else cb(null, chunk);
+    },
+  });
 }
 
 class TimeoutError extends Error {
