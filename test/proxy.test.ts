@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
@@ -182,7 +183,7 @@ test('limits: 431 for large headers, 414 for long URLs, 413 for large bodies, 40
   assert.equal((await get('/api', { 'content-type': 'text/plain' }, 'POST', 'x'.repeat((1 << 20) + 1))).status, 413);
   assert.equal((await get('/api/%zz')).status, 400);
   // a streamed (chunked) body has no Content-Length to check up front: it is counted as it flows
-  const big = (async function* () { for (let i = 0; i < 20; i++) yield Buffer.alloc(64 * 1024, 'z'); })();
+  const big = Readable.from((function* () { for (let i = 0; i < 20; i++) yield Buffer.alloc(64 * 1024, 'z'); })());
   const chunked = await request(base + '/api/upload', { method: 'POST', body: big });
   await chunked.body.dump();
   assert.equal(chunked.statusCode, 413);

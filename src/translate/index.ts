@@ -50,6 +50,10 @@ export function translate(resources: readonly LoadedResource[], options: Transla
     backendHopFilters: () => [],
   };
   translateHTTPRoutes(idx, gw.sections, backends, status, hooks);
+  // Valid resources of kinds this version does not serve yet are said so in their status, never dropped silently.
+  for (const r of idx.list('GRPCRoute')) {
+    status.reject(`GRPCRoute/${r.resource.metadata.namespace ?? 'default'}/${r.resource.metadata.name}`, 'Unsupported', 'GRPCRoute is validated but not served yet');
+  }
   for (const s of gw.sections) {
     status.condition(`Gateway/${s.gatewayRef.namespace}/${s.gatewayRef.name}`, {
       type: `Listener/${s.spec.name}`, status: 'True', reason: 'Programmed', message: `${s.attachedRoutes} route(s) attached`,
