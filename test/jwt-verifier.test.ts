@@ -333,6 +333,23 @@ describe('token cache', () => {
     assert.notEqual(p.lookup(tokens[2], now), undefined);
     p.dispose();
   });
+  test('refused tokens are remembered apart: a flood of bad tokens cannot evict a verified one', async () => {
+    const p = new JwtProvider({ ...inline(), cacheSize: 4 });
+    const good = await sign(rs, { iss: ISS, sub: 'good' });
+    assert.equal(failureOf(p.verify(good) as VerifyResult), 'ok');
+    const [h, payload] = good.split('.');
+    for (let i = 0; i < 300; i++) {
+      const forged = `${h}.${payload}.${Buffer.from(`bad-signature-${i}`).toString('base64url')}`;
+      assert.equal(failureOf(p.verify(forged) as VerifyResult), 'JwtVerificationFail');
+    }
+    assert.notEqual(p.lookup(good, Date.now()), undefined);
+    const repeated = `${h}.${payload}.${Buffer.from('bad-signature-299').toString('base64url')}`;
+    assert.equal(failureOf(p.lookup(repeated, Date.now()) as VerifyResult), 'JwtVerificationFail', 'recent refusals are cached');
+    const huge = `${h}.${payload}.${'A'.repeat(8000)}`;
+    p.verify(huge);
+    assert.equal(p.lookup(huge, Date.now()), undefined, 'large refused tokens are not kept');
+    p.dispose();
+  });
 });
 
 describe('remote JWKS', () => {

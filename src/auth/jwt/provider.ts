@@ -38,7 +38,7 @@ export interface JwtProviderConfig {
   clockSkewSeconds?: number;
   /** Claims split on spaces in VerifiedJwt.claims (Istio: "scope", "permission"). */
   spaceDelimitedClaims?: readonly string[];
-  /** Cached results (verified and refused tokens). */
+  /** Verified tokens kept (refused ones have their own, smaller cache). */
   cacheSize?: number;
 }
 
@@ -78,8 +78,12 @@ export const DEFAULT_CLOCK_SKEW_SECONDS = 60;
 export const DEFAULT_CACHE_SIZE = 1024;
 /** Tokens without exp are re-verified this often, so key rotation reaches them. */
 export const NO_EXP_CACHE_MS = 300_000;
-/** Stable refusals (bad signature, expired, …) are remembered this long. */
+/** Stable refusals (bad signature, expired, …) are remembered this long… */
 export const NEGATIVE_CACHE_MS = 10_000;
+/** …in a cache of their own, so a flood of bad tokens cannot evict verified ones… */
+export const NEGATIVE_CACHE_SIZE = 256;
+/** …and only for tokens of ordinary size, so the flood cannot pin much memory either. */
+export const NEGATIVE_CACHE_MAX_TOKEN = 4096;
 
 export function createJwksSource(jwks: JwksConfig, clock?: () => number): JwksSource {
   switch (jwks.type) {
@@ -100,7 +104,8 @@ export class JwtProvider {
   readonly #skewS: number;
   readonly #audienceOk: (aud: readonly string[]) => boolean;
   readonly #spaceDelimited: readonly string[];
-  readonly #cache: TokenCache<VerifyResult>;
+  readonly #cache: TokenCache<VerifyResult & { ok: true }>;
+  readonly #refused = new TokenCache<VerifyResult & { ok: false }>(NEGATIVE_CACHE_SIZE);
   readonly #ownsSource: boolean;
   readonly #lease: Lease<JwksSource> | undefined;
 
@@ -128,15 +133,16 @@ export class JwtProvider {
 
   /** The cached result for this token, if any. Synchronous, allocation-free: the hot path. */
   lookup(token: string, nowMs: number): VerifyResult | undefined {
-    return this.#cache.get(token, nowMs);
+    return this.#cache.get(token, nowMs) ?? this.#refused.get(token, nowMs);
   }
 
   /** Cache, else parse and verify. A Promise only when keys must be fetched first. */
   verify(token: string, nowMs: number = this.#now()): VerifyResult | Promise<VerifyResult> {
-    const hit = this.#cache.get(token, nowMs);
+    const hit = this.lookup(token, nowMs);
     if (hit !== undefined) return hit;
+    // Parse failures are cheaper to find again than to remember.
     const p = parseJwt(token);
-    if (!p.ok) return this.#remember(token, { ok: false, failure: p.failure }, nowMs);
+    if (!p.ok) return { ok: false, failure: p.failure };
     return this.verifyParsed(p.jwt, nowMs);
   }
 
@@ -165,6 +171,7 @@ export class JwtProvider {
   /** Release the key source (shared sources are released, owned ones disposed). */
   dispose(): void {
     this.#cache.clear();
+    this.#refused.clear();
     if (this.#lease) this.#lease.release();
     else if (this.#ownsSource) this.source.dispose();
   }
@@ -196,7 +203,7 @@ export class JwtProvider {
     const claims = deepFreeze(splitSpaceDelimited(payload, this.#spaceDelimited));
     const azp = payload.azp;
     const validUntilMs = jwt.exp === 0 ? Number.POSITIVE_INFINITY : jwt.exp * 1000 + this.#skewMs;
-    const result: VerifyResult = {
+    const result: VerifyResult & { ok: true } = {
       ok: true,
       jwt: Object.freeze({
         token: jwt.token,
@@ -217,7 +224,7 @@ export class JwtProvider {
   }
 
   #remember(token: string, r: VerifyResult & { ok: false }, nowMs: number): VerifyResult {
-    if (isStableFailure(r.failure)) this.#cache.set(token, r, nowMs + NEGATIVE_CACHE_MS);
+    if (isStableFailure(r.failure) && token.length <= NEGATIVE_CACHE_MAX_TOKEN) this.#refused.set(token, r, nowMs + NEGATIVE_CACHE_MS);
     return r;
   }
 }
