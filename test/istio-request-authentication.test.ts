@@ -466,6 +466,14 @@ describe('remote JWKS through the filter', () => {
     assert.equal(hit('/jwks-a'), 1);
   });
 
+  test('a rule without issuer (jwksUri only) accepts any iss its keys verify', async () => {
+    const f = compile([ra('anyiss', [{ jwksUri: `${base}/jwks-any` }])]);
+    const c = ctx({ headers: bearer(await sign(rs, { iss: 'https://dynamic.test/tenant-7', sub: 'u' })) });
+    assert.equal(await decide(f, c), undefined);
+    assert.equal(c.identity.requestPrincipal, 'https://dynamic.test/tenant-7/u');
+    assertDenied(await decide(f, ctx({ headers: bearer(await sign(attacker, { iss: 'x', sub: 'u' })) })), 401, 'Jwt verification fails');
+  });
+
   test('OpenID discovery from the issuer', async () => {
     const issuer = `${base}/oidc`;
     const f = compile([ra('oidc', [{ issuer }])]);
