@@ -1,0 +1,56 @@
+// Certificates for tests, generated at run time (ECDSA P-256 by default; pass
+// keyAlgorithm: 'rsa-2048' for RSA). A thin layer over src/ca so that tests exercise
+// the same code `portcullis ca` uses. Every function returns PEM strings:
+//
+//   const ca = await makeCa();
+//   const server = await issueServerCert(ca, { hostnames: ['localhost'], ips: ['127.0.0.1'] });
+//   https.createServer({ cert: server.certPem, key: server.keyPem, ca: ca.certPem, requestCert: true })
+//   const client = await issueClientCert(ca, { uris: ['spiffe://cluster.local/ns/a/sa/b'] });
+//   const old = await issueClientCert(ca, { commonName: 'x', expired: true });
+import {
+  createRootCa,
+  issueClientCert as caIssueClientCert,
+  issueIntermediateCa,
+  issueServerCert as caIssueServerCert,
+  issueWorkloadCert as caIssueWorkloadCert,
+  type CertAndKey,
+  type IssuedCert,
+  type RootCa,
+  type ValidityOptions,
+  type WorkloadCert,
+} from '../../src/ca/ca.ts';
+
+export type { CertAndKey, IssuedCert, RootCa, WorkloadCert, ValidityOptions };
+
+/** A self-signed root CA. `expired: true` makes one that is no longer valid. */
+export function makeCa(opts: { commonName?: string; trustDomain?: string } & ValidityOptions = {}): Promise<RootCa> {
+  return createRootCa(opts);
+}
+
+/** An intermediate CA under `ca`; certificates it issues carry the full chain in chainPem. */
+export function makeIntermediateCa(ca: CertAndKey, opts: { commonName?: string } & ValidityOptions = {}): Promise<IssuedCert> {
+  return issueIntermediateCa(ca, opts);
+}
+
+/** A TLS server certificate with DNS (and optional IP) SANs. */
+export function issueServerCert(ca: CertAndKey, opts: { hostnames: string[]; ips?: string[] } & ValidityOptions): Promise<IssuedCert> {
+  return caIssueServerCert(ca, opts);
+}
+
+/** The usual test server: localhost, 127.0.0.1 and ::1. */
+export function issueLocalhostCert(ca: CertAndKey, opts: ValidityOptions = {}): Promise<IssuedCert> {
+  return caIssueServerCert(ca, { hostnames: ['localhost'], ips: ['127.0.0.1', '::1'], ...opts });
+}
+
+/** A TLS client certificate with optional URI SANs (e.g. SPIFFE ids) and common name. */
+export function issueClientCert(ca: CertAndKey, opts: { uris?: string[]; commonName?: string; dnsNames?: string[] } & ValidityOptions = {}): Promise<IssuedCert> {
+  return caIssueClientCert(ca, opts);
+}
+
+/** An Istio-style workload certificate for spiffe://<td>/ns/<namespace>/sa/<serviceAccount>. */
+export function issueWorkloadCert(
+  ca: CertAndKey,
+  opts: { namespace: string; serviceAccount: string; trustDomain?: string } & ValidityOptions,
+): Promise<WorkloadCert> {
+  return caIssueWorkloadCert(ca, opts);
+}
