@@ -112,10 +112,12 @@ export function urisFromSubjectAltName(san: string | undefined): string[] {
       const comma = san.indexOf(', ', colon + 1);
       next = comma < 0 ? san.length : comma;
       value = san.slice(colon + 1, next);
+      // Node quotes any value holding a delimiter; an unquoted one with a comma or quote is not Node's output.
+      if (value.includes(',') || value.includes('"')) return [];
     }
     if (type === 'URI') uris.push(value);
     if (next === san.length) break;
-    if (san.charCodeAt(next) !== 0x2c || san.charCodeAt(next + 1) !== 0x20) return [];
+    if (san.charCodeAt(next) !== 0x2c || san.charCodeAt(next + 1) !== 0x20 || next + 2 === san.length) return [];
     i = next + 2;
   }
   return uris;
