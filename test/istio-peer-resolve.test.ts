@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { LoadedResource, Resource } from '../src/resources/types.ts';
 import type { ConfigError } from '../src/resources/errors.ts';
 import { formatError } from '../src/resources/errors.ts';
-import { resolvePeerAuthentication, validatePeerAuthentication, trustBundleFrom, gatewayWorkloadLabels, type WorkloadRef } from '../src/translate/istio/peer-authentication.ts';
+import { resolvePeerAuthentication, validatePeerAuthentication, trustBundleFrom, gatewayWorkloadLabels, clientValidationFor, type WorkloadRef } from '../src/translate/istio/peer-authentication.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
 
 const ROOT = 'istio-system';
@@ -185,4 +185,18 @@ test('trust bundle: unusable content is a ConfigError naming the field, never ke
     assert.match(text, re);
     assert.doesNotMatch(text, /-----BEGIN|MII/);
   }
+});
+
+test('clientValidationFor: how a listener port enforces the modes of the Gateways on it', () => {
+  const pem = 'PEM';
+  assert.deepEqual(clientValidationFor(['STRICT'], pem), { clientValidation: { caPem: pem, mode: 'REQUIRE' }, mixed: false });
+  assert.deepEqual(clientValidationFor(['STRICT', 'STRICT'], pem), { clientValidation: { caPem: pem, mode: 'REQUIRE' }, mixed: false });
+  assert.deepEqual(clientValidationFor(['PERMISSIVE'], pem), { clientValidation: { caPem: pem, mode: 'OPTIONAL' }, mixed: false });
+  assert.deepEqual(clientValidationFor(['STRICT', 'PERMISSIVE'], pem), { clientValidation: { caPem: pem, mode: 'OPTIONAL' }, mixed: true });
+  assert.deepEqual(clientValidationFor(['STRICT', 'DISABLE'], pem), { clientValidation: { caPem: pem, mode: 'OPTIONAL' }, mixed: true });
+  assert.deepEqual(clientValidationFor(['DISABLE'], pem), { mixed: false });
+  assert.deepEqual(clientValidationFor([], pem), { mixed: false });
+  assert.deepEqual(clientValidationFor(['PERMISSIVE'], undefined), { mixed: false });
+  assert.match(clientValidationFor(['STRICT'], undefined).error ?? '', /STRICT mTLS needs a trust bundle/);
+  assert.equal(clientValidationFor(['STRICT'], undefined).clientValidation, undefined);
 });

@@ -17,6 +17,7 @@ import type { LoadedResource, Resource } from '../../resources/types.ts';
 import type { ConfigError } from '../../resources/errors.ts';
 import { formatPath } from '../../resources/errors.ts';
 import { parseCertificateBundle } from '../../ca/pem.ts';
+import type { IRClientValidation } from '../../ir/types.ts';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
 const MODES = new Set(['UNSET', 'STRICT', 'PERMISSIVE', 'DISABLE']);
@@ -94,6 +95,38 @@ export function resolvePeerAuthentication(
     }
   }
   return out;
+}
+
+export interface ListenerClientValidation {
+  /** What the HTTPS listener asks of clients; undefined = no client certificate requested. */
+  clientValidation?: IRClientValidation;
+  /**
+   * The Gateways sharing this port disagree (some STRICT, some not): the socket can only
+   * be OPTIONAL, so the STRICT ones must refuse unverified peers per request (reset the
+   * connection, as Istio's handshake would have).
+   */
+  mixed: boolean;
+  /** Set when the modes cannot be honoured (STRICT without a trust bundle): fail the snapshot. */
+  error?: string;
+}
+
+/**
+ * How an HTTPS listener port enforces the resolved modes of the Gateways on it:
+ * all STRICT → REQUIRE (handshake refused without a client certificate chained to the
+ * bundle); any STRICT/PERMISSIVE → OPTIONAL (requested, verified when presented); all
+ * DISABLE → no client certificate requested. PERMISSIVE without a bundle requests
+ * nothing (nothing could be verified); STRICT without one is an error, never open.
+ */
+export function clientValidationFor(modes: readonly MtlsMode[], bundle: string | undefined): ListenerClientValidation {
+  const strict = modes.filter((m) => m === 'STRICT').length;
+  const mixed = strict > 0 && strict < modes.length;
+  const wantsCert = modes.some((m) => m !== 'DISABLE');
+  if (!wantsCert) return { mixed };
+  if (!bundle) {
+    if (strict > 0) return { mixed, error: 'STRICT mTLS needs a trust bundle: a cacerts Secret or istio-ca-root-cert ConfigMap (root-cert.pem) in the root namespace' };
+    return { mixed };
+  }
+  return { clientValidation: { caPem: bundle, mode: strict === modes.length ? 'REQUIRE' : 'OPTIONAL' }, mixed };
 }
 
 /** Istio's validation of a PeerAuthentication (webhook and CRD rules), as ConfigErrors. */
