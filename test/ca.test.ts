@@ -130,6 +130,12 @@ test('intermediate CA: a leaf presenting its chain is accepted by a server trust
   assert.equal(await connect({ ca: ca.certPem, servername: 'localhost', cert: leaf.chainPem, key: leaf.keyPem }), 'ok URI:spiffe://example.org/ns/ns1/sa/sa1');
   // Without the intermediate the chain cannot be built.
   await assert.rejects(connect({ ca: ca.certPem, servername: 'localhost', cert: leaf.certPem, key: leaf.keyPem }));
+  // An intermediate given with only its parents as chain (CRLF, as read from another tool) works the same.
+  const loose = { certPem: inter.certPem, keyPem: inter.keyPem, chainPem: ca.certPem.replace(/\n/g, '\r\n') };
+  const leaf2 = await issueClientCert(loose, { commonName: 'c2' });
+  assert.equal(leaf2.chainPem, leaf2.certPem + inter.certPem + ca.certPem);
+  assert.match(await connect({ ca: ca.certPem, servername: 'localhost', cert: leaf2.chainPem, key: leaf2.keyPem }), /^ok/);
+  await assert.rejects(issueClientCert({ ...loose, chainPem: 'junk' }, { commonName: 'x' }), /CA chain is not usable/);
 });
 
 test('loading a CA: mismatched key, non-CA certificate and garbage are refused without quoting the key', async () => {
