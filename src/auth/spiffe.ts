@@ -112,10 +112,12 @@ export function urisFromSubjectAltName(san: string | undefined): string[] {
       const comma = san.indexOf(', ', colon + 1);
       next = comma < 0 ? san.length : comma;
       value = san.slice(colon + 1, next);
+      // Node quotes any value holding a delimiter; an unquoted one with a comma or quote is not Node's output.
+      if (value.includes(',') || value.includes('"')) return [];
     }
     if (type === 'URI') uris.push(value);
     if (next === san.length) break;
-    if (san.charCodeAt(next) !== 0x2c || san.charCodeAt(next + 1) !== 0x20) return [];
+    if (san.charCodeAt(next) !== 0x2c || san.charCodeAt(next + 1) !== 0x20 || next + 2 === san.length) return [];
     i = next + 2;
   }
   return uris;
@@ -129,4 +131,46 @@ function closingQuote(s: string, from: number): number {
     else if (c === 0x22) return j;
   }
   return -1;
+}
+
+/** What a TLS connection tells about its peer, computed once per connection. */
+export interface VerifiedPeer {
+  /** A client certificate was presented and verified against the listener's trust bundle. */
+  verified: boolean;
+  /** URI SANs of the peer certificate; empty unless verified (never trust an unverified SAN). */
+  uris: string[];
+  /** Istio identity from the first SPIFFE URI; undefined unless verified. */
+  identity: PeerIdentity | undefined;
+  /** DER of the verified peer certificate. */
+  der: Buffer | undefined;
+}
+
+interface TlsSocketLike {
+  authorized?: boolean;
+  getPeerCertificate(detailed?: boolean): { subjectaltname?: string; raw?: Buffer } | null;
+}
+
+const NO_PEER: VerifiedPeer = Object.freeze({ verified: false, uris: [], identity: undefined, der: undefined }) as VerifiedPeer;
+const peerCache = new WeakMap<object, VerifiedPeer>();
+
+/**
+ * The verified peer of a TLS connection. Pass the connection's socket (HTTP/1:
+ * req.socket; HTTP/2: req.stream.session.socket) so the result is cached per
+ * connection, not recomputed per request. With requestCert and
+ * rejectUnauthorized:false (PERMISSIVE), a certificate from another CA or an
+ * expired one completes the handshake but is not `authorized`: it yields no URIs.
+ */
+export function verifiedPeerOf(socket: TlsSocketLike): VerifiedPeer {
+  const hit = peerCache.get(socket);
+  if (hit) return hit;
+  let peer = NO_PEER;
+  if (socket.authorized === true) {
+    const cert = socket.getPeerCertificate();
+    if (cert && cert.raw) {
+      const uris = urisFromPeerCertificate(cert);
+      peer = { verified: true, uris, identity: peerIdentityFromUris(uris), der: cert.raw };
+    }
+  }
+  peerCache.set(socket, peer);
+  return peer;
 }

@@ -5,12 +5,16 @@ import { createPublicKey, randomBytes, X509Certificate as NodeX509, type webcryp
 import { isIP } from 'node:net';
 import { x509, wcrypto } from './x509.ts';
 import { generateKey, importPrivateKeyPem, privateKeyToPem, type KeyAlgorithm, type SigningParams } from './keys.ts';
-import { formatSpiffeId, isValidTrustDomain } from '../auth/spiffe.ts';
+import { formatSpiffeId, isValidTrustDomain, urisFromSubjectAltName } from '../auth/spiffe.ts';
+import { parseCertificateBundle } from './pem.ts';
 
 export interface CertAndKey {
   certPem: string;
   keyPem: string;
-  /** Issuing chain above certPem up to the root, when certPem is not a root (intermediates). */
+  /**
+   * For an intermediate CA: the chain up to the root, with or without certPem in front
+   * (IssuedCert.chainPem has it). Absent: certPem is a root.
+   */
   chainPem?: string;
 }
 
@@ -146,10 +150,8 @@ export async function issueClientCert(ca: CertAndKey, opts: { uris?: string[]; c
 
 /** The trust domain a CA certificate declares with a `spiffe://<td>` URI SAN, if any. */
 export function trustDomainOfCa(certPem: string): string | undefined {
-  const uris = (new NodeX509(certPem).subjectAltName ?? '').split(', ');
-  for (const u of uris) {
-    const m = /^URI:spiffe:\/\/([a-z0-9._-]+)$/.exec(u);
-    if (m) return m[1];
+  for (const uri of urisFromSubjectAltName(new NodeX509(certPem).subjectAltName)) {
+    if (uri.startsWith('spiffe://') && isValidTrustDomain(uri.slice(9))) return uri.slice(9);
   }
   return undefined;
 }
@@ -194,7 +196,18 @@ async function buildSigner(ca: CertAndKey): Promise<Signer> {
   const ski = cert.getExtension(x509.SubjectKeyIdentifierExtension);
   const authorityKeyId = ski ? ski.keyId : (await x509.SubjectKeyIdentifierExtension.create(imported.publicKey, false, wcrypto)).keyId;
   const own = cert.toString('pem') + '\n';
-  const chainPem = ca.chainPem && !ca.chainPem.startsWith(own) ? own + ca.chainPem : ca.chainPem ?? own;
+  let chainPem = own;
+  if (ca.chainPem) {
+    let chain;
+    try {
+      chain = parseCertificateBundle(ca.chainPem);
+    } catch (e) {
+      throw new Error(`the CA chain is not usable: ${(e as Error).message}`);
+    }
+    // Normalized PEM either way; the CA's own certificate goes first exactly once.
+    const rest = chain.parsed[0].raw.equals(node.raw) ? chain.certificates.slice(1) : chain.certificates;
+    chainPem = own + rest.join('');
+  }
   return { cert, privateKey: imported.privateKey, params: imported.params, chainPem, trustDomain: trustDomainOfCa(ca.certPem), authorityKeyId };
 }
 

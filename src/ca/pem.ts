@@ -33,7 +33,7 @@ export function parseCertificateBundle(pem: string): ParsedBundle {
     certificates.push(block);
   }
   const markers = pem.match(MARKER)?.length ?? 0;
-  if (markers !== blocks * 2) throw new Error('malformed PEM (unbalanced or damaged BEGIN/END markers)');
+  if (markers !== blocks * 2) throw new Error('malformed PEM (unbalanced or damaged header/footer lines)');
   if (blocks === 0) throw new Error('no PEM certificate found');
   return { certificates, parsed };
 }
