@@ -121,7 +121,14 @@ export function validateResource(obj: unknown): ValidationIssue[] {
     return issues;
   }
   const validate = validatorFor(info);
-  if (!validate(obj)) issues.push(...translateErrors(validate.errors ?? [], obj, info.kind === 'Secret'));
+  let valid: boolean;
+  try {
+    valid = validate(obj) as boolean;
+  } catch {
+    // Only reachable with objects no YAML or JSON parser produces (getters that throw, and the like).
+    return [{ path: [], message: `could not be validated as a ${info.kind}: the object is not plain data` }];
+  }
+  if (!valid) issues.push(...translateErrors(validate.errors ?? [], obj, info.kind === 'Secret'));
   const md = obj.metadata;
   if (!info.namespaced && isMap(md) && md.namespace !== undefined) {
     issues.push({ path: ['metadata', 'namespace'], message: `must not be set: ${info.kind} is cluster-scoped` });

@@ -48,9 +48,9 @@ export function describeValue(v: unknown, redact = false): string {
   return String(v);
 }
 
-function describeValueForType(v: unknown, redact: boolean): string {
+function describeValueForType(v: unknown, expected: string, redact: boolean): string {
   // "80" where a number is wanted reads better with its type spelled out.
-  if (typeof v === 'string' && !redact) return `string ${describeValue(v)}`;
+  if (typeof v === 'string' && !redact && /integer|number|boolean/.test(expected)) return `string ${describeValue(v)}`;
   return describeValue(v, redact);
 }
 
@@ -95,7 +95,7 @@ function constraintMessage(e: ErrorObject, redact: boolean): string {
   const got = describeValue(e.data, redact);
   switch (e.keyword) {
     case 'type':
-      return `must be ${typeNames(String(p.type))} (got ${describeValueForType(e.data, redact)})`;
+      return `must be ${typeNames(String(p.type))} (got ${describeValueForType(e.data, String(p.type), redact)})`;
     case 'enum':
       return `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')} (got ${got})`;
     case 'const':
@@ -203,12 +203,12 @@ function resolveAlternatives(errors: ErrorObject[]): ErrorObject[] {
 
 export function translateErrors(errors: readonly ErrorObject[], root: unknown, redact: boolean): ValidationIssue[] {
   const resolved = resolveAlternatives([...errors]);
-  // A string over its maxLength also fails its (length-guarded) pattern; the length is the news.
-  const tooLong = new Set(resolved.filter((e) => e.keyword === 'maxLength').map((e) => e.instancePath));
+  // An empty or overlong string also fails its (length-guarded) pattern; the length is the news.
+  const badLength = new Set(resolved.filter((e) => e.keyword === 'maxLength' || e.keyword === 'minLength').map((e) => e.instancePath));
   const issues: ValidationIssue[] = [];
   const seen = new Set<string>();
   for (const e of resolved) {
-    if (e.keyword === 'pattern' && tooLong.has(e.instancePath)) continue;
+    if (e.keyword === 'pattern' && badLength.has(e.instancePath)) continue;
     const issue = toIssue(e, root, redact);
     if (!issue) continue;
     const key = JSON.stringify(issue);
