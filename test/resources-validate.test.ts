@@ -584,7 +584,20 @@ describe('envelope', () => {
     );
   });
 
+  it('suggests the kind a near miss meant', () => {
+    expectOnly(
+      validateResource({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HttpRoute', metadata: { name: 'a' } }),
+      ['kind'],
+      'unknown kind "HttpRoute" for apiVersion gateway.networking.k8s.io/v1 (did you mean "HTTPRoute"?); supported kinds: GRPCRoute, Gateway, GatewayClass, HTTPRoute, ReferenceGrant',
+    );
+  });
+
   it('says which apiVersions serve a known kind', () => {
+    expectOnly(
+      validateResource({ apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'HTTPRoute', metadata: { name: 'a' } }),
+      ['apiVersion'],
+      'unsupported apiVersion "gateway.networking.k8s.io/v1alpha2" for kind HTTPRoute; use gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1',
+    );
     expectOnly(
       validateResource({ apiVersion: 'security.istio.io/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name: 'a' } }),
       ['apiVersion'],

@@ -3,7 +3,7 @@
 // errors), then the kind's semantic checks. Schemas compile once, lazily.
 import { Ajv, type ValidateFunction } from 'ajv';
 import { KINDS, findKind, apiVersionOf, type KindInfo } from './kinds/index.ts';
-import { translateErrors, describeValue } from './kinds/schema-errors.ts';
+import { translateErrors, describeValue, suggestion } from './kinds/schema-errors.ts';
 import type { ValidationIssue } from './kinds/issues.ts';
 
 export type { ValidationIssue } from './kinds/issues.ts';
@@ -48,14 +48,19 @@ function sortedUnique(values: string[]): string[] {
 
 /** Why no schema applies to this apiVersion/kind, in one issue. */
 function unknownKind(apiVersion: string, kind: string): ValidationIssue {
-  const kindsHere = KINDS.filter((k) => k.versions.some((v) => apiVersionOf(k.group, v) === apiVersion)).map((k) => k.kind);
-  if (kindsHere.length > 0) {
-    return { path: ['kind'], message: `unknown kind "${kind}" for apiVersion ${apiVersion}; supported kinds: ${sortedUnique(kindsHere).join(', ')}` };
-  }
   const sameKind = KINDS.filter((k) => k.kind === kind);
   if (sameKind.length > 0) {
     const versions = sameKind.flatMap((k) => k.versions.map((v) => apiVersionOf(k.group, v)));
     return { path: ['apiVersion'], message: `unsupported apiVersion "${apiVersion}" for kind ${kind}; use ${versions.join(' or ')}` };
+  }
+  const kindsHere = sortedUnique(KINDS.filter((k) => k.versions.some((v) => apiVersionOf(k.group, v) === apiVersion)).map((k) => k.kind));
+  if (kindsHere.length > 0) {
+    // Case slips only: kinds an edit apart are different kinds (TCPRoute is not HTTPRoute).
+    const hint = suggestion(kind, kindsHere, 0);
+    return {
+      path: ['kind'],
+      message: `unknown kind "${kind}" for apiVersion ${apiVersion}${hint ? ` (did you mean "${hint}"?)` : ''}; supported kinds: ${kindsHere.join(', ')}`,
+    };
   }
   const all = sortedUnique(KINDS.flatMap((k) => k.versions.map((v) => apiVersionOf(k.group, v))));
   return { path: ['apiVersion'], message: `unknown apiVersion "${apiVersion}"; supported apiVersions: ${all.join(', ')}` };

@@ -91,21 +91,27 @@ export function checkNotRepeated(filters: any[], types: readonly string[], path:
   });
 }
 
-/** HTTPHeaderFilter: set/add are maps keyed by name, and one action per header name. */
+/** HTTPHeaderFilter: set/add are maps keyed by name, and one action per header name (case-insensitive). */
 export function checkHeaderFilter(hf: any, path: FieldPath, out: ValidationIssue[]): void {
-  const lowerName = (h: any) => String(h.name).toLowerCase();
   checkUniqueBy(list(hf.set), (h) => h.name, [...path, 'set'], 'name', (n, j) => `duplicate header "${n}" (also set[${j}])`, out);
   checkUniqueBy(list(hf.add), (h) => h.name, [...path, 'add'], 'name', (n, j) => `duplicate header "${n}" (also add[${j}])`, out);
-  const action = new Map<string, string>();
-  const note = (name: string, where: string, at: FieldPath) => {
-    const prev = action.get(name);
-    if (prev !== undefined && !prev.startsWith(where.split('[')[0])) {
-      out.push({ path: at, message: `header "${name}" already has an action (${prev}); only one action per header name is permitted` });
-    } else if (prev === undefined) action.set(name, where);
-  };
-  list(hf.set).forEach((h, i) => note(lowerName(h), `set[${i}]`, [...path, 'set', i, 'name']));
-  list(hf.add).forEach((h, i) => note(lowerName(h), `add[${i}]`, [...path, 'add', i, 'name']));
-  list(hf.remove).forEach((h, i) => note(String(h).toLowerCase(), `remove[${i}]`, [...path, 'remove', i]));
+  const actions: [section: 'set' | 'add' | 'remove', names: string[]][] = [
+    ['set', list(hf.set).map((h) => String(h.name))],
+    ['add', list(hf.add).map((h) => String(h.name))],
+    ['remove', list(hf.remove).map(String)],
+  ];
+  const first = new Map<string, { section: string; index: number }>();
+  for (const [section, names] of actions) {
+    names.forEach((name, i) => {
+      const key = name.toLowerCase();
+      const prev = first.get(key);
+      if (!prev) first.set(key, { section, index: i });
+      else if (prev.section !== section) {
+        const at = section === 'remove' ? [...path, section, i] : [...path, section, i, 'name'];
+        out.push({ path: at, message: `header "${key}" already has an action (${prev.section}[${prev.index}]); only one action per header name is permitted` });
+      }
+    });
+  }
 }
 
 export function checkMirrorFilter(m: any, path: FieldPath, out: ValidationIssue[]): void {

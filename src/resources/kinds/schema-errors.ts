@@ -54,18 +54,18 @@ function describeValueForType(v: unknown, expected: string, redact: boolean): st
   return describeValue(v, redact);
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
+function plural(n: number, word: string, words = `${word}s`): string {
+  return `${n} ${n === 1 ? word : words}`;
 }
 
-/** Allowed field names close to the unknown one: same letters in another case, or an edit or two away. */
-function suggestion(unknown: string, allowed: string[]): string | undefined {
+/** Allowed names close to an unknown one: same letters in another case, or an edit or two away. */
+export function suggestion(unknown: string, allowed: string[], maxEdits = 2): string | undefined {
   const lower = unknown.toLowerCase();
   const exact = allowed.find((a) => a.toLowerCase() === lower);
   if (exact) return exact;
-  if (unknown.length < 4) return undefined;
+  if (unknown.length < 4 || maxEdits === 0) return undefined;
   let best: string | undefined;
-  let bestDistance = 3;
+  let bestDistance = maxEdits + 1;
   for (const a of allowed) {
     const d = editDistance(lower, a.toLowerCase(), bestDistance);
     if (d < bestDistance) {
@@ -117,9 +117,9 @@ function constraintMessage(e: ErrorObject, redact: boolean): string {
     case 'maxItems':
       return `must have at most ${plural(p.limit, 'item')} (got ${Array.isArray(e.data) ? e.data.length : '?'})`;
     case 'minProperties':
-      return `must have at least ${plural(p.limit, 'entry')}`.replace('entrys', 'entries');
+      return `must have at least ${plural(p.limit, 'entry', 'entries')}`;
     case 'maxProperties':
-      return `must have at most ${plural(p.limit, 'entry')}`.replace('entrys', 'entries');
+      return `must have at most ${plural(p.limit, 'entry', 'entries')} (got ${e.data !== null && typeof e.data === 'object' ? Object.keys(e.data).length : '?'})`;
     case 'multipleOf':
       return `must be a multiple of ${p.multipleOf} (got ${got})`;
     case 'oneOf':
