@@ -738,7 +738,11 @@ describe('bad values', () => {
       'must be an integer (got string "80")',
     );
     expectOnly(validateResource(withField(example('HTTPRoute'), ['spec', 'hostnames'], 'foo.example.com')), ['spec', 'hostnames'], 'must be a list (got "foo.example.com")');
-    expectOnly(validateResource(withField(example('Namespace'), ['metadata', 'labels', 'tier'], 1)), ['metadata', 'labels', 'tier'], 'must be a string (got 1)');
+    expectOnly(
+      validateResource(withField(example('Namespace'), ['metadata', 'labels', 'shared-gateway-access'], true)),
+      ['metadata', 'labels', 'shared-gateway-access'],
+      'must be a string (got true; quote it to make it a string: "true")',
+    );
     expectOnly(validateResource(withField(example('Gateway'), ['spec'], null)), ['spec'], 'must be a map (got an empty value)');
     expectOnly(
       validateResource(withField(example('RequestAuthentication'), ['spec', 'jwtRules', 0, 'forwardOriginalToken'], 'yes')),

@@ -94,8 +94,14 @@ function constraintMessage(e: ErrorObject, redact: boolean): string {
   const description = typeof e.parentSchema?.description === 'string' ? e.parentSchema.description : undefined;
   const got = describeValue(e.data, redact);
   switch (e.keyword) {
-    case 'type':
-      return `must be ${typeNames(String(p.type))} (got ${describeValueForType(e.data, String(p.type), redact)})`;
+    case 'type': {
+      const expected = String(p.type);
+      // YAML reads `true`, `8080` or `1.0` unquoted as booleans and numbers: say how to get a string.
+      const quote = expected === 'string' && !redact && (typeof e.data === 'number' || typeof e.data === 'boolean')
+        ? `; quote it to make it a string: "${String(e.data)}"`
+        : '';
+      return `must be ${typeNames(expected)} (got ${describeValueForType(e.data, expected, redact)}${quote})`;
+    }
     case 'enum':
       return `must be one of: ${(p.allowedValues as unknown[]).map(String).join(', ')} (got ${got})`;
     case 'const':
