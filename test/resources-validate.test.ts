@@ -1329,7 +1329,12 @@ describe('hostile input', () => {
   it('getters that throw do not crash the validator', () => {
     const sneaky = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } } as Record<string, unknown>;
     Object.defineProperty(sneaky, 'data', { enumerable: true, get: () => { throw new Error('boom'); } });
-    expectOnly(validateResource(sneaky), [], 'could not be validated as a ConfigMap: the object is not plain data');
+    expectOnly(validateResource(sneaky), [], 'could not be validated: the object is not plain data');
+    const early = {} as Record<string, unknown>;
+    Object.defineProperty(early, 'apiVersion', { enumerable: true, get: () => { throw new Error('boom'); } });
+    expectOnly(validateResource(early), [], 'could not be validated: the object is not plain data');
+    const proxy = new Proxy({}, { ownKeys: () => { throw new Error('boom'); }, get: () => { throw new Error('boom'); } });
+    expectOnly(validateResource(proxy), [], 'could not be validated: the object is not plain data');
   });
 
   it('wrong types everywhere never throw', () => {

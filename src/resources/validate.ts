@@ -12,9 +12,10 @@ export type { ValidationIssue } from './kinds/issues.ts';
 const MAX_ISSUES = 100;
 
 /**
- * Longest string a schema pattern is run on. Every patterned field has a
- * smaller maxLength; the guard keeps a hostile multi-megabyte value from
- * feeding a backtracking regex (the maxLength error still reports it).
+ * Longest string a schema pattern is run on. No patterned field accepts more
+ * (they have a maxLength, or a pattern that bounds the length); the guard
+ * keeps a hostile multi-megabyte value from feeding a backtracking regex, and
+ * the maxLength error still reports it.
  */
 const MAX_PATTERN_INPUT = 4096;
 
@@ -23,6 +24,7 @@ function guardedRegExp(pattern: string, flags: string): { test(s: string): boole
   // ajv caches compiled patterns by toString(): it must differ per pattern.
   return { test: (s: string) => s.length <= MAX_PATTERN_INPUT && re.test(s), toString: () => re.toString() };
 }
+// ajv's RegExpEngine type wants `code`; it is only used for standalone code generation.
 guardedRegExp.code = 'new RegExp';
 
 let ajv: Ajv | undefined;
@@ -108,6 +110,15 @@ function capped(issues: ValidationIssue[]): ValidationIssue[] {
  * means the resource is valid. Never throws, whatever `obj` is.
  */
 export function validateResource(obj: unknown): ValidationIssue[] {
+  try {
+    return validateObject(obj);
+  } catch {
+    // Only reachable with objects no YAML or JSON parser produces (getters that throw, proxies).
+    return [{ path: [], message: 'could not be validated: the object is not plain data' }];
+  }
+}
+
+function validateObject(obj: unknown): ValidationIssue[] {
   if (!isMap(obj)) {
     return [{ path: [], message: `a resource must be a map with apiVersion, kind and metadata (got ${describeValue(obj)})` }];
   }
@@ -126,14 +137,7 @@ export function validateResource(obj: unknown): ValidationIssue[] {
     return issues;
   }
   const validate = validatorFor(info);
-  let valid: boolean;
-  try {
-    valid = validate(obj) as boolean;
-  } catch {
-    // Only reachable with objects no YAML or JSON parser produces (getters that throw, and the like).
-    return [{ path: [], message: `could not be validated as a ${info.kind}: the object is not plain data` }];
-  }
-  if (!valid) issues.push(...translateErrors(validate.errors ?? [], obj, info.kind === 'Secret'));
+  if (!validate(obj)) issues.push(...translateErrors(validate.errors ?? [], obj, info.kind === 'Secret'));
   const md = obj.metadata;
   if (!info.namespaced && isMap(md) && md.namespace !== undefined) {
     issues.push({ path: ['metadata', 'namespace'], message: `must not be set: ${info.kind} is cluster-scoped` });
