@@ -820,6 +820,19 @@ describe('bad values', () => {
     );
   });
 
+  it('each bad key is reported at itself, long ones by their length', () => {
+    const ns = example('Namespace');
+    const long = `example.com/${'a'.repeat(400)}`;
+    ns.metadata.labels = { [long]: 'x', 'ok-key': 'x', 'bad key': 'x' };
+    assert.deepEqual(validateResource(ns), [
+      { path: ['metadata', 'labels', long], message: `invalid key "${long.slice(0, 80)}…": must be at most 317 characters long (got 412)` },
+      {
+        path: ['metadata', 'labels', 'bad key'],
+        message: 'invalid key "bad key": must be a key such as "app" or "example.com/app" (optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit) (got "bad key")',
+      },
+    ]);
+  });
+
   it('label keys are reported at the key', () => {
     expectOnly(
       validateResource(withField(example('Namespace'), ['metadata', 'labels', 'bad key'], 'x')),

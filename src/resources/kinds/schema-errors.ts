@@ -152,15 +152,17 @@ function toIssue(e: ErrorObject, root: unknown, redact: boolean): ValidationIssu
       return { path: [...path, Number(p.j)], message: `duplicate item (same as item ${p.i})` };
     case 'if':
     case 'propertyNames':
-    case 'anyOf':
       return undefined;
+    case 'anyOf':
+      // Normally replaced by the best alternative's errors (resolveAlternatives).
+      return { path, message: 'does not match any of the allowed forms' };
     default:
       break;
   }
   const propertyName = (e as ErrorObject & { propertyName?: string }).propertyName;
   if (propertyName !== undefined) {
     // A key of a map failed its propertyNames schema: point at the key itself.
-    return { path: [...path, propertyName], message: `invalid key "${propertyName}": ${constraintMessage({ ...e, data: propertyName }, false)}` };
+    return { path: [...path, propertyName], message: `invalid key ${describeValue(propertyName)}: ${constraintMessage({ ...e, data: propertyName }, false)}` };
   }
   return { path, message: constraintMessage(e, redact) };
 }
@@ -191,6 +193,7 @@ function resolveAlternatives(errors: ErrorObject[]): ErrorObject[] {
       else branches.set(branch, [e]);
     }
     const all = [...branches.values()];
+    if (all.length === 0) continue;
     const typeMismatch = (errs: ErrorObject[]) => errs.every((e) => e.keyword === 'type' && e.instancePath === c.instancePath);
     const matched = all.filter((errs) => !typeMismatch(errs));
     let replacement: ErrorObject[];
@@ -210,11 +213,12 @@ function resolveAlternatives(errors: ErrorObject[]): ErrorObject[] {
 export function translateErrors(errors: readonly ErrorObject[], root: unknown, redact: boolean): ValidationIssue[] {
   const resolved = resolveAlternatives([...errors]);
   // An empty or overlong string also fails its (length-guarded) pattern; the length is the news.
-  const badLength = new Set(resolved.filter((e) => e.keyword === 'maxLength' || e.keyword === 'minLength').map((e) => e.instancePath));
+  const where = (e: ErrorObject) => `${e.instancePath}\u0000${(e as ErrorObject & { propertyName?: string }).propertyName ?? ''}`;
+  const badLength = new Set(resolved.filter((e) => e.keyword === 'maxLength' || e.keyword === 'minLength').map(where));
   const issues: ValidationIssue[] = [];
   const seen = new Set<string>();
   for (const e of resolved) {
-    if (e.keyword === 'pattern' && badLength.has(e.instancePath)) continue;
+    if (e.keyword === 'pattern' && badLength.has(where(e))) continue;
     const issue = toIssue(e, root, redact);
     if (!issue) continue;
     const key = JSON.stringify(issue);
