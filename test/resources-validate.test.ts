@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse, parseAllDocuments } from 'yaml';
 import { validateResource, type ValidationIssue } from '../src/resources/validate.ts';
-import { KINDS, findKind, apiVersionOf } from '../src/resources/kinds/index.ts';
+import { KINDS, findKind, findKindByPlural, apiVersionOf } from '../src/resources/kinds/index.ts';
 
 // Valid resources of every kind, taken from (or closely following) the
 // upstream documentation: Gateway API guides and conformance manifests,
@@ -540,6 +540,13 @@ describe('kind registry', () => {
     assert.equal(findKind('discovery.k8s.io/v1', 'EndpointSlice')?.plural, 'endpointslices');
     assert.equal(findKind('v1', 'HTTPRoute'), undefined);
     assert.equal(findKind('gateway.networking.k8s.io/v1', 'httproute'), undefined);
+  });
+
+  it('finds kinds by REST plural, as the management API needs', () => {
+    assert.equal(findKindByPlural('gateway.networking.k8s.io/v1', 'httproutes')?.kind, 'HTTPRoute');
+    assert.equal(findKindByPlural('v1', 'secrets')?.kind, 'Secret');
+    assert.equal(findKindByPlural('security.istio.io/v1beta1', 'peerauthentications')?.kind, 'PeerAuthentication');
+    assert.equal(findKindByPlural('v1', 'httproutes'), undefined);
   });
 
   it('knows which kinds are cluster-scoped', () => {

@@ -57,10 +57,19 @@ export function apiVersionOf(group: string, version: string): string {
 }
 
 const BY_API_VERSION_AND_KIND = new Map<string, KindInfo>();
+const BY_API_VERSION_AND_PLURAL = new Map<string, KindInfo>();
 for (const k of KINDS) {
-  for (const v of k.versions) BY_API_VERSION_AND_KIND.set(`${apiVersionOf(k.group, v)}\u0000${k.kind}`, k);
+  for (const v of k.versions) {
+    BY_API_VERSION_AND_KIND.set(`${apiVersionOf(k.group, v)}\u0000${k.kind}`, k);
+    BY_API_VERSION_AND_PLURAL.set(`${apiVersionOf(k.group, v)}\u0000${k.plural}`, k);
+  }
 }
 
 export function findKind(apiVersion: string, kind: string): KindInfo | undefined {
   return BY_API_VERSION_AND_KIND.get(`${apiVersion}\u0000${kind}`);
+}
+
+/** The kind behind a REST path such as /apis/{group}/{version}/namespaces/{ns}/{plural}. */
+export function findKindByPlural(apiVersion: string, plural: string): KindInfo | undefined {
+  return BY_API_VERSION_AND_PLURAL.get(`${apiVersion}\u0000${plural}`);
 }
