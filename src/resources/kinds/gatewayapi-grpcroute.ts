@@ -1,0 +1,122 @@
+// GRPCRoute (gateway.networking.k8s.io/v1, grpcroute_types.go), standard +
+// experimental channel.
+import { type Schema, obj, arr, str, oneOfValues, resourceSchema } from './common.ts';
+import {
+  PARENT_REFS, HOSTNAMES, SECTION_NAME, HEADER_NAME, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE,
+  HTTP_HEADER_FILTER, HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE,
+} from './gatewayapi-types.ts';
+import { list, has } from './check-helpers.ts';
+import {
+  checkParentRefs, checkHostnames, checkRules, checkBackendObjectRef, checkRegex, checkFilterUnion,
+  checkNotRepeated, checkHeaderFilter, checkMirrorFilter, checkSessionPersistence,
+} from './gatewayapi-route-checks.ts';
+import type { FieldPath, ValidationIssue } from './issues.ts';
+
+const GRPC_FILTER_FIELDS: Record<string, string> = {
+  requestHeaderModifier: 'RequestHeaderModifier',
+  responseHeaderModifier: 'ResponseHeaderModifier',
+  requestMirror: 'RequestMirror',
+  extensionRef: 'ExtensionRef',
+};
+
+const GRPC_ROUTE_FILTER: Schema = obj(
+  {
+    type: oneOfValues(['ResponseHeaderModifier', 'RequestHeaderModifier', 'RequestMirror', 'ExtensionRef']),
+    requestHeaderModifier: HTTP_HEADER_FILTER,
+    responseHeaderModifier: HTTP_HEADER_FILTER,
+    requestMirror: HTTP_REQUEST_MIRROR_FILTER,
+    extensionRef: LOCAL_OBJECT_REFERENCE,
+  },
+  ['type'],
+);
+
+const FILTERS: Schema = arr(GRPC_ROUTE_FILTER, { maxItems: 16 });
+
+const GRPC_ROUTE_MATCH: Schema = obj({
+  method: obj({
+    type: oneOfValues(['Exact', 'RegularExpression']),
+    service: str({ maxLength: 1024 }),
+    method: str({ maxLength: 1024 }),
+  }),
+  headers: arr(
+    obj({ type: oneOfValues(['Exact', 'RegularExpression']), name: HEADER_NAME, value: str({ minLength: 1, maxLength: 4096 }) }, ['name', 'value']),
+    { maxItems: 16 },
+  ),
+});
+
+const GRPC_ROUTE_RULE: Schema = obj({
+  name: SECTION_NAME,
+  matches: arr(GRPC_ROUTE_MATCH, { maxItems: 8 }),
+  filters: FILTERS,
+  backendRefs: arr(obj({ ...BACKEND_REF_PROPERTIES, filters: FILTERS }, ['name']), { maxItems: 16 }),
+  sessionPersistence: SESSION_PERSISTENCE,
+});
+
+export const grpcRouteSchema: Schema = resourceSchema({
+  fields: {
+    spec: obj({ parentRefs: PARENT_REFS, hostnames: HOSTNAMES, rules: arr(GRPC_ROUTE_RULE, { maxItems: 16 }) }),
+  },
+});
+
+// --- semantic checks ---
+
+const SERVICE_NAME = /^\.?[a-z_][a-z_0-9]*(\.[a-z_][a-z_0-9]*)*$/i;
+const METHOD_NAME = /^[A-Za-z_][A-Za-z_0-9]*$/;
+
+function checkMethodMatch(mm: any, at: FieldPath, out: ValidationIssue[]): void {
+  if (!has(mm, 'service') && !has(mm, 'method')) {
+    out.push({ path: at, message: "One or both of 'service' or 'method' must be specified" });
+    return;
+  }
+  if ((mm.type ?? 'Exact') === 'RegularExpression') {
+    checkRegex(mm.service, [...at, 'service'], out);
+    checkRegex(mm.method, [...at, 'method'], out);
+    return;
+  }
+  if (has(mm, 'service') && !SERVICE_NAME.test(mm.service)) {
+    out.push({ path: [...at, 'service'], message: `must be a fully-qualified gRPC service name such as "foo.bar.v1.Service" (got "${mm.service}")` });
+  }
+  if (has(mm, 'method') && !METHOD_NAME.test(mm.method)) {
+    out.push({ path: [...at, 'method'], message: `must be a gRPC method name such as "GetUser" (got "${mm.method}")` });
+  }
+}
+
+function checkFilters(filters: any[], at: FieldPath, out: ValidationIssue[]): void {
+  checkNotRepeated(filters, ['RequestHeaderModifier', 'ResponseHeaderModifier'], at, out);
+  filters.forEach((f, i) => {
+    const fat = [...at, i];
+    checkFilterUnion(f, GRPC_FILTER_FIELDS, fat, out);
+    if (has(f, 'requestHeaderModifier')) checkHeaderFilter(f.requestHeaderModifier, [...fat, 'requestHeaderModifier'], out);
+    if (has(f, 'responseHeaderModifier')) checkHeaderFilter(f.responseHeaderModifier, [...fat, 'responseHeaderModifier'], out);
+    if (has(f, 'requestMirror')) checkMirrorFilter(f.requestMirror, [...fat, 'requestMirror'], out);
+  });
+}
+
+function checkRule(rule: any, at: FieldPath, out: ValidationIssue[]): void {
+  list(rule.matches).forEach((m, i) => {
+    const mat = [...at, 'matches', i];
+    if (has(m, 'method')) checkMethodMatch(m.method, [...mat, 'method'], out);
+    const seen = new Map<string, number>();
+    list(m.headers).forEach((h, j) => {
+      const first = seen.get(h.name);
+      if (first === undefined) seen.set(h.name, j);
+      else out.push({ path: [...mat, 'headers', j, 'name'], message: `duplicate name "${h.name}" (also headers[${first}])` });
+      if (h.type === 'RegularExpression') checkRegex(h.value, [...mat, 'headers', j, 'value'], out);
+    });
+  });
+  checkFilters(list(rule.filters), [...at, 'filters'], out);
+  list(rule.backendRefs).forEach((b, i) => {
+    checkBackendObjectRef(b, [...at, 'backendRefs', i], out);
+    checkFilters(list(b.filters), [...at, 'backendRefs', i, 'filters'], out);
+  });
+  if (has(rule, 'sessionPersistence')) checkSessionPersistence(rule.sessionPersistence, [...at, 'sessionPersistence'], out);
+}
+
+export function checkGRPCRoute(route: any, out: ValidationIssue[]): void {
+  const spec = route.spec ?? {};
+  checkParentRefs(list(spec.parentRefs), out);
+  checkHostnames(list(spec.hostnames), out);
+  const rules = list(spec.rules);
+  checkRules(rules, out);
+  rules.forEach((r, i) => checkRule(r, ['spec', 'rules', i], out));
+}
