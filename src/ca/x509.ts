@@ -1,6 +1,7 @@
-// The one place that loads @peculiar/x509: the Reflect shim must be evaluated first
-// (ES modules evaluate their imports in order), so everything else imports from here.
-import './reflect-shim.ts';
+// The one place that loads @peculiar/x509. Its dependency injection (tsyringe)
+// needs the Reflect metadata API, so the polyfill is evaluated first (ES modules
+// evaluate their imports in order); everything else imports x509 from here.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 

@@ -78,7 +78,10 @@ const GATEWAY_SPEC: Schema = obj(
     // Experimental in v1.3 before it moved to spec.tls.backend; still accepted.
     backendTLS: obj({ clientCertificateRef: SECRET_OBJECT_REFERENCE }),
   },
-  ['gatewayClassName', 'listeners'],
+  // gatewayClassName is required in Kubernetes; standalone there is no class
+  // controller to pick a Gateway up, so it may be left out (--gateway-class
+  // then skips the Gateway, as a controller of another class would).
+  ['listeners'],
 );
 
 export const gatewayClassSchema: Schema = resourceSchema({
