@@ -13,8 +13,10 @@ import { RequestContext, type TlsInfo } from '../dataplane/context.ts';
 import { splitTarget } from '../dataplane/path.ts';
 import { hostOf } from '../dataplane/handler.ts';
 import { runChain } from '../dataplane/chain.ts';
+import { enterDestinationHop } from '../dataplane/proxy.ts';
 import type { Reply } from '../filters/types.ts';
 import type { PathNormalization } from '../ir/types.ts';
+import { peerIdentityFromUris, urisFromSubjectAltName } from '../auth/spiffe.ts';
 
 const HELP = `Usage: portcullis explain -f CONFIG [-f ...] --request 'METHOD URL [-H "Name: value"]...'
                          [--source-ip IP] [--peer-cert FILE] [--root-namespace NS]
@@ -192,7 +194,7 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
     for (const b of a.backends) {
       const share = a.totalWeight > 0 ? Math.round((100 * b.weight) / a.totalWeight) : 0;
       say(`backend: ${b.cluster?.id ?? '(invalid reference → 500)'} (weight ${b.weight}, ${share}%)`);
-      const r = await backendHop(ctx, b);
+      const r = await backendHop(ctx, route, b);
       if (r) {
         say(`  answer on this backend: ${r.status}${r.body ? ` ${JSON.stringify(r.body.trim())}` : ''}`);
         code = 3;
@@ -206,10 +208,15 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
   }
 }
 
-async function backendHop(parent: RequestContext, b: CompiledBackend): Promise<Reply | undefined> {
+async function backendHop(gatewayHop: RequestContext, route: DataRoute, b: CompiledBackend): Promise<Reply | undefined> {
   if (!b.cluster) return { status: 500, body: 'no valid backend' };
   if (b.chain.request.length === 0) return undefined;
-  return (await runChain(parent, b.chain)) ?? undefined;
+  // Each backend of a split is explained from the same gateway-hop state.
+  const ctx = Object.assign(Object.create(Object.getPrototypeOf(gatewayHop)) as RequestContext, gatewayHop, { headers: { ...gatewayHop.headers }, identity: { ...gatewayHop.identity } });
+  enterDestinationHop(ctx, route);
+  const reply = (await runChain(ctx, b.chain)) ?? undefined;
+  if (ctx.trace && ctx.trace !== gatewayHop.trace) gatewayHop.trace?.push(...ctx.trace.filter((t) => !gatewayHop.trace!.includes(t)));
+  return reply;
 }
 
 function finish(lines: string[], ctx: RequestContext, reply: Reply, what = 'answered by the gateway'): { text: string; code: number } {
@@ -239,7 +246,8 @@ function tlsFor(peerPem: string | undefined, caPem: string | undefined, sni: str
   info.peerVerified = verified;
   if (verified) {
     info.peerCertDer = cert.raw;
-    for (const part of (cert.subjectAltName ?? '').split(', ')) if (part.startsWith('URI:')) info.peerUris.push(part.slice(4));
+    info.peerUris = urisFromSubjectAltName(cert.subjectAltName);
+    info.peerIdentity = peerIdentityFromUris(info.peerUris);
   }
   return info;
 }

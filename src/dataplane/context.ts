@@ -11,6 +11,8 @@ export interface TlsInfo {
   peerUris: string[];
   /** DER of the peer certificate (for forwarding / explain). */
   peerCertDer?: Buffer;
+  /** Istio identity from the verified certificate's SPIFFE URI SAN. */
+  peerIdentity?: { principal: string; namespace: string };
 }
 
 /** Who the caller turned out to be, filled in by the authentication filters. */
@@ -94,7 +96,8 @@ export class RequestContext {
     this.localIp = init.localIp;
     this.tls = init.tls;
     this.requestId = init.requestId;
-    this.identity = {};
+    const peer = init.tls?.peerIdentity;
+    this.identity = peer ? { principal: peer.principal, sourceNamespace: peer.namespace } : {};
     this.route = undefined;
     this.responseHeaders = undefined;
     this.trace = init.tracing ? [] : null;

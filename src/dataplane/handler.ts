@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
+import { verifiedPeerOf } from '../auth/spiffe.ts';
 import { RequestContext, type TlsInfo } from './context.ts';
 import type { CompiledSnapshot, DataRoute } from './compile.ts';
 import { splitTarget } from './path.ts';
@@ -67,10 +68,10 @@ export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: 
   const remoteIp = plainIp(socket.remoteAddress);
   const encrypted = socket.encrypted === true;
   let tls: TlsInfo | undefined;
-  if (encrypted) tls = tlsInfo(socket);
+  if (encrypted) tls = tlsInfo(req, socket);
   let requestId = headers['x-request-id'];
   if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = randomUUID();
-  const ctx = new RequestContext({
+  const ctx: RequestContext = new RequestContext({
     method,
     host,
     port,
@@ -133,16 +134,11 @@ function act(ctx: RequestContext, req: Req, res: Res, route: DataRoute, obs: Obs
   }
 }
 
-function tlsInfo(socket: TLSSocket): TlsInfo {
-  const sni = (socket as TLSSocket & { servername?: string | false }).servername || undefined;
-  const info: TlsInfo = { sni, peerVerified: false, peerUris: [] };
-  if (socket.authorized) {
-    const cert = socket.getPeerCertificate();
-    if (cert && cert.raw) {
-      info.peerVerified = true;
-      info.peerCertDer = cert.raw;
-      for (const part of (cert.subjectaltname ?? '').split(', ')) if (part.startsWith('URI:')) info.peerUris.push(part.slice(4));
-    }
-  }
-  return info;
+function tlsInfo(req: Req, socket: TLSSocket): TlsInfo {
+  // HTTP/2 hands each request a proxy object as req.socket: ask the session's
+  // socket, so that the verified peer is computed once per connection.
+  const conn = ('stream' in req ? (req.stream.session?.socket as TLSSocket | undefined) : undefined) ?? socket;
+  const peer = verifiedPeerOf(conn);
+  const sni = (conn as TLSSocket & { servername?: string | false }).servername || undefined;
+  return { sni, peerVerified: peer.verified, peerUris: peer.uris, peerCertDer: peer.der, peerIdentity: peer.identity };
 }

@@ -41,6 +41,7 @@ export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute,
     return;
   }
   if (wb.chain.request.length > 0) {
+    enterDestinationHop(ctx, route);
     const d = runChain(ctx, wb.chain);
     if (d === undefined) forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
     else if ('then' in d) {
@@ -60,6 +61,18 @@ export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute,
     return;
   }
   forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
+}
+
+/**
+ * The destination hop sees the request as the backend's own proxy would in a
+ * mesh: its peer is the gateway (whose workload identity is the one Istio gives
+ * a Gateway API gateway: service account "<gateway>-istio"), its source.ip the
+ * gateway's address, and only the JWT that was forwarded to it.
+ */
+export function enterDestinationHop(ctx: RequestContext, route: DataRoute): void {
+  const gw = route.ir.section.gateway;
+  ctx.identity = { principal: `cluster.local/ns/${gw.namespace}/sa/${gw.name}-istio`, sourceNamespace: gw.namespace };
+  ctx.remoteIp = ctx.localIp;
 }
 
 function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {

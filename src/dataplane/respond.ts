@@ -11,8 +11,9 @@ export type Res = ServerResponse | Http2ServerResponse;
 export type OutHeaders = Record<string, string | string[] | number | undefined>;
 
 export function sendReply(res: Res, ctx: RequestContext | undefined, reply: Reply, chains: readonly Chain[]): void {
-  if (res.headersSent || res.destroyed) {
+  if (res.headersSent || res.destroyed || reply.reset) {
     res.destroy();
+    if (reply.reset) res.socket?.destroy();
     return;
   }
   const body = reply.body ?? '';

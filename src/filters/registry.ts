@@ -3,6 +3,8 @@
 import type { FilterModule } from './types.ts';
 import { requestHeaderModifier, responseHeaderModifier } from './header-modifier.ts';
 import { failClosed } from './fail-closed.ts';
+import { mtlsPeer } from './mtls-peer.ts';
+import { istioRequestAuthentication } from './istio-request-authentication.ts';
 
 const modules = new Map<string, FilterModule<any>>();
 
@@ -14,4 +16,4 @@ export function filterModule(type: string): FilterModule<any> | undefined {
   return modules.get(type);
 }
 
-for (const m of [failClosed, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);
+for (const m of [failClosed, mtlsPeer, istioRequestAuthentication, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);

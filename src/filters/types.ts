@@ -9,6 +9,12 @@ export interface Reply {
   status: number;
   headers?: Record<string, string | string[]>;
   body?: string;
+  /**
+   * Close the connection without an answer, as a refused TLS handshake would
+   * (Istio STRICT mTLS against a peer without a verified certificate). The
+   * status is what the access log and metrics record.
+   */
+  reset?: boolean;
 }
 
 /** undefined = continue to the next filter. A Promise only when I/O is really needed. */

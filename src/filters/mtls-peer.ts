@@ -1,0 +1,25 @@
+// Istio STRICT mTLS enforced per request, where the socket itself cannot
+// require a client certificate: a plaintext listener, or an HTTPS port shared
+// with Gateways that are not STRICT. The connection is reset, as Istio's
+// refused handshake would.
+import type { CompiledFilter, FilterModule } from './types.ts';
+
+export interface MtlsPeerConfig {
+  /** Which setting decided ("mtls.mode", "portLevelMtls[8443]"). */
+  reason: string;
+}
+
+export const mtlsPeer: FilterModule<MtlsPeerConfig> = {
+  type: 'mtlsPeer',
+  compile(config, cc): CompiledFilter {
+    const reset = { status: 400, reset: true };
+    return {
+      type: 'mtlsPeer',
+      onRequest(ctx) {
+        if (ctx.tls?.peerVerified) return undefined;
+        ctx.record({ filter: 'mtlsPeer', origin: cc.origin, decision: 'deny', reason: `STRICT mTLS (${config.reason}): no verified client certificate; connection reset` });
+        return reset;
+      },
+    };
+  },
+};
