@@ -50,7 +50,7 @@ function ctx(o: CtxInit = {}): RequestContext {
     scheme: 'http',
     path: o.path ?? '/headers',
     query: o.query ?? '',
-    headers: { host, ...(o.headers ?? {}) },
+    headers: { host, ...o.headers },
     clientIp: o.clientIp ?? '192.168.10.15',
     remoteIp: o.remoteIp ?? '10.44.0.22',
     localIp: o.localIp ?? '10.44.3.30',

@@ -119,6 +119,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Present and not an empty list (a wrongly typed value is reported where it is read). */
+function isSet(v: unknown): boolean {
+  return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+}
+
 /** Go's strconv.ParseBool. */
 function parseBool(v: string): boolean | undefined {
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
@@ -305,7 +310,7 @@ class PolicyParser {
       return { conds: [], bad: true };
     }
     const has = (k: string) => Array.isArray(src[k]) && (src[k] as unknown[]).length > 0;
-    if (!Object.keys(SOURCE_FIELDS).some(has)) {
+    if (!Object.keys(SOURCE_FIELDS).some((k) => isSet(src[k]))) {
       this.err([...path, 'source'], '`from.source` must not be empty');
       bad = true;
     }
@@ -336,7 +341,7 @@ class PolicyParser {
       this.err([...path, 'operation'], '`to.operation` must not be nil');
       return { conds: [], bad: true };
     }
-    if (!Object.keys(OPERATION_FIELDS).some((k) => Array.isArray(op[k]) && (op[k] as unknown[]).length > 0)) {
+    if (!Object.keys(OPERATION_FIELDS).some((k) => isSet(op[k]))) {
       this.err([...path, 'operation'], '`to.operation` must not be empty');
       bad = true;
     }
