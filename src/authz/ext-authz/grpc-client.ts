@@ -70,6 +70,11 @@ const channels = new SharedClients<AuthorizationClient>(
   (client) => client.close(),
 );
 
+/** Targets with an open channel (for /debug and tests). */
+export function openGrpcAuthzTargets(): string[] {
+  return channels.keys();
+}
+
 export class GrpcExtAuthzClient {
   readonly #cfg: ExtAuthzGrpcConfig;
   readonly #targets: string[];

@@ -26,6 +26,11 @@ const pools = new SharedClients<Pool>(
   (pool) => void pool.close().catch(() => {}),
 );
 
+/** Origins with an open pool (for /debug and tests). */
+export function openHttpAuthzOrigins(): string[] {
+  return pools.keys();
+}
+
 export class HttpExtAuthzClient {
   readonly #cfg: ExtAuthzHttpConfig;
   readonly #origins: string[];
