@@ -109,6 +109,12 @@ function firstMatch(p: CompiledPolicy, ctx: RequestContext): number {
   return -1;
 }
 
+/** Plain loop: no closure per request. */
+function anyTest(res: RegExp[], s: string): boolean {
+  for (let i = 0; i < res.length; i++) if (res[i].test(s)) return true;
+  return false;
+}
+
 function escapeRegex(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
 }
@@ -149,7 +155,7 @@ function principalMatcher(values: string[]): StringPredicate {
 /** source.namespace: Istio's regex ".*\/ns/<value, * as .*>/.*" over the principal. */
 function namespaceMatcher(values: string[]): StringPredicate {
   const res = values.map((v) => new RegExp(`^.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*$`));
-  return (principal) => principal !== undefined && res.some((re) => re.test(principal));
+  return (principal) => principal !== undefined && anyTest(res, principal);
 }
 
 /** source.serviceAccount "ns/sa": Istio's "spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?". */
@@ -158,7 +164,7 @@ function serviceAccountMatcher(values: string[]): StringPredicate {
     const [ns, sa] = v.split('/');
     return new RegExp(`^.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?$`);
   });
-  return (principal) => principal !== undefined && res.some((re) => re.test(principal));
+  return (principal) => principal !== undefined && anyTest(res, principal);
 }
 
 function claimsOf(ctx: RequestContext): Record<string, unknown> | undefined {
@@ -227,7 +233,7 @@ function requestPrincipalMatcher(values: string[]): Predicate {
     const iss = issuer(ctx);
     if (iss === undefined) return false;
     const sub = subject(ctx);
-    for (const p of pairs) if (p.iss(iss) && p.sub(sub)) return true;
+    for (let i = 0; i < pairs.length; i++) if (pairs[i].iss(iss) && pairs[i].sub(sub)) return true;
     return false;
   };
 }
@@ -297,7 +303,7 @@ function valuesMatcher(c: IstioCondition, values: string[]): Predicate {
       const templates = values.filter(containsPathTemplate).map(compilePathTemplate);
       const m = stringMatcher(values.filter((v) => !containsPathTemplate(v)));
       if (templates.length === 0) return (ctx) => m(ctx.path);
-      return (ctx) => m(ctx.path) || templates.some((re) => re.test(ctx.path));
+      return (ctx) => m(ctx.path) || anyTest(templates, ctx.path);
     }
     case 'request.headers': {
       const get = headerGetter(c.header ?? '');

@@ -92,7 +92,8 @@ export class HttpExtAuthzClient {
     try {
       body = await readBounded(res.body, MAX_BODY_BYTES);
     } catch (err) {
-      return { kind: 'error', reason: describeError(err) };
+      const tooLarge = (err as { code?: unknown })?.code === 'BODY_TOO_LARGE';
+      return { kind: 'error', reason: tooLarge ? `authorization response body larger than ${MAX_BODY_BYTES} bytes` : describeError(err) };
     }
     const relayed: [string, string][] = [];
     for (const [name, value] of pairs) {
@@ -156,23 +157,30 @@ async function readBounded(body: AsyncIterable<Buffer | Uint8Array> & { destroy(
     size += chunk.length;
     if (size > max) {
       body.destroy();
-      throw new Error(`authorization response body larger than ${max} bytes`);
+      throw Object.assign(new Error('oversized'), { code: 'BODY_TOO_LARGE' });
     }
     chunks.push(Buffer.from(chunk));
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** A short reason for the trace: error codes and names, never values from the request. */
+/**
+ * A short reason for the trace: error codes and names only. Messages are left
+ * out on purpose: a client library may quote a header it refused, and the
+ * request's headers carry credentials.
+ */
 export function describeError(err: unknown): string {
   if (err && typeof err === 'object') {
-    const e = err as { name?: string; code?: string; message?: string };
-    if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+    const e = err as { name?: unknown; code?: unknown };
+    const code = typeof e.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(e.code) ? e.code : undefined;
+    if (e.name === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
       return 'authorization service timed out';
     }
     if (e.name === 'AbortError') return 'authorization check aborted';
-    if (e.code) return `authorization service unreachable (${e.code})`;
-    if (e.message && e.message.length < 200) return `authorization check failed: ${e.message}`;
+    if (code === 'UND_ERR_INVALID_ARG') return 'authorization check not sent: the request cannot be forwarded as is';
+    if (code?.startsWith('E')) return `authorization service unreachable (${code})`;
+    if (code) return `authorization check failed (${code})`;
+    if (typeof e.name === 'string' && /^[A-Za-z]{1,40}$/.test(e.name)) return `authorization check failed (${e.name})`;
   }
   return 'authorization check failed';
 }
