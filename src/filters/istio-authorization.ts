@@ -152,10 +152,19 @@ function principalMatcher(values: string[]): StringPredicate {
   };
 }
 
-/** source.namespace: Istio's regex ".*\/ns/<value, * as .*>/.*" over the principal. */
+/**
+ * source.namespace: Istio's regex ".*\/ns/<value, * as .*>/.*" over the
+ * principal. Without a "*" that is a substring test (principals hold no line
+ * breaks), which is what most policies need.
+ */
 function namespaceMatcher(values: string[]): StringPredicate {
-  const res = values.map((v) => new RegExp(`^.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*$`));
-  return (principal) => principal !== undefined && anyTest(res, principal);
+  const needles = values.filter((v) => !v.includes('*')).map((v) => `/ns/${v}/`);
+  const res = values.filter((v) => v.includes('*')).map((v) => new RegExp(`^.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*$`));
+  return (principal) => {
+    if (principal === undefined) return false;
+    for (let i = 0; i < needles.length; i++) if (principal.includes(needles[i])) return true;
+    return anyTest(res, principal);
+  };
 }
 
 /** source.serviceAccount "ns/sa": Istio's "spiffe://.+/ns/<ns>/(.+/|)sa/<sa>(/.+)?". */

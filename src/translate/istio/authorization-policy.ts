@@ -613,12 +613,12 @@ export function buildAuthorizationFilter(
   policies: LoadedResource[],
   mesh: MeshProviders,
   resolve: ServiceResolver,
-  opts: { hop: string },
+  opts: { hop?: string } = {},
 ): AuthorizationFilterResult {
   const errors: ConfigError[] = [];
   const extraProblems = new Map<string, string[]>();
   const parsed = policies.filter((lr) => lr.resource.kind === 'AuthorizationPolicy').map(parseAuthorizationPolicy);
-  const cfg: IstioAuthorizationConfig = { hop: opts.hop, deny: [], allow: null, audit: [], dryRun: { deny: [], allow: null } };
+  const cfg: IstioAuthorizationConfig = { hop: opts.hop ?? 'this hop', deny: [], allow: null, audit: [], dryRun: { deny: [], allow: null } };
   const custom: ParsedAuthorizationPolicy[] = [];
 
   for (const p of parsed) {
