@@ -52,7 +52,11 @@ before(async () => {
       if (path.startsWith('/weird')) {
         cb(null, {
           status: { code: grpc.status.UNAUTHENTICATED },
-          denied_response: { status: { code: 99 }, headers: [hv('x-bad', 'a\r\nb'), hv('Bad Name', 'x'), hv('x-ok', 'fine')], body: 'nope' },
+          denied_response: {
+            status: { code: 99 },
+            headers: [hv('x-bad', 'a\r\nb'), hv('Bad Name', 'x'), hv('content-length', '999'), hv('transfer-encoding', 'chunked'), hv('x-ok', 'fine')],
+            body: 'nope',
+          },
         });
         return;
       }

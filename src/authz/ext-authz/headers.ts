@@ -40,6 +40,11 @@ function mayMutate(name: string): boolean {
   return !name.startsWith(':') && name !== 'host' && !HOP_BY_HOP.has(name);
 }
 
+/** Headers an authorization service may not put on our answer: framing is ours to write. */
+function mayRelay(name: string): boolean {
+  return name !== 'content-length' && name !== 'host' && !name.startsWith(':') && !HOP_BY_HOP.has(name);
+}
+
 function appendHeader(headers: IncomingHttpHeaders, name: string, value: string): void {
   const prev = headers[name];
   if (prev === undefined) headers[name] = value;
@@ -58,12 +63,13 @@ export function applyExtAuthzResult(ctx: RequestContext, cfg: ExtAuthzConfig, re
     for (const name of result.upstreamRemove) if (mayMutate(name)) delete h[name];
     for (const [name, value] of result.upstreamSet) if (mayMutate(name)) h[name] = value;
     for (const [name, value] of result.upstreamAppend) if (mayMutate(name)) appendHeader(h, name, value);
-    for (const [name, value] of result.responseHeaders) ctx.addResponseHeader(name, value);
+    for (const [name, value] of result.responseHeaders) if (mayRelay(name)) ctx.addResponseHeader(name, value);
     return undefined;
   }
   if (result.kind === 'deny') {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of result.headers) {
+      if (!mayRelay(name)) continue;
       const prev = headers[name];
       if (prev === undefined) headers[name] = value;
       else if (Array.isArray(prev)) prev.push(value);
