@@ -9,6 +9,8 @@ export interface ReloadReport {
   at: string;
   version?: string;
   errors: string[];
+  /** Policies rejected on their own while the snapshot serves (their hops fail closed). */
+  policyErrors: string[];
 }
 
 export interface AdminState {

@@ -37,6 +37,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
   }
   const r = await buildFromPaths(values.file, { ...DEFAULT_TRANSLATE_OPTIONS, rootNamespace: values['root-namespace']! });
   for (const e of r.errors) process.stdout.write(`error: ${formatError(e)}\n`);
+  for (const e of r.policyErrors) process.stdout.write(`error: ${formatError(e)} (policy rejected; its hop fails closed)\n`);
   const status = r.snapshot?.status ?? [];
   if (values.status) {
     for (const s of status) {
@@ -49,8 +50,9 @@ export async function validateCommand(argv: string[]): Promise<number> {
     const why = s.conditions.filter((c) => c.status === 'False').map((c) => `${c.reason}: ${c.message}`).join('; ');
     if (!values.status) process.stdout.write(`rejected: ${s.object}: ${why}\n`);
   }
-  if (r.errors.length > 0) {
-    process.stdout.write(`${r.errors.length} error(s) in ${r.files.length} file(s)\n`);
+  const count = r.errors.length + r.policyErrors.length;
+  if (count > 0) {
+    process.stdout.write(`${count} error(s) in ${r.files.length} file(s)\n`);
     return 1;
   }
   process.stdout.write(`ok: ${r.resources.length} resource(s) in ${r.files.length} file(s)${rejected.length ? `, ${rejected.length} not accepted (see above)` : ''}\n`);

@@ -12,6 +12,8 @@ export interface BuildResult {
   snapshot?: Snapshot;
   /** Load, validation and translation errors; any of them rejects the snapshot. */
   errors: ConfigError[];
+  /** Policies rejected on their own; the snapshot serves with their hops treated conservatively. */
+  policyErrors: ConfigError[];
   resources: LoadedResource[];
   files: string[];
 }
@@ -26,5 +28,5 @@ export function buildFromResources(resources: LoadedResource[], options: Transla
   const errors = [...loadErrors, ...checked.errors];
   const t = translate(checked.valid, options);
   errors.push(...t.errors);
-  return { snapshot: errors.length === 0 ? t.snapshot : undefined, errors, resources: checked.valid, files };
+  return { snapshot: errors.length === 0 ? t.snapshot : undefined, errors, policyErrors: t.policyErrors, resources: checked.valid, files };
 }

@@ -5,6 +5,7 @@ import { requestHeaderModifier, responseHeaderModifier } from './header-modifier
 import { failClosed } from './fail-closed.ts';
 import { mtlsPeer } from './mtls-peer.ts';
 import { istioRequestAuthentication } from './istio-request-authentication.ts';
+import { istioAuthorizationFilter } from './istio-authorization.ts';
 
 const modules = new Map<string, FilterModule<any>>();
 
@@ -16,4 +17,4 @@ export function filterModule(type: string): FilterModule<any> | undefined {
   return modules.get(type);
 }
 
-for (const m of [failClosed, mtlsPeer, istioRequestAuthentication, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);
+for (const m of [failClosed, mtlsPeer, istioRequestAuthentication, istioAuthorizationFilter, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);

@@ -31,7 +31,7 @@ export class ConfigController {
   report(r: BuildResult, applyError?: Error): ReloadReport {
     const errors = r.errors.map(formatError);
     if (applyError) errors.push(`cannot serve the new configuration: ${applyError.message}`);
-    this.last = { ok: errors.length === 0, at: new Date().toISOString(), version: r.snapshot?.version, errors };
+    this.last = { ok: errors.length === 0, at: new Date().toISOString(), version: r.snapshot?.version, errors, policyErrors: r.policyErrors.map(formatError) };
     return this.last;
   }
 

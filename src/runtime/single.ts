@@ -49,7 +49,8 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     await dataplane.shutdown(0);
     throw new StartupError(`cannot serve the configuration: ${(err as Error).message}`, []);
   }
-  config.report(first);
+  const firstReport = config.report(first);
+  if (firstReport.policyErrors.length > 0) log.error({ errors: firstReport.policyErrors }, 'policies rejected; their hops fail closed');
   metrics.reloads.labels('success').inc();
 
   const reload = async (): Promise<boolean> => {

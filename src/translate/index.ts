@@ -8,6 +8,7 @@ import { ResourceIndex } from './index-resources.ts';
 import { StatusCollector } from './status.ts';
 import { translateGateways } from './gateways.ts';
 import { translateHTTPRoutes, type RouteHooks } from './httproutes.ts';
+import { IstioTranslator } from './istio/index.ts';
 
 export interface TranslateOptions {
   /** Serve only Gateways of this class (all when absent). */
@@ -37,6 +38,11 @@ export interface TranslateResult {
   snapshot: Snapshot;
   /** Errors that make the snapshot unusable (it must not replace the running one). */
   errors: ConfigError[];
+  /**
+   * Policies rejected on their own (Istio's way): reported by `validate` and the
+   * admin API, while their hops are treated conservatively (never fail open).
+   */
+  policyErrors: ConfigError[];
 }
 
 export function translate(resources: readonly LoadedResource[], options: TranslateOptions = DEFAULT_TRANSLATE_OPTIONS): TranslateResult {
@@ -45,9 +51,12 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const errors: ConfigError[] = [];
   const backends: Record<string, IRBackend> = {};
   const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization: options.pathNormalization });
+  const policyErrors: ConfigError[] = [];
+  const istio = new IstioTranslator(idx, options.rootNamespace, status, errors, policyErrors);
+  istio.applyPeerAuthentication(gw.listeners, gw.sections);
   const hooks: RouteHooks = {
-    gatewayHopFilters: () => [],
-    backendHopFilters: () => [],
+    gatewayHopFilters: (route, section) => istio.gatewayHopFilters(route, section),
+    backendHopFilters: (_route, backend) => istio.backendHopFilters(backend),
   };
   translateHTTPRoutes(idx, gw.sections, backends, status, hooks);
   // Valid resources of kinds this version does not serve yet are said so in their status, never dropped silently.
@@ -62,5 +71,5 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const body = { listeners: gw.listeners, backends, settings: { limits: options.limits } };
   const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
   const snapshot: Snapshot = { version, generatedAt: new Date().toISOString(), ...body, status: status.list() };
-  return { snapshot, errors };
+  return { snapshot, errors, policyErrors };
 }

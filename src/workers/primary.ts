@@ -79,7 +79,8 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     throw new StartupError(`cannot serve the configuration: ${err}`, []);
   }
   current = first.snapshot;
-  config.report(first);
+  const firstReport = config.report(first);
+  if (firstReport.policyErrors.length > 0) log.error({ errors: firstReport.policyErrors }, 'policies rejected; their hops fail closed');
   metrics.reloads.labels('success').inc();
 
   const reload = async () => {
