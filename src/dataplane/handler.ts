@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import { verifiedPeerOf } from '../auth/spiffe.ts';
 import { RequestContext, type TlsInfo } from './context.ts';
 import type { CompiledSnapshot, DataRoute } from './compile.ts';
@@ -79,7 +80,7 @@ export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: 
     path: split.path,
     query: split.query,
     headers,
-    clientIp: remoteIp,
+    clientIp: listener.ir.xffTrustedHops > 0 ? clientFromXff(headers['x-forwarded-for'], listener.ir.xffTrustedHops, remoteIp) : remoteIp,
     remoteIp,
     localIp: plainIp(socket.localAddress),
     tls,
@@ -132,6 +133,19 @@ function act(ctx: RequestContext, req: Req, res: Res, route: DataRoute, obs: Obs
       obs.done(ctx, a.status, undefined);
       return;
   }
+}
+
+/**
+ * The client address with N trusted proxies in front (Envoy's xff_num_trusted_hops):
+ * the Nth address from the right of X-Forwarded-For; the peer when the header is short or absent.
+ */
+export function clientFromXff(xff: string | string[] | undefined, hops: number, peer: string): string {
+  if (xff === undefined) return peer;
+  const list = (Array.isArray(xff) ? xff.join(',') : xff).split(',');
+  const i = list.length - hops;
+  if (i < 0) return peer;
+  const ip = list[i].trim();
+  return isIP(ip) ? plainIp(ip) : peer;
 }
 
 function tlsInfo(req: Req, socket: TLSSocket): TlsInfo {

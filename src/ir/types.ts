@@ -38,6 +38,12 @@ export interface IRListener {
   protocol: 'HTTP' | 'HTTPS';
   tls?: IRListenerTLS;
   pathNormalization: PathNormalization;
+  /**
+   * X-Forwarded-For hops to trust for the client address (Envoy's
+   * xff_num_trusted_hops; Istio's gatewayTopology.numTrustedProxies). 0 = the
+   * connection's peer is the client.
+   */
+  xffTrustedHops: number;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */

@@ -87,6 +87,7 @@ export function translateGateways(
           port: l.port,
           protocol: l.protocol,
           pathNormalization: opts.pathNormalization,
+          xffTrustedHops: 0,
           sections: [],
           routes: [],
         };

@@ -54,6 +54,7 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const policyErrors: ConfigError[] = [];
   const istio = new IstioTranslator(idx, options.rootNamespace, status, errors, policyErrors);
   istio.applyPeerAuthentication(gw.listeners, gw.sections);
+  istio.applyGatewayTopology(gw.listeners, gw.sections);
   const hooks: RouteHooks = {
     gatewayHopFilters: (route, section) => istio.gatewayHopFilters(route, section),
     backendHopFilters: (_route, backend) => istio.backendHopFilters(backend),

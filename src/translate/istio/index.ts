@@ -13,7 +13,8 @@ import { resolveBackendRef } from '../backends.ts';
 import { selectIstioPolicies, type PolicyHop } from './select.ts';
 import { buildRequestAuthenticationFilter } from './request-authentication.ts';
 import { buildAuthorizationFilter } from './authorization-policy.ts';
-import { findMeshConfigMap, parseMeshConfig, type MeshProviders, type ServiceResolver } from './mesh-config.ts';
+import { findMeshConfigMap, gatewayTopologyTrustedProxies, parseMeshConfig, type MeshProviders, type ServiceResolver } from './mesh-config.ts';
+import { parse as parseYaml } from 'yaml';
 import { clientValidationFor, gatewayWorkloadLabels, resolvePeerAuthentication, trustBundleFrom, validatePeerAuthentication, type MtlsMode } from './peer-authentication.ts';
 
 const POLICY_KINDS = new Set(['RequestAuthentication', 'AuthorizationPolicy', 'PeerAuthentication']);
@@ -46,6 +47,35 @@ export class IstioTranslator {
     this.report(parsed.errors);
     this.resolve = (service, port) => this.resolveService(service, port);
     for (const p of this.policies) if (p.resource.kind !== 'AuthorizationPolicy') this.status.accept(key(p));
+  }
+
+  /**
+   * X-Forwarded-For trust: the mesh's defaultConfig.gatewayTopology, overridden per
+   * Gateway by its proxy.istio.io/config annotation. Gateways sharing a port that
+   * disagree get the smallest count (trusting fewer hops never lets a client forge its address).
+   */
+  applyGatewayTopology(listeners: IRListener[], sections: AttachableSection[]): void {
+    for (const l of listeners) {
+      let hops: number | undefined;
+      for (const s of sections.filter((x) => x.listener === l)) {
+        let n = this.mesh.numTrustedProxies ?? 0;
+        const ann = s.gateway.resource.metadata.annotations?.['proxy.istio.io/config'];
+        if (ann !== undefined) {
+          let parsed: unknown;
+          try {
+            parsed = parseYaml(ann);
+          } catch {
+            parsed = undefined;
+          }
+          const v = gatewayTopologyTrustedProxies(parsed);
+          if (v === null || parsed === undefined) {
+            this.fatal.push({ object: `Gateway/${s.gatewayRef.namespace}/${s.gatewayRef.name}`, path: 'metadata.annotations["proxy.istio.io/config"]', message: 'gatewayTopology.numTrustedProxies must be a whole number from 0 to 64', source: s.gateway.source });
+          } else if (v !== undefined) n = v;
+        }
+        hops = hops === undefined ? n : Math.min(hops, n);
+      }
+      l.xffTrustedHops = hops ?? 0;
+    }
   }
 
   /** PeerAuthentication → client certificate validation on HTTPS listeners, per-request STRICT elsewhere. */

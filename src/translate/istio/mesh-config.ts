@@ -40,6 +40,8 @@ export interface MeshExtAuthzProvider {
 export interface MeshProviders {
   /** mesh.rootNamespace when the mesh config sets it. */
   rootNamespace?: string;
+  /** defaultConfig.gatewayTopology.numTrustedProxies: X-Forwarded-For hops to trust. */
+  numTrustedProxies?: number;
   /** Valid ext_authz providers by name. */
   providers: Map<string, MeshExtAuthzProvider>;
   /** Providers that exist but cannot be used (the reason), by name. */
@@ -121,6 +123,9 @@ export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: 
     if (typeof root.rootNamespace === 'string' && root.rootNamespace !== '') mesh.rootNamespace = root.rootNamespace;
     else err(['rootNamespace'], 'must be a non-empty string');
   }
+  const ntp = gatewayTopologyTrustedProxies(root.defaultConfig);
+  if (ntp === null) err(['defaultConfig', 'gatewayTopology', 'numTrustedProxies'], 'must be a whole number from 0 to 64');
+  else if (ntp !== undefined) mesh.numTrustedProxies = ntp;
   const list = root.extensionProviders;
   if (list === undefined || list === null) return { mesh, errors };
   if (!Array.isArray(list)) {
@@ -257,6 +262,17 @@ function parseExtAuthz(name: string, kind: MeshExtAuthzProvider['kind'], cfg: un
 }
 
 /** Protobuf JSON durations ("1.5s") and Go-style ones ("500ms", "2s", "1m"); ms, or undefined. */
+/**
+ * gatewayTopology.numTrustedProxies from a proxy config (the mesh's defaultConfig,
+ * or a Gateway's proxy.istio.io/config annotation). undefined = not set, null = invalid.
+ */
+export function gatewayTopologyTrustedProxies(proxyConfig: unknown): number | undefined | null {
+  if (!isObject(proxyConfig) || !isObject(proxyConfig.gatewayTopology)) return undefined;
+  const n = proxyConfig.gatewayTopology.numTrustedProxies;
+  if (n === undefined) return undefined;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 64 ? n : null;
+}
+
 export function parseDuration(v: unknown): number | undefined {
   if (typeof v !== 'string') return undefined;
   const m = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)$/.exec(v.trim());

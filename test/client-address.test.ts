@@ -1,0 +1,72 @@
+// Client address detection: X-Forwarded-For is trusted only as far as the
+// configured number of proxies (Istio gatewayTopology.numTrustedProxies).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { clientFromXff } from '../src/dataplane/handler.ts';
+import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { freePort } from './helpers/ports.ts';
+
+test('the Nth address from the right of X-Forwarded-For, as Envoy xff_num_trusted_hops', () => {
+  const xff = '203.0.113.128, 203.0.113.10, 203.0.113.1';
+  assert.equal(clientFromXff(xff, 1, '192.0.2.5'), '203.0.113.1');
+  assert.equal(clientFromXff(xff, 2, '192.0.2.5'), '203.0.113.10');
+  assert.equal(clientFromXff(xff, 3, '192.0.2.5'), '203.0.113.128');
+  assert.equal(clientFromXff(xff, 4, '192.0.2.5'), '192.0.2.5', 'fewer entries than trusted hops: the peer');
+  assert.equal(clientFromXff(undefined, 1, '192.0.2.5'), '192.0.2.5');
+  assert.equal(clientFromXff('not-an-ip', 1, '192.0.2.5'), '192.0.2.5', 'garbage never becomes the client address');
+  assert.equal(clientFromXff('::ffff:198.51.100.7', 1, '192.0.2.5'), '198.51.100.7');
+});
+
+let gw: TestGateway;
+let up: Upstream;
+let port: number;
+
+before(async () => {
+  up = await startUpstream('up');
+  port = await freePort();
+  const yaml = gatewayYaml(port, { up: up.port }, `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [${beRef('up')}] }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    defaultConfig:
+      gatewayTopology:
+        numTrustedProxies: 1
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ingress-policy, namespace: default }
+spec:
+  selector: { matchLabels: { gateway.networking.k8s.io/gateway-name: gw } }
+  action: ALLOW
+  rules: [{ from: [{ source: { remoteIpBlocks: ["198.51.100.0/24"] } }] }]
+`);
+  gw = await startGateway(yaml);
+});
+
+after(async () => {
+  await gw?.close();
+  await up?.close();
+});
+
+async function status(xff?: string): Promise<number> {
+  const r = await request(`http://127.0.0.1:${port}/`, { headers: xff ? { 'x-forwarded-for': xff } : {} });
+  await r.body.dump();
+  return r.statusCode;
+}
+
+test('remoteIpBlocks sees the client named by the one trusted proxy', async () => {
+  assert.equal(await status('198.51.100.7'), 200);
+  assert.equal(await status('198.51.100.7, 203.0.113.9'), 403, 'the trusted proxy says the client is 203.0.113.9');
+  assert.equal(await status(), 403, 'no X-Forwarded-For: the peer (127.0.0.1) is the client');
+});
