@@ -3,8 +3,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
-import { startCli } from './helpers/cli.ts';
+import { Agent, request } from 'undici';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, startCli } from './helpers/cli.ts';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startSingle, type Instance } from '../src/runtime/single.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
@@ -96,5 +99,29 @@ function describeExamples(): void {
     assert.equal(seen.headers.host, 'catalog.internal');
     assert.equal(seen.headers['x-api-version'], '1');
     assert.equal(seen.headers.cookie, undefined);
+  });
+
+  test('examples/tls.yaml, with a certificate from portcullis ca', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-tls-example-'));
+    assert.equal((await runCli(['ca', 'init'], { cwd: dir })).code, 0);
+    const issued = await runCli(['ca', 'issue-server', '--host', 'api.example.com', '--secret', 'api-cert'], { cwd: dir });
+    assert.equal(issued.code, 0, issued.stderr);
+    await inst?.close();
+    v1 ??= await startEcho('v1', '127.0.0.1', 9081);
+    inst = await startSingle({
+      paths: [example('tls.yaml'), join(dir, 'server-secret.yaml')], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
+      accessLog: 'off', workers: 1, drainMs: 1000, print: () => {}, translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' },
+    });
+    const agent = new Agent({ connect: { ca: await readFile(join(dir, '.portcullis/ca/root-cert.pem'), 'utf8'), servername: 'api.example.com' } });
+    try {
+      const r = await request('https://127.0.0.1:8443/hello', { dispatcher: agent, headers: { host: 'api.example.com:8443' } });
+      assert.equal(r.statusCode, 200);
+      assert.equal(((await r.body.json()) as { backend: string }).backend, 'v1');
+    } finally {
+      await agent.close();
+    }
+    const redirect = await get('/anything', { host: 'api.example.com' });
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.location, 'https://api.example.com:8443/anything');
   });
 }
