@@ -79,7 +79,7 @@ spec:
   parentRefs: [{ name: gw }]
   rules: [{ backendRefs: [${beRef('slow')}] }]
 `));
-  const gw = startCli(['run', '-f', dir, '--workers', '1', '--bind', '127.0.0.1', '--admin', '127.0.0.1:0', '--access-log', 'off']);
+  const gw = startCli(['run', '-f', dir, '--workers', '1', '--bind', '127.0.0.1', '--admin', '127.0.0.1:0']);
   try {
     await gw.waitFor(/listening on/);
     const inFlight = request(`http://127.0.0.1:${port}/delay/700`);
@@ -90,6 +90,15 @@ spec:
     await r.body.dump();
     assert.equal(await exited, 0);
     await assert.rejects(request(`http://127.0.0.1:${port}/`), /ECONNREFUSED/, 'no longer accepting');
+    // the access log line of that request, as JSON on stdout
+    const line = gw.output().split('\n').find((l) => l.includes('"path":"/delay/700"'));
+    assert.ok(line, gw.output());
+    const entry = JSON.parse(line);
+    assert.equal(entry.status, 200);
+    assert.equal(entry.route, 'default/r/0');
+    assert.match(entry.request_id, /^[0-9a-f-]{36}$/);
+    assert.equal(entry.upstream, `127.0.0.1:${up.port}`);
+    assert.ok(entry.duration_ms >= 500);
   } finally {
     await gw.stop('SIGKILL');
     await up.close();

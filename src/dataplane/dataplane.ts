@@ -2,6 +2,7 @@
 // A new snapshot is compiled aside and swapped in with one assignment;
 // requests in flight keep the snapshot they started with.
 import type { Logger } from 'pino';
+import type { AccessLog } from '../log/access-log.ts';
 import type { IRLimits, Snapshot } from '../ir/types.ts';
 import { compileSnapshot, type CompiledSnapshot } from './compile.ts';
 import { openListener, type ListenerServer } from './listeners.ts';
@@ -15,7 +16,7 @@ export interface DataPlaneOptions {
   bind: string;
   reusePort: boolean;
   log: Logger;
-  access: Logger | undefined;
+  access: AccessLog | undefined;
   metrics: Metrics;
   /** Called with each address as it starts listening. */
   onListening?: (address: string, protocol: string) => void;
@@ -147,5 +148,6 @@ export class DataPlane {
     this.current?.close();
     this.current = undefined;
     await this.pools.closeAll();
+    this.opts.access?.flush();
   }
 }

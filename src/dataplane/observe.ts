@@ -1,17 +1,18 @@
 // What happens after an answer: the access log line, the metrics, and the
 // debug log of the decision trace. Never blocks, never throws into a request.
 import type { Logger } from 'pino';
+import type { AccessLog } from '../log/access-log.ts';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RequestContext } from './context.ts';
 import { sendReply, type Res } from './respond.ts';
 
 export class Observer {
   private log: Logger;
-  private access: Logger | undefined;
+  private access: AccessLog | undefined;
   private metrics: Metrics;
   private debug: boolean;
 
-  constructor(log: Logger, access: Logger | undefined, metrics: Metrics) {
+  constructor(log: Logger, access: AccessLog | undefined, metrics: Metrics) {
     this.log = log;
     this.access = access;
     this.metrics = metrics;
@@ -27,20 +28,18 @@ export class Observer {
     const seconds = Number(process.hrtime.bigint() - ctx.startNs) / 1e9;
     const route = ctx.route?.label ?? '-';
     this.metrics.observeRequest(route, status, seconds);
-    if (this.access) {
-      this.access.info({
-        request_id: ctx.requestId,
-        method: ctx.method,
-        host: ctx.host,
-        path: ctx.path,
-        route,
-        status,
-        duration_ms: Math.round(seconds * 1e6) / 1e3,
-        upstream: upstream ?? null,
-        client: ctx.clientIp,
-        ...(ctx.trace && status >= 400 ? { decision: ctx.trace } : {}),
-      });
-    }
+    this.access?.write({
+      requestId: ctx.requestId,
+      method: ctx.method,
+      host: ctx.host,
+      path: ctx.path,
+      route,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      upstream,
+      client: ctx.clientIp,
+      decision: ctx.trace && status >= 400 ? ctx.trace : null,
+    });
     if (this.debug && ctx.trace) this.log.debug({ request_id: ctx.requestId, route, status, trace: ctx.trace }, 'decision trace');
   }
 
@@ -48,7 +47,7 @@ export class Observer {
   early(method: string, path: string, status: number, startNs: bigint): void {
     const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
     this.metrics.observeRequest('-', status, seconds);
-    this.access?.info({ method, path, route: '-', status, duration_ms: Math.round(seconds * 1e6) / 1e3, upstream: null });
+    this.access?.write({ requestId: '-', method, host: '-', path, route: '-', status, durationMs: Math.round(seconds * 1e6) / 1e3, upstream: undefined, client: '-', decision: null });
   }
 
   upstreamError(backend: string, kind: string): void {
