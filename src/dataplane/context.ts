@@ -30,6 +30,24 @@ export interface Identity {
   consumer?: string;
 }
 
+/** What the listener (or `portcullis explain`) knows when a request starts. */
+export interface RequestInit {
+  method: string;
+  host: string;
+  port: number;
+  scheme: 'http' | 'https';
+  path: string;
+  query: string;
+  headers: IncomingHttpHeaders;
+  clientIp: string;
+  remoteIp: string;
+  localIp: string;
+  tls: TlsInfo | undefined;
+  requestId: string;
+  /** Record every decision (debug log, explain), not only denials. */
+  tracing: boolean;
+}
+
 /**
  * Everything a filter may read or change about one request.
  * Deliberately independent of the socket objects: `portcullis explain` builds
@@ -69,21 +87,7 @@ export class RequestContext {
   scratch: Map<string, unknown> | undefined;
   startNs: bigint;
 
-  constructor(init: {
-    method: string;
-    host: string;
-    port: number;
-    scheme: 'http' | 'https';
-    path: string;
-    query: string;
-    headers: IncomingHttpHeaders;
-    clientIp: string;
-    remoteIp: string;
-    localIp: string;
-    tls: TlsInfo | undefined;
-    requestId: string;
-    tracing: boolean;
-  }) {
+  constructor(init: RequestInit) {
     this.method = init.method;
     this.host = init.host;
     this.port = init.port;
