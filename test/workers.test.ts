@@ -2,7 +2,7 @@
 // metrics aggregated by the one admin listener; dead workers replaced.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,8 +60,21 @@ async function backends(n: number): Promise<string[]> {
   }));
 }
 
+/** Children of the primary, from /proc (no procps needed). */
 function workerPids(): number[] {
-  return execFileSync('pgrep', ['-P', String(gw.child.pid)]).toString().trim().split('\n').map(Number);
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === gw.child.pid) out.push(Number(d));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
 }
 
 test('every worker serves the same snapshot and /metrics sums their counters', async () => {
