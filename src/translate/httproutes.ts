@@ -41,6 +41,8 @@ interface HTTPRouteRule {
   filters?: RouteFilter[];
   backendRefs?: (BackendRefInput & { weight?: number; filters?: RouteFilter[] })[];
   timeouts?: { request?: string; backendRequest?: string };
+  retry?: unknown;
+  sessionPersistence?: unknown;
 }
 
 interface HeaderModifierSpec {
@@ -191,6 +193,12 @@ function translateRule(
     }
   }
   if (redirect && rewrite) problems.push('RequestRedirect and URLRewrite cannot be used together');
+  // Extended fields not served yet: said in the status, the rule serves without them.
+  for (const field of ['retry', 'sessionPersistence'] as const) {
+    if (rule[field] !== undefined) {
+      status.condition(key, { type: 'UnsupportedFields', status: 'True', reason: 'UnsupportedValue', message: `rules[${ruleIndex}].${field} is not supported yet and has no effect` });
+    }
+  }
 
   const weighted: IRWeightedBackend[] = [];
   for (const ref of rule.backendRefs ?? []) {
