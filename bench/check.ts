@@ -3,6 +3,7 @@
 // through the intended route. A fast wrong answer is not a result.
 import { request } from 'undici';
 import type { Probe } from './config-gen.ts';
+import type { LoadResult, ResponseExpectation } from './load/types.ts';
 import { UPSTREAM_HEADER } from './upstream.ts';
 
 export interface CheckResult {
@@ -29,4 +30,20 @@ export async function checkOnce(baseUrl: string, probe: Probe): Promise<CheckRes
   } catch (err) {
     return { ok: false, detail: `request failed: ${(err as Error).message}` };
   }
+}
+
+/** The probe's expectation in the form the load generators check under load. */
+export function responseExpectation(probe: Probe, except: string[] = []): ResponseExpectation {
+  const headers: Record<string, string> = { [UPSTREAM_HEADER]: probe.expect.upstream };
+  for (const [name, value] of Object.entries(probe.expect.headers)) if (!except.includes(name)) headers[name] = value;
+  return { status: 200, body: probe.expect.body, headers };
+}
+
+/** Describes what went wrong in a verified run, or undefined when every response was right. */
+export function verificationProblem(r: LoadResult): string | undefined {
+  const problems: string[] = [];
+  if (r.errorCount > 0) problems.push(`${r.errorCount} errors ${JSON.stringify(r.errors)}`);
+  if (r.verified && r.verified.mismatches > 0) problems.push(`${r.verified.mismatches} of ${r.verified.checked} responses wrong (first: ${r.verified.example ?? '?'})`);
+  if (r.verified && r.verified.checked === 0) problems.push('no response was checked');
+  return problems.length ? problems.join('; ') : undefined;
 }

@@ -122,6 +122,7 @@ export function render(results: BenchResults): string {
     `latency: ${m.latencyLoadgen}`,
     `nginx: ${m.nginx ?? 'not found, column left out'}`,
     `NOTE: ${m.sharedCoresNote}`,
+    ...(m.busyBeforeStart !== null && m.busyBeforeStart > 0.15 ? [`WARNING: the machine was ${Math.round(m.busyBeforeStart * 100)}% busy with other work before the bench started: figures are noisy.`] : []),
     '',
     table(header, results.scenarios.flatMap(rows)),
     '',

@@ -70,6 +70,8 @@ export interface BenchResults {
     latencyLoadgen: string;
     nginx: string | null;
     quick: boolean;
+    /** Share of all cores busy during 1 s before the bench started (other processes). */
+    busyBeforeStart: number | null;
     sharedCoresNote: string;
     totalSec?: number;
   };

@@ -9,11 +9,15 @@ import type { BenchContext } from './context.ts';
 import { GATEWAY_BIN, REPO, gatewayAvailable } from './gateway.ts';
 import { chooseLoadGenerator, onPath } from './load/choose.ts';
 import { USAGE, parseOptions, type Options } from './options.ts';
+import { cpuBusy } from './machine.ts';
 import { installCleanup, stopAll } from './processes.ts';
 import { startUpstream } from './references.ts';
 import { render } from './report.ts';
 import type { BenchResults, ScenarioResult } from './results.ts';
 import { plainScenarios, reloadScenario, routesScenario } from './scenarios/suite.ts';
+
+/** Above this share of CPU used by others before we start, the figures are flagged as noisy. */
+const BUSY_WARNING = 0.15;
 
 const log = (msg: string): void => void process.stderr.write(msg + '\n');
 
@@ -38,6 +42,10 @@ async function main(opts: Options): Promise<number> {
     return 2;
   }
   const load = await chooseLoadGenerator(opts.loadgen, log);
+  const busy = await cpuBusy(1000);
+  if (busy !== undefined && busy > BUSY_WARNING) {
+    log(`bench: WARNING: the machine was ${Math.round(busy * 100)}% busy before we started (other processes); figures will be noisy`);
+  }
   const nginxPath = opts.nginx ? findNginx() : undefined;
   const workdir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   const cores = availableParallelism();
@@ -53,6 +61,7 @@ async function main(opts: Options): Promise<number> {
       latencyLoadgen: `bench/load/paced.ts (fixed rate in 1 ms ticks over ≤ ${opts.connections} keep-alive connections; autocannon's overallRate sends each second's quota in one burst, wrk2 absent)`,
       nginx: nginxPath ?? null,
       quick: opts.quick,
+      busyBeforeStart: busy ?? null,
       sharedCoresNote: `the load generator, the proxies and the upstream all share this machine's ${cores} core(s): absolute figures are lower than on a dedicated setup; the ratios are what to read.`,
     },
     scenarios: [],

@@ -20,6 +20,7 @@ interface AutocannonResult {
   errors: number;
   timeouts: number;
   non2xx: number;
+  mismatches: number;
 }
 
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -34,6 +35,8 @@ if (import.meta.main) {
     connections: spec.connections,
     duration: spec.durationSec,
     timeout: 5,
+    // autocannon can check bodies, not headers: the undici check covers the headers.
+    ...(spec.verify ? { expectBody: spec.verify.body } : {}),
   });
   // autocannon reports latency in milliseconds (fractional); we report microseconds.
   const us = (ms: number): number => Math.round(ms * 1000);
@@ -42,6 +45,9 @@ if (import.meta.main) {
     durationSec: r.duration,
     errors: { connect: r.errors - r.timeouts, read: 0, write: 0, timeout: r.timeouts, status: r.non2xx },
     latencyUs: { p50: us(r.latency.p50), p90: us(r.latency.p90), p99: us(r.latency.p99), max: us(r.latency.max) },
+    verified: spec.verify
+      ? { checked: r.requests.total ?? 0, mismatches: r.mismatches + r.non2xx, example: r.mismatches ? 'body differs' : r.non2xx ? 'non-2xx status' : undefined }
+      : undefined,
   }) + '\n');
   process.exit(0);
 }

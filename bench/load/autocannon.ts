@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startChild } from '../processes.ts';
-import { sumErrors, type LoadErrors, type LoadGenerator, type LoadResult, type LoadSpec } from './types.ts';
+import { sumErrors, type LoadErrors, type LoadGenerator, type LoadResult, type LoadSpec, type Verification } from './types.ts';
 
 const CHILD = join(import.meta.dirname, 'autocannon-child.ts');
 
@@ -14,9 +14,13 @@ export function autocannonGenerator(): LoadGenerator {
 
 async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
   const child = startChild('autocannon', process.execPath, [CHILD, JSON.stringify(spec)], { stdinLifeline: true });
-  const line = await child.waitForLine((l) => l.startsWith('{'), (spec.durationSec + 30) * 1000);
-  await child.stop();
-  const j = JSON.parse(line) as { requests: number; durationSec: number; errors: LoadErrors; latencyUs: LoadResult['latencyUs'] };
+  let line: string;
+  try {
+    line = await child.waitForLine((l) => l.startsWith('{'), (spec.durationSec + 30) * 1000);
+  } finally {
+    await child.stop();
+  }
+  const j = JSON.parse(line) as { requests: number; durationSec: number; errors: LoadErrors; latencyUs: LoadResult['latencyUs']; verified?: Verification };
   return {
     tool: 'autocannon',
     requests: j.requests,
@@ -25,5 +29,6 @@ async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
     errors: j.errors,
     errorCount: sumErrors(j.errors),
     latencyUs: j.latencyUs,
+    verified: j.verified,
   };
 }

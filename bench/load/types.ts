@@ -1,5 +1,13 @@
 // What every load generator is asked to do and what it reports, whatever the tool.
 
+/** What every response must look like, when a run also verifies them (warm-up, reload). */
+export interface ResponseExpectation {
+  status: number;
+  body: string;
+  /** Lowercase names. */
+  headers: Record<string, string>;
+}
+
 export interface LoadSpec {
   /** Full URL of the request (path included). */
   url: string;
@@ -9,6 +17,18 @@ export interface LoadSpec {
   /** Load generator threads (wrk); autocannon ignores it. */
   threads: number;
   durationSec: number;
+  /**
+   * Check every response (costs the load generator CPU: for warm-ups and the
+   * reload run, never for timed throughput runs).
+   */
+  verify?: ResponseExpectation;
+}
+
+export interface Verification {
+  checked: number;
+  mismatches: number;
+  /** The first mismatching response, described. */
+  example?: string;
 }
 
 export interface LoadErrors {
@@ -30,6 +50,8 @@ export interface LoadResult {
   errorCount: number;
   /** Latency percentiles in microseconds. */
   latencyUs: { p50: number; p90: number; p99: number; max: number };
+  /** Present when the spec asked to verify responses. */
+  verified?: Verification;
 }
 
 export interface LoadGenerator {

@@ -1,6 +1,4 @@
-// wrk driver. The numbers come from a Lua done() hook that prints one JSON
-// line, not from scraping wrk's human output. No response() hook: defining one
-// makes wrk parse every response in Lua and would measure wrk, not the proxy.
+// wrk driver: one wrk process per run, numbers from the Lua done() hook (wrk-lua.ts).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,17 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startChild } from '../processes.ts';
 import { sumErrors, type LoadGenerator, type LoadResult, type LoadSpec } from './types.ts';
-
-const MARKER = 'BENCH_RESULT ';
-
-const DONE_SCRIPT = `
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('${MARKER}{"requests":%.0f,"duration_us":%.0f,"connect":%.0f,"read":%.0f,"write":%.0f,"status":%.0f,"timeout":%.0f,"p50":%.0f,"p90":%.0f,"p99":%.0f,"max":%.0f}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-`;
+import { RESULT_MARKER, wrkScript } from './wrk-lua.ts';
 
 interface WrkJson {
   requests: number;
@@ -32,16 +20,26 @@ interface WrkJson {
   p90: number;
   p99: number;
   max: number;
+  checked: number;
+  bad: number;
+  example: string;
 }
 
 export async function wrkGenerator(path: string): Promise<LoadGenerator> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-wrk-'));
-  const script = join(dir, 'done.lua');
-  writeFileSync(script, DONE_SCRIPT);
+  const plainScript = join(dir, 'plain.lua');
+  writeFileSync(plainScript, wrkScript(undefined));
+  let scripts = 0;
+  const scriptFor = (spec: LoadSpec): string => {
+    if (!spec.verify) return plainScript;
+    const file = join(dir, `verify-${++scripts}.lua`);
+    writeFileSync(file, wrkScript(spec.verify));
+    return file;
+  };
   // `wrk --version` prints the version and exits 1.
   const out = await promisify(execFile)(path, ['--version']).then((r) => r.stdout, (e: { stdout?: string }) => e.stdout ?? '');
   const version = /wrk\s+(\S+)/.exec(out)?.[1] ?? 'unknown';
-  return { tool: 'wrk', version, run: (spec) => runWrk(path, script, spec) };
+  return { tool: 'wrk', version, run: (spec) => runWrk(path, scriptFor(spec), spec) };
 }
 
 async function runWrk(path: string, script: string, spec: LoadSpec): Promise<LoadResult> {
@@ -49,14 +47,18 @@ async function runWrk(path: string, script: string, spec: LoadSpec): Promise<Loa
     `-t${spec.threads}`, `-c${spec.connections}`, `-d${Math.max(1, Math.round(spec.durationSec))}s`,
     '--timeout', '5s', '-s', script,
   ];
-  for (const [name, value] of Object.entries(spec.headers)) args.push('-H', `${name}: ${value}`);
+  for (const [name, value] of Object.entries(spec.headers)) {
+    // wrk adds its own Host unless it finds exactly "Host" (wrk.lua is case-sensitive); two Host
+    // headers in Lua-table order would make the route under test match only some of the time.
+    args.push('-H', `${name.toLowerCase() === 'host' ? 'Host' : name}: ${value}`);
+  }
   args.push(spec.url);
   const child = startChild('wrk', path, args);
   const exit = await child.exited;
-  const line = child.output().split('\n').find((l) => l.startsWith(MARKER));
-  if (!line) throw new Error(`wrk gave no result (exit ${exit.code ?? exit.signal}):\n${child.output()}`);
   await child.stop();
-  const j = JSON.parse(line.slice(MARKER.length)) as WrkJson;
+  const line = child.output().split('\n').find((l) => l.startsWith(RESULT_MARKER));
+  if (!line) throw new Error(`wrk gave no result (exit ${exit.code ?? exit.signal}):\n${child.output()}`);
+  const j = JSON.parse(line.slice(RESULT_MARKER.length)) as WrkJson;
   const errors = { connect: j.connect, read: j.read, write: j.write, timeout: j.timeout, status: j.status };
   const durationSec = j.duration_us / 1e6;
   return {
@@ -67,5 +69,6 @@ async function runWrk(path: string, script: string, spec: LoadSpec): Promise<Loa
     errors,
     errorCount: sumErrors(errors),
     latencyUs: { p50: j.p50, p90: j.p90, p99: j.p99, max: j.max },
+    verified: spec.verify ? { checked: j.checked, mismatches: j.bad, example: j.example || undefined } : undefined,
   };
 }

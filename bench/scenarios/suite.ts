@@ -2,7 +2,7 @@
 // compared with what, and the verdict against the target.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkOnce } from '../check.ts';
+import { checkOnce, verificationProblem } from '../check.ts';
 import { manyRoutesConfig, plainConfig, type GeneratedConfig } from '../config-gen.ts';
 import type { BenchContext } from '../context.ts';
 import { startGateway, type Gateway } from '../gateway.ts';
@@ -14,6 +14,7 @@ import {
   type LatencyScenario, type MemoryScenario, type ReloadScenario, type ScenarioResult, type ThroughputScenario, type Verdict,
 } from '../results.ts';
 import { median, ratio } from '../stats.ts';
+import type { LoadResult } from '../load/types.ts';
 import type { System } from '../system.ts';
 import { measureLatency } from './latency.ts';
 import { measureReloads } from './reload.ts';
@@ -146,6 +147,13 @@ export async function routesScenario(ctx: BenchContext): Promise<ScenarioResult[
   }
 }
 
+/** Wrong answers (a verified run sees every status) plus transport errors; no request counted twice. */
+function failedCount(r: LoadResult): number {
+  if (!r.verified) return r.errorCount;
+  const e = r.errors;
+  return r.verified.mismatches + e.connect + e.read + e.write + e.timeout;
+}
+
 function memoryOf(c: { memory?: { idleKiB: Record<string, number>; loadedPeakKiB: Record<string, number>; primaryIdleKiB?: number } } | undefined) {
   return { idleKiB: c?.memory?.idleKiB ?? {}, loadedPeakKiB: c?.memory?.loadedPeakKiB ?? {}, primaryIdleKiB: c?.memory?.primaryIdleKiB };
 }
@@ -166,9 +174,10 @@ export async function reloadScenario(ctx: BenchContext): Promise<ScenarioResult[
     const outcome = await measureReloads(ctx, gw, started.path, started.port);
     const notes: string[] = [];
     const seen = outcome.reloads.filter((r) => r.configMs !== null).map((r) => r.configMs!);
-    const failedRequests = outcome.load?.errorCount ?? 0;
+    const failedRequests = outcome.load ? failedCount(outcome.load) : 0;
     if (outcome.loadFailure) notes.push(`load generator failed: ${outcome.loadFailure.split('\n')[0]}`);
-    if (failedRequests) notes.push(`${failedRequests} failed requests during the reloads: ${JSON.stringify(outcome.load!.errors)}`);
+    const problem = outcome.load && verificationProblem(outcome.load);
+    if (problem) notes.push(`failed or wrong requests during the reloads: ${problem}`);
     for (const r of outcome.reloads) {
       if (r.error) notes.push(`reload ${r.generation}: ${r.error}`);
       else if (!r.underLoad) notes.push(`reload ${r.generation} finished after the load had ended`);

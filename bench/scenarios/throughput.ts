@@ -2,7 +2,7 @@
 // each is checked for a correct answer, warmed up, then timed in turn,
 // repetition after repetition (in a rotating order), and the median of its
 // error-free runs is its figure.
-import { checkOnce, type CheckResult } from '../check.ts';
+import { checkOnce, responseExpectation, verificationProblem, type CheckResult } from '../check.ts';
 import { loadSpec, type BenchContext } from '../context.ts';
 import type { LoadResult } from '../load/types.ts';
 import { RssSampler, rssKiB } from '../memory.ts';
@@ -77,11 +77,19 @@ export async function measureThroughput(ctx: BenchContext, contenders: Contender
       if (c.primaryPid !== undefined && !pids.includes(c.primaryPid)) r.memory.primaryIdleKiB = rssKiB(c.primaryPid);
       samplers.set(c.name, new RssSampler(pids));
     }
-    ctx.log(`  warming up ${c.name}…`);
-    await ctx.load.run(loadSpec(ctx, c.system, ctx.opts.warmupSec)).catch(() => undefined);
+    // The warm-up doubles as the check under load: every response it gets is verified.
+    ctx.log(`  warming up ${c.name} (every response checked)…`);
+    const spec = { ...loadSpec(ctx, c.system, ctx.opts.warmupSec), verify: responseExpectation(c.system.probe) };
+    const problem = await ctx.load.run(spec).then(verificationProblem, (err: Error) => `load generator failed: ${err.message.split('\n')[0]}`);
+    if (problem) {
+      const r = results.get(c.name)!;
+      r.check = { ok: false, detail: `under load: ${problem}` };
+      ctx.log(`  ✗ ${c.name}: wrong answers under load, not timed — ${problem}`);
+    }
   }
+  const timed = ready.filter((c) => results.get(c.name)!.check.ok);
   for (let rep = 0; rep < ctx.opts.reps; rep++) {
-    for (const c of rotate(ready, rep)) {
+    for (const c of rotate(timed, rep)) {
       const r = results.get(c.name)!;
       const dead = deadReason(c.system.child);
       if (dead) {
