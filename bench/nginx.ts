@@ -1,14 +1,14 @@
 // nginx as a third reference: proxy_pass to the same upstream with a keep-alive
 // upstream pool, access_log off, one worker per gateway worker. Runs from a
 // generated config in a temp dir (-p prefix), in the foreground.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Probe } from './config-gen.ts';
 import { freePort, waitForHttp200 } from './net.ts';
 import { startChild } from './processes.ts';
 import { deadReason, type System } from './system.ts';
 import { childPids } from './memory.ts';
+import { tempDir } from './tempdirs.ts';
 
 function nginxConf(dir: string, port: number, upstreamPort: number, workers: number): string {
   const temp = (name: string): string => `${name} ${join(dir, name.replace(/_path$/, ''))};`;
@@ -50,7 +50,7 @@ http {
 }
 
 export async function startNginx(nginxPath: string, upstreamPort: number, workers: number, probe: Probe): Promise<System> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-nginx-'));
+  const dir = tempDir('nginx');
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, nginxConf(dir, port, upstreamPort, workers));

@@ -118,7 +118,7 @@ export function render(results: BenchResults): string {
     '',
     `Portcullis benchmark — ${m.date}${m.quick ? ' — QUICK MODE (smoke check, not figures)' : ''}`,
     `gateway: ${m.gateway === 'stand-in' ? 'STAND-IN (bench/stand-in/gateway.ts), NOT portcullis' : 'portcullis (bin/portcullis.js)'}${m.gitCommit ? ` @ ${m.gitCommit.slice(0, 12)}` : ''}; node ${m.node}; ${m.cpus} CPU × ${m.cpuModel}`,
-    `throughput: ${m.loadgen.tool} ${m.loadgen.version}, ${m.loadgen.connections} connections, ${m.loadgen.threads} thread(s), ${m.loadgen.warmupSec} s warm-up, ${m.loadgen.durationSec} s × ${m.loadgen.reps} runs per system (median of clean runs), systems interleaved`,
+    `throughput: ${m.loadgen.tool} ${m.loadgen.version}, ${m.loadgen.connections} connections, ${m.loadgen.tool === 'wrk' ? `${m.loadgen.threads} thread(s), ` : ''}${m.loadgen.warmupSec} s warm-up, ${m.loadgen.durationSec} s × ${m.loadgen.reps} runs per system (median of clean runs), systems interleaved`,
     `latency: ${m.latencyLoadgen}`,
     `nginx: ${m.nginx ?? 'not found, column left out'}`,
     `NOTE: ${m.sharedCoresNote}`,

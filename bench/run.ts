@@ -2,9 +2,9 @@
 // one load generator; prints a table and writes bench/results/latest.json.
 // See bench/README.md for what is measured and how to read it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname } from 'node:path';
 import type { BenchContext } from './context.ts';
 import { GATEWAY_BIN, REPO, gatewayAvailable } from './gateway.ts';
 import { chooseLoadGenerator, onPath } from './load/choose.ts';
@@ -13,6 +13,7 @@ import { cpuBusy } from './machine.ts';
 import { installCleanup, stopAll } from './processes.ts';
 import { startUpstream } from './references.ts';
 import { render } from './report.ts';
+import { removeTempDirs, tempDir } from './tempdirs.ts';
 import type { BenchResults, ScenarioResult } from './results.ts';
 import { plainScenarios, reloadScenario, routesScenario } from './scenarios/suite.ts';
 
@@ -47,7 +48,7 @@ async function main(opts: Options): Promise<number> {
     log(`bench: WARNING: the machine was ${Math.round(busy * 100)}% busy before we started (other processes); figures will be noisy`);
   }
   const nginxPath = opts.nginx ? findNginx() : undefined;
-  const workdir = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  const workdir = tempDir('configs');
   const cores = availableParallelism();
   const results: BenchResults = {
     meta: {
@@ -77,7 +78,7 @@ async function main(opts: Options): Promise<number> {
     if (opts.only.has('reload')) add(await reloadScenario(ctx));
   } finally {
     await stopAll();
-    rmSync(workdir, { recursive: true, force: true });
+    removeTempDirs();
   }
   results.meta.totalSec = Math.round((Date.now() - startedAt) / 1000);
   process.stdout.write(render(results));

@@ -1,10 +1,10 @@
 // wrk driver: one wrk process per run, numbers from the Lua done() hook (wrk-lua.ts).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startChild } from '../processes.ts';
+import { tempDir } from '../tempdirs.ts';
 import { sumErrors, type LoadGenerator, type LoadResult, type LoadSpec } from './types.ts';
 import { RESULT_MARKER, wrkScript } from './wrk-lua.ts';
 
@@ -26,7 +26,7 @@ interface WrkJson {
 }
 
 export async function wrkGenerator(path: string): Promise<LoadGenerator> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-bench-wrk-'));
+  const dir = tempDir('wrk');
   const plainScript = join(dir, 'plain.lua');
   writeFileSync(plainScript, wrkScript(undefined));
   let scripts = 0;
