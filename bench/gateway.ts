@@ -67,11 +67,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return kids.length > 0 ? kids : [child.pid];
     },
     async configVersion() {
-      const res = await request(`${adminUrl}/config`, { headersTimeout: 5000, bodyTimeout: 5000 });
+      // /config/version: the version alone, so polling costs the primary nothing.
+      const res = await request(`${adminUrl}/config/version`, { headersTimeout: 5000, bodyTimeout: 5000 });
       const text = await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`GET /config: status ${res.statusCode}`);
+      if (res.statusCode !== 200) throw new Error(`GET /config/version: status ${res.statusCode}`);
       const version = (JSON.parse(text) as { version?: unknown }).version;
-      if (typeof version !== 'string' && typeof version !== 'number') throw new Error('GET /config: no version field');
+      if (typeof version !== 'string' && typeof version !== 'number') throw new Error('GET /config/version: no version field');
       return String(version);
     },
     stop: () => child.stop(),

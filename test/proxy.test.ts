@@ -203,6 +203,11 @@ test('a malformed request gets 400 and the gateway keeps serving', async () => {
   assert.equal((await get('/api')).status, 200);
 });
 
+test('two Host headers are refused with 400 (RFC 9112), never routed on the first', async () => {
+  const answer = await raw('GET /api HTTP/1.1\r\nhost: a.example\r\nhost: b.example\r\nconnection: close\r\n\r\n');
+  assert.match(answer, /^HTTP\/1\.1 400/);
+});
+
 test('RequestRedirect builds the Location from scheme, host, path and status', async () => {
   const r = await get('/old/page?q=1');
   assert.equal(r.status, 308);
@@ -254,6 +259,9 @@ test('/config shows the IR and each resource status; /metrics counts by route an
   const cfg = await (await request(gw.adminUrl + '/config')).body.json() as { version: string; status: { object: string; accepted: boolean }[] };
   assert.match(cfg.version, /^[0-9a-f]{16}$/);
   assert.ok(cfg.status.some((s) => s.object === 'HTTPRoute/default/main' && s.accepted));
+  const short = (await (await request(gw.adminUrl + '/config/version')).body.json()) as { version: string; lastReload: { ok: boolean } };
+  assert.equal(short.version, cfg.version);
+  assert.equal(short.lastReload.ok, true);
   const metrics = await (await request(gw.adminUrl + '/metrics')).body.text();
   assert.match(metrics, /portcullis_requests_total\{route="default\/main\/0",status="200"\} \d+/);
   assert.match(metrics, /portcullis_upstream_errors_total\{backend="Backend\/default\/dead",kind="connect"\} [1-9]/);

@@ -39,13 +39,19 @@ export async function startAdmin(host: string, port: number, state: AdminState):
           (err) => send(500, 'text/plain', `metrics unavailable: ${(err as Error).message}\n`),
         );
         return;
+      case '/config/version': {
+        // What a poller needs, without serializing the whole snapshot.
+        const snap = state.snapshot();
+        const last = state.lastReload();
+        return send(200, 'application/json', JSON.stringify({ version: snap?.version ?? null, lastReload: last ? { ok: last.ok, at: last.at, version: last.version ?? null } : null }) + '\n');
+      }
       case '/config': {
         const snap = state.snapshot();
         const body = { ...(snap ? redactSnapshot(snap) : { version: null }), lastReload: state.lastReload() ?? null };
         return send(200, 'application/json', JSON.stringify(body, null, 2) + '\n');
       }
       default:
-        return send(404, 'text/plain', 'not found: try /healthz /readyz /metrics /config\n');
+        return send(404, 'text/plain', 'not found: try /healthz /readyz /metrics /config /config/version\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -42,26 +42,31 @@ function plainIp(addr: string | undefined): string {
   return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
 }
 
+/** Answers for requests that never reach routing (400, 404 without listener, 413, 414). */
+function early(req: Req, res: Res, obs: Observer, startNs: bigint, status: number, body: string): void {
+  sendReply(res, undefined, { status, body, headers: { connection: 'close' } }, []);
+  obs.early(req.method ?? '-', (req.url ?? '/').slice(0, 256), status, startNs);
+}
+
 export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: Observer, port: number, req: Req, res: Res): void {
   const startNs = process.hrtime.bigint();
   // A port opened by a snapshot still being committed is served by that snapshot.
   const listener = src.current?.listeners.get(port) ?? src.pending?.listeners.get(port);
   const target = req.url ?? '/';
-  const early = (status: number, body: string) => {
-    sendReply(res, undefined, { status, body, headers: { connection: 'close' } }, []);
-    obs.early(req.method ?? '-', target.slice(0, 256), status, startNs);
-  };
-  if (!listener) return early(404, 'no listener\n');
+  if (!listener) return early(req, res, obs, startNs, 404, 'no listener\n');
   const lim = limits();
-  if (target.length > lim.maxUrlBytes) return early(414, 'URI too long\n');
+  if (target.length > lim.maxUrlBytes) return early(req, res, obs, startNs, 414, 'URI too long\n');
   if (lim.maxBodyBytes > 0) {
     const cl = req.headers['content-length'];
-    if (cl !== undefined && Number(cl) > lim.maxBodyBytes) return early(413, 'payload too large\n');
+    if (cl !== undefined && Number(cl) > lim.maxBodyBytes) return early(req, res, obs, startNs, 413, 'payload too large\n');
   }
   const split = splitTarget(target, listener.ir.pathNormalization);
-  if (!split) return early(400, 'bad request path\n');
+  if (!split) return early(req, res, obs, startNs, 400, 'bad request path\n');
   const headers = req.headers;
-  const host = hostOf((headers.host ?? headers[':authority']) as string | undefined);
+  const authority = (headers.host ?? headers[':authority']) as string | undefined;
+  // Two Host headers (joined with ", ") or one with a list in it: RFC 9112 §3.2 says 400.
+  if (authority !== undefined && authority.includes(',')) return early(req, res, obs, startNs, 400, 'bad Host header\n');
+  const host = hostOf(authority);
   const method = req.method ?? 'GET';
   const match = listener.router.match(host, split.path, method, headers, split.query);
 

@@ -55,7 +55,9 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
   const sessions = new Set<http2.ServerHttp2Session>();
   let server: http.Server | http2.Http2SecureServer;
   if (protocol === 'HTTP') {
-    const s = http.createServer({ maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 15_000, requestTimeout: 300_000 }, opts.onRequest as http.RequestListener);
+    // joinDuplicateHeaders: a repeated header is never silently reduced to its first
+    // value (a second Host or Authorization is seen, and refused, not ignored).
+    const s = http.createServer({ maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 15_000, requestTimeout: 300_000, joinDuplicateHeaders: true }, opts.onRequest as http.RequestListener);
     s.on('clientError', onClientError);
     server = s;
   } else {
