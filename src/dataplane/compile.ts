@@ -19,6 +19,8 @@ export interface CompiledBackend {
   cluster: Cluster | null;
   weight: number;
   chain: Chain;
+  /** [route chain, this backend's chain]: the response hooks of both hops, built once. */
+  chains: readonly Chain[];
   requestHeaders?: IRHeaderModifier;
   responseHeaders?: IRHeaderModifier;
 }
@@ -75,15 +77,19 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     }
     return chain;
   };
-  const compileAction = (a: IRAction): CompiledAction => {
+  const compileAction = (a: IRAction, routeChain: Chain): CompiledAction => {
     if (a.type !== 'proxy') return a;
-    const backends = a.backends.map((b) => ({
-      cluster: clusterFor(b.backend),
-      weight: b.weight,
-      chain: chainOf(b.filters),
-      requestHeaders: b.requestHeaders,
-      responseHeaders: b.responseHeaders,
-    }));
+    const backends = a.backends.map((b) => {
+      const chain = chainOf(b.filters);
+      return {
+        cluster: clusterFor(b.backend),
+        weight: b.weight,
+        chain,
+        chains: [routeChain, chain],
+        requestHeaders: b.requestHeaders,
+        responseHeaders: b.responseHeaders,
+      };
+    });
     return {
       type: 'proxy',
       backends,
@@ -96,14 +102,10 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
   try {
     const listeners = new Map<number, CompiledListener>();
     for (const l of ir.listeners) {
-      const routes: DataRoute[] = l.routes.map((r) => ({
-        id: r.id,
-        label: r.label,
-        ir: r,
-        chain: chainOf(r.filters),
-        action: compileAction(r.action),
-        timeouts: r.timeouts,
-      }));
+      const routes: DataRoute[] = l.routes.map((r) => {
+        const chain = chainOf(r.filters);
+        return { id: r.id, label: r.label, ir: r, chain, action: compileAction(r.action, chain), timeouts: r.timeouts };
+      });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,
         context: createSecureContext({

@@ -85,7 +85,8 @@ export class RequestContext {
   trace: TraceEntry[] | null;
   /** Per-request values for filters that need to keep state between request and response. */
   scratch: Map<string, unknown> | undefined;
-  startNs: bigint;
+  /** performance.now() at arrival (a double: no BigInt allocated per request). */
+  startMs: number;
 
   constructor(init: RequestInit) {
     this.method = init.method;
@@ -106,7 +107,7 @@ export class RequestContext {
     this.responseHeaders = undefined;
     this.trace = init.tracing ? [] : null;
     this.scratch = undefined;
-    this.startNs = process.hrtime.bigint();
+    this.startMs = performance.now();
   }
 
   /** Record a decision step. Denials are always kept (the access log shows why). */

@@ -41,7 +41,7 @@ export class DataPlane {
   private pools = new PoolRegistry();
   private opts: DataPlaneOptions;
   private obs: Observer;
-  private limits: IRLimits = { maxHeaderBytes: 60 * 1024, maxUrlBytes: 16 * 1024, maxBodyBytes: 0 };
+  limits: IRLimits = { maxHeaderBytes: 60 * 1024, maxUrlBytes: 16 * 1024, maxBodyBytes: 0 };
 
   constructor(opts: DataPlaneOptions) {
     this.opts = opts;
@@ -90,7 +90,7 @@ export class DataPlane {
           maxHeaderBytes: limits.maxHeaderBytes,
           reusePort: this.opts.reusePort,
           current: () => this.current?.listeners.get(port) ?? this.pending?.listeners.get(port),
-          onRequest: (req, res) => handleRequest(this, () => this.limits, this.obs, port, req, res),
+          onRequest: (req, res) => handleRequest(this, this.obs, port, req, res),
           onError: (err) => this.opts.log.error({ err, port }, 'listener error'),
         });
         opened.push(server);

@@ -22,6 +22,8 @@ export interface SnapshotSource {
   readonly current: CompiledSnapshot | undefined;
   /** Prepared but not yet committed: serves only ports the current snapshot does not have. */
   readonly pending: CompiledSnapshot | undefined;
+  /** Limits of the snapshot being served. */
+  readonly limits: IRLimits;
 }
 
 const NOT_FOUND = { status: 404, body: 'no route\n' };
@@ -43,29 +45,29 @@ function plainIp(addr: string | undefined): string {
 }
 
 /** Answers for requests that never reach routing (400, 404 without listener, 413, 414). */
-function early(req: Req, res: Res, obs: Observer, startNs: bigint, status: number, body: string): void {
+function early(req: Req, res: Res, obs: Observer, startMs: number, status: number, body: string): void {
   sendReply(res, undefined, { status, body, headers: { connection: 'close' } }, []);
-  obs.early(req.method ?? '-', (req.url ?? '/').slice(0, 256), status, startNs);
+  obs.early(req.method ?? '-', (req.url ?? '/').slice(0, 256), status, startMs);
 }
 
-export function handleRequest(src: SnapshotSource, limits: () => IRLimits, obs: Observer, port: number, req: Req, res: Res): void {
-  const startNs = process.hrtime.bigint();
+export function handleRequest(src: SnapshotSource, obs: Observer, port: number, req: Req, res: Res): void {
+  const startMs = performance.now();
   // A port opened by a snapshot still being committed is served by that snapshot.
   const listener = src.current?.listeners.get(port) ?? src.pending?.listeners.get(port);
   const target = req.url ?? '/';
-  if (!listener) return early(req, res, obs, startNs, 404, 'no listener\n');
-  const lim = limits();
-  if (target.length > lim.maxUrlBytes) return early(req, res, obs, startNs, 414, 'URI too long\n');
+  if (!listener) return early(req, res, obs, startMs, 404, 'no listener\n');
+  const lim = src.limits;
+  if (target.length > lim.maxUrlBytes) return early(req, res, obs, startMs, 414, 'URI too long\n');
   if (lim.maxBodyBytes > 0) {
     const cl = req.headers['content-length'];
-    if (cl !== undefined && Number(cl) > lim.maxBodyBytes) return early(req, res, obs, startNs, 413, 'payload too large\n');
+    if (cl !== undefined && Number(cl) > lim.maxBodyBytes) return early(req, res, obs, startMs, 413, 'payload too large\n');
   }
   const split = splitTarget(target, listener.ir.pathNormalization);
-  if (!split) return early(req, res, obs, startNs, 400, 'bad request path\n');
+  if (!split) return early(req, res, obs, startMs, 400, 'bad request path\n');
   const headers = req.headers;
   const authority = (headers.host ?? headers[':authority']) as string | undefined;
   // Two Host headers (joined with ", ") or one with a list in it: RFC 9112 §3.2 says 400.
-  if (authority !== undefined && authority.includes(',')) return early(req, res, obs, startNs, 400, 'bad Host header\n');
+  if (authority !== undefined && authority.includes(',')) return early(req, res, obs, startMs, 400, 'bad Host header\n');
   const host = hostOf(authority);
   const method = req.method ?? 'GET';
   const match = listener.router.match(host, split.path, method, headers, split.query);

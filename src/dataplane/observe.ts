@@ -25,7 +25,7 @@ export class Observer {
   }
 
   done(ctx: RequestContext, status: number, upstream: string | undefined): void {
-    const seconds = Number(process.hrtime.bigint() - ctx.startNs) / 1e9;
+    const seconds = (performance.now() - ctx.startMs) / 1e3;
     const route = ctx.route?.label ?? '-';
     this.metrics.observeRequest(route, status, seconds);
     this.access?.write({
@@ -44,8 +44,8 @@ export class Observer {
   }
 
   /** Requests that never reached a route (404, 400, 413, 414). */
-  early(method: string, path: string, status: number, startNs: bigint): void {
-    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+  early(method: string, path: string, status: number, startMs: number): void {
+    const seconds = (performance.now() - startMs) / 1e3;
     this.metrics.observeRequest('-', status, seconds);
     this.access?.write({ requestId: '-', method, host: '-', path, route: '-', status, durationMs: Math.round(seconds * 1e6) / 1e3, upstream: undefined, client: '-', decision: null });
   }

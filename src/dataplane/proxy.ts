@@ -48,14 +48,14 @@ export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute,
       d.then(
         (reply) => {
           if (reply) {
-            sendReply(res, ctx, reply, [route.chain, wb.chain]);
+            sendReply(res, ctx, reply, wb.chains);
             obs.done(ctx, reply.status, undefined);
           } else forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
         },
         (err) => obs.internalError(ctx, res, err),
       );
     } else {
-      sendReply(res, ctx, d, [route.chain, wb.chain]);
+      sendReply(res, ctx, d, wb.chains);
       obs.done(ctx, d.status, undefined);
     }
     return;
@@ -78,7 +78,7 @@ export function enterDestinationHop(ctx: RequestContext, route: DataRoute): void
 function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {
   const cluster = wb.cluster!;
   const member = cluster.pick();
-  const chains = [route.chain, wb.chain];
+  const chains = wb.chains;
   if (!member) {
     obs.upstreamError(cluster.id, 'no_endpoint');
     sendReply(res, ctx, NO_ENDPOINT, chains);
