@@ -141,6 +141,32 @@ describe('portcullis explain', () => {
   });
 });
 
+describe('portcullis explain, in-process: --source-ip and two hops', () => {
+  const ex = (file: string, request: string, sourceIp = '127.0.0.1') =>
+    explain([examplePath(file)], parseRequestLine(request), { sourceIp, rootNamespace: 'istio-system', pathNormalization: 'BASE' });
+
+  test('--source-ip is the client address remoteIpBlocks sees', async () => {
+    const other = await ex('authz-ingress-allow.yaml', 'GET http://127.0.0.1:8080/headers', '127.0.0.2');
+    assert.equal(other.code, 3);
+    assert.match(other.text, /^ {2}deny +istio\.authorization \[AuthorizationPolicy\/foo\/ingress-policy\]: no ALLOW policy matched on Gateway\/foo\/httpbin-gateway$/m);
+    const home = await ex('authz-ingress-allow.yaml', 'GET http://127.0.0.1:8080/headers');
+    assert.equal(home.code, 0, home.text);
+  });
+
+  test('two hops: the gateway allows, the service refuses, both decisions are shown', async () => {
+    const r = await ex('two-hops.yaml', 'POST http://localhost:8080/api/x');
+    assert.equal(r.code, 3);
+    assert.match(r.text, /^decisions:\n {2}allow +istio\.authorization \[AuthorizationPolicy\/foo\/gateway-paths\]: rule 0 matched \(ALLOW\) on Gateway\/foo\/httpbin-gateway\n {2}deny +istio\.authorization \[AuthorizationPolicy\/foo\/httpbin-readonly\]: no ALLOW policy matched on Service\/foo\/httpbin$/m);
+    assert.match(r.text, /^answer: 403 \(answered by the gateway on the destination hop\) "RBAC: access denied"$/m);
+  });
+
+  test('the path is normalized as the gateway does it, from the target as written', async () => {
+    const r = await ex('path-normalization.yaml', 'GET http://localhost:8080/public/%2e%2e/admin');
+    assert.match(r.text, /^path: \/public\/%2e%2e\/admin normalized to \/admin \(BASE\)$/m);
+    assert.match(r.text, /^answer: 403 \(answered by the gateway\) "RBAC: access denied"$/m);
+  });
+});
+
 describe('portcullis run --log-level debug', () => {
   let gw: Running | undefined;
   let echo: EchoServer;

@@ -168,7 +168,7 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
       else if (o.peerCertPem) say(`peer: ${cv ? 'certificate not verified by the trust bundle: no identity' : 'certificate not asked for by this listener: no identity'}`);
       else say('peer: no client certificate');
       if (cv?.mode === 'REQUIRE' && !tls.peerVerified) {
-        say(`answer: TLS handshake refused (STRICT mTLS: ${o.peerCertPem ? 'the client certificate does not verify against the trust bundle' : 'no client certificate'}; curl exits with 56)`);
+        say(`answer: TLS handshake refused (STRICT mTLS: ${o.peerCertPem ? 'the client certificate does not verify against the trust bundle' : 'no client certificate'}; curl prints 000)`);
         return { text: lines.join('\n') + '\n', code: 3 };
       }
     }
