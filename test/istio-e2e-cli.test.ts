@@ -77,7 +77,7 @@ describe('portcullis validate', () => {
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(
       r.stdout,
-      /^error: .*examples\/istio\/invalid-deny-without-rules\.yaml:\d+ \(document 1\) AuthorizationPolicy\/foo\/deny-all: spec: A DENY policy without rules is invalid: it would never be triggered; add an empty rule `\{\}` to deny every request$/m,
+      /^error: .*examples\/istio\/invalid-deny-without-rules\.yaml:12 \(document 1\) AuthorizationPolicy\/foo\/deny-all: spec: A DENY policy without rules is invalid: it would never be triggered; add an empty rule `\{\}` to deny every request$/m,
     );
     assert.match(r.stdout, /^1 error\(s\) in 1 file\(s\)$/m);
   });

@@ -108,7 +108,7 @@ for (const mode of MODES) {
 }
 
 describe('BASE, with an ALLOW list (/public/* only): the spellings a DENY list misses are refused', () => {
-  for (const target of ['//admin', '/admin%2Fusers', '/ADMIN', '/admin;x=1', '/public/../admin', '/public%2F..%2Fadmin', '/%2561dmin']) {
+  for (const target of ['//admin', '/admin%2Fusers', '/admin%5Cusers', '/ADMIN', '/admin;x=1', '/public/../admin', '/public%2F..%2Fadmin', '/%2561dmin', '/public\\..\\admin']) {
     test(`${target} → 403`, async () => {
       assert.equal((await send(allowPort, target)).status, 403);
     });
