@@ -100,6 +100,7 @@ describe('the HTTP provider (sample-ext-authz-http)', () => {
     const d = await send(port, '/headers', { headers: { 'x-ext-authz': 'deny' } });
     assert.equal(d.status, 403);
     assert.equal(d.body, DENY_BODY);
+    assert.equal(d.headers['x-ext-authz-check-result'], 'denied', 'no headersToDownstreamOnDeny: every authorizer header goes back');
     const a = await send(port, '/headers', { headers: { 'x-ext-authz': 'allow' } });
     assert.equal(a.status, 200);
     assert.deepEqual(checksSince(n).map((c) => [c.via, c.allowed]), [['http', false], ['http', true]]);
@@ -119,6 +120,31 @@ describe('the HTTP provider (sample-ext-authz-http)', () => {
     const r = await send(port, '/headers', { headers: { 'x-ext-authz': 'allow' } });
     assert.equal(r.status, 200);
     assert.equal(r.json().headers['x-ext-authz-check-result'], undefined);
+  });
+});
+
+describe('the HTTP provider with the header lists of the task\'s oauth2-proxy example', () => {
+  before(() =>
+    load(
+      example({ 'name: sample-ext-authz-grpc': 'name: sample-ext-authz-http' }).replace(
+        'includeRequestHeadersInCheck: ["x-ext-authz"]',
+        'includeRequestHeadersInCheck: ["x-ext-authz"]\n        headersToUpstreamOnAllow: ["x-ext-authz-check-result"]\n        headersToDownstreamOnDeny: ["content-type"]',
+      ),
+    ),
+  );
+
+  test('allow: headersToUpstreamOnAllow carries the authorizer\'s header to httpbin, replacing a forged one', async () => {
+    const r = await send(port, '/headers', { headers: { 'x-ext-authz': 'allow', 'x-ext-authz-check-result': 'forged' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.json().headers['x-ext-authz-check-result'], 'allowed');
+  });
+
+  test('deny: only headersToDownstreamOnDeny reach the client', async () => {
+    const r = await send(port, '/headers', { headers: { 'x-ext-authz': 'deny' } });
+    assert.equal(r.status, 403);
+    assert.equal(r.body, DENY_BODY);
+    assert.equal(r.headers['x-ext-authz-check-result'], undefined);
+    assert.match(String(r.headers['content-type']), /^text\/plain/);
   });
 });
 
