@@ -11,7 +11,7 @@ import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { runCli } from './helpers/cli.ts';
-import { issueWorkloadCert, makeCa } from './helpers/certs.ts';
+import { issueWorkloadCert, makeCa, makeIntermediateCa } from './helpers/certs.ts';
 import { examplePath, exampleYaml, send, type Answer } from './helpers/istio-e2e.ts';
 import { explain, parseRequestLine } from '../src/cli/explain.ts';
 
@@ -23,7 +23,7 @@ let gw: TestGateway;
 let strict = 0;
 let permissive = 0;
 let rootPem = '';
-const creds: Record<'foo' | 'bar' | 'legacy' | 'forged' | 'expired', Creds> = {} as never;
+const creds: Record<'foo' | 'bar' | 'legacy' | 'forged' | 'expired' | 'viaIntermediate' | 'leafOnly', Creds> = {} as never;
 
 async function ca(...args: string[]): Promise<string> {
   const r = await runCli(['ca', ...args], { cwd: dir });
@@ -57,6 +57,15 @@ before(async () => {
   const forged = await issueWorkloadCert(await makeCa(), { namespace: 'foo', serviceAccount: 'sleep' });
   creds.forged = { cert: forged.certPem, key: forged.keyPem };
   await writeFile(join(dir, 'forged-cert.pem'), forged.certPem);
+  // Issued by an intermediate under the root: good when the client sends the intermediate along.
+  const intermediate = await makeIntermediateCa(root);
+  const viaIntermediate = await issueWorkloadCert(intermediate, { namespace: 'foo', serviceAccount: 'sleep' });
+  const withIntermediate = viaIntermediate.chainPem.slice(0, viaIntermediate.chainPem.lastIndexOf('-----BEGIN CERTIFICATE-----'));
+  creds.viaIntermediate = { cert: withIntermediate, key: viaIntermediate.keyPem };
+  creds.leafOnly = { cert: viaIntermediate.certPem, key: viaIntermediate.keyPem };
+  await writeFile(join(dir, 'intermediate-chain.pem'), withIntermediate);
+  await writeFile(join(dir, 'intermediate-leaf.pem'), viaIntermediate.certPem);
+  await writeFile(join(dir, 'not-a-cert.pem'), '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
 
   echo = await startEcho('v1');
   [strict, permissive] = await Promise.all([freePort(), freePort()]);
@@ -115,6 +124,11 @@ describe('STRICT (port 8443, the namespace policy)', () => {
     await assertHandshakeRefused(get(strict, creds.expired));
   });
 
+  test('issued by an intermediate: accepted with the intermediate sent along, refused without it', async () => {
+    assert.equal((await get(strict, creds.viaIntermediate)).status, 200);
+    await assertHandshakeRefused(get(strict, creds.leafOnly));
+  });
+
   test('a certificate with somebody else\'s key: refused', async () => {
     await assertHandshakeRefused(get(strict, { cert: creds.foo.cert, key: creds.forged.key }));
   });
@@ -153,13 +167,15 @@ describe('portcullis explain with --peer-cert', () => {
       });
       return { code: out.code, stdout: out.text, stderr: '' };
     };
-    const [allowed, denied, none, forged] = await Promise.all([
+    const [allowed, denied, none, forged, chain, leafOnly] = await Promise.all([
       runExplain('POST https://localhost:8443/headers', 'foo-sleep-cert.pem'),
       runExplain('POST https://localhost:8443/headers', 'bar-sleep-cert.pem'),
       inProcess('GET https://localhost:8443/headers'),
       inProcess('GET https://localhost:8443/headers', 'forged-cert.pem'),
+      inProcess('GET https://localhost:8443/headers', 'intermediate-chain.pem'),
+      inProcess('GET https://localhost:8443/headers', 'intermediate-leaf.pem'),
     ]);
-    Object.assign(runs, { allowed, denied, none, forged });
+    Object.assign(runs, { allowed, denied, none, forged, chain, leafOnly });
   });
 
   test('allowed: names the route, the peer, the policy and rule that allowed, and the answer', () => {
@@ -193,5 +209,20 @@ describe('portcullis explain with --peer-cert', () => {
     assert.equal(r.code, 3);
     assert.match(r.stdout, /^peer: certificate not verified by the trust bundle: no identity$/m);
     assert.match(r.stdout, /^answer: TLS handshake refused \(STRICT mTLS: the client certificate does not verify/m);
+  });
+
+  test('a chain through an intermediate verifies as the handshake does; the leaf alone does not', () => {
+    assert.equal(runs.chain.code, 0, runs.chain.stdout);
+    assert.match(runs.chain.stdout, /^peer: cluster\.local\/ns\/foo\/sa\/sleep \(verified client certificate\)$/m);
+    assert.match(runs.leafOnly.stdout, /^answer: TLS handshake refused/m);
+  });
+
+  test('a --peer-cert file that is not a certificate is a usage error, not a crash', async () => {
+    await assert.rejects(
+      explain([examplePath('peer-authentication.yaml'), join(dir, 'ca/cacerts.yaml'), join(dir, 'server-secret.yaml')], parseRequestLine('GET https://localhost:8443/'), {
+        sourceIp: '127.0.0.1', rootNamespace: 'istio-system', pathNormalization: 'BASE', peerCertPem: await read('not-a-cert.pem'),
+      }),
+      /--peer-cert: the file holds a certificate that does not parse/,
+    );
   });
 });
