@@ -2,21 +2,20 @@
 // It builds the same snapshot `run` would, compiles the same filter chains,
 // and runs them on a request described on the command line.
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import { parse, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
 import { compileSnapshot, type Chain, type CompiledBackend, type DataRoute } from '../dataplane/compile.ts';
 import { PoolRegistry } from '../upstream/pools.ts';
-import { RequestContext, type TlsInfo } from '../dataplane/context.ts';
+import { RequestContext } from '../dataplane/context.ts';
 import { splitTarget } from '../dataplane/path.ts';
 import { hostOf } from '../dataplane/handler.ts';
 import { runChain } from '../dataplane/chain.ts';
 import { enterDestinationHop } from '../dataplane/proxy.ts';
 import type { Reply } from '../filters/types.ts';
 import type { PathNormalization } from '../ir/types.ts';
-import { peerIdentityFromUris, urisFromSubjectAltName } from '../auth/spiffe.ts';
+import { tlsFor } from './explain-peer.ts';
 
 const HELP = `Usage: portcullis explain -f CONFIG [-f ...] --request 'METHOD URL [-H "Name: value"]...'
                          [--source-ip IP] [--peer-cert FILE] [--root-namespace NS]
@@ -263,55 +262,4 @@ function printTrace(lines: string[], ctx: RequestContext): void {
   if (!ctx.trace || ctx.trace.length === 0) return;
   lines.push('decisions:');
   for (const t of ctx.trace) lines.push(`  ${t.decision.padEnd(8)} ${t.filter}${t.origin ? ` [${t.origin}]` : ''}: ${t.reason}`);
-}
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-function certificates(pem: string): X509Certificate[] {
-  return (pem.match(PEM_CERT) ?? []).map((p) => new X509Certificate(p));
-}
-
-function currentlyValid(c: X509Certificate, now: number): boolean {
-  return Date.parse(c.validFrom) <= now && now <= Date.parse(c.validTo);
-}
-
-/**
- * What the handshake would decide: the leaf (first certificate of the file)
- * chains to a certificate of the trust bundle, through the intermediates the
- * file carries after it, every link issued, signed and valid now.
- */
-function chainVerifies(chain: X509Certificate[], bundle: X509Certificate[]): boolean {
-  const now = Date.now();
-  let current = chain[0];
-  const rest = chain.slice(1);
-  for (let depth = 0; depth <= rest.length; depth++) {
-    if (!currentlyValid(current, now)) return false;
-    for (const ca of bundle) {
-      if (current.checkIssued(ca) && current.verify(ca.publicKey) && currentlyValid(ca, now)) return true;
-    }
-    const next = rest.find((c) => c.ca && current.checkIssued(c) && current.verify(c.publicKey));
-    if (!next) return false;
-    current = next;
-  }
-  return false;
-}
-
-function tlsFor(peerPem: string | undefined, caPem: string | undefined, sni: string): TlsInfo {
-  const info: TlsInfo = { sni, peerVerified: false, peerUris: [] };
-  if (!peerPem) return info;
-  let chain: X509Certificate[];
-  try {
-    chain = certificates(peerPem);
-  } catch {
-    throw new UsageError('--peer-cert: the file holds a certificate that does not parse');
-  }
-  if (chain.length === 0) throw new UsageError('--peer-cert: no PEM certificate in the file');
-  const verified = caPem !== undefined && chainVerifies(chain, certificates(caPem));
-  info.peerVerified = verified;
-  if (verified) {
-    info.peerCertDer = chain[0].raw;
-    info.peerUris = urisFromSubjectAltName(chain[0].subjectAltName);
-    info.peerIdentity = peerIdentityFromUris(info.peerUris);
-  }
-  return info;
 }
