@@ -119,3 +119,20 @@ spec:
   assert.equal(r.json().backend, 'v2');
   assert.equal((await send(port, '/legacy/x', { method: 'POST', body: '' })).status, 403);
 });
+
+test('PeerAuthentication STRICT on a plaintext gateway: every connection is reset, as Istio would (no answer, no hang)', async () => {
+  await loadWith(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: default, namespace: foo }
+spec:
+  mtls:
+    mode: STRICT
+---
+`);
+  await assert.rejects(send(port, '/api/x'), (e: NodeJS.ErrnoException) => {
+    assert.match(`${e.code} ${e.message}`, /ECONNRESET|socket hang up/);
+    return true;
+  });
+  await loadWith('');
+  assert.equal((await send(port, '/api/x')).status, 200, 'PERMISSIVE again: served');
+});
