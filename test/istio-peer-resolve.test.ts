@@ -86,7 +86,7 @@ test('several policies at one level: the oldest wins (then name, then namespace)
 
 test('gatewayWorkloadLabels adds the label Istio puts on gateway pods', () => {
   const labels = gatewayWorkloadLabels({ name: 'edge', labels: { app: 'edge' }, infrastructureLabels: { team: 'a' } });
-  assert.deepEqual(labels, { app: 'edge', team: 'a', 'gateway.networking.k8s.io/gateway-name': 'edge' });
+  assert.deepEqual(labels, { app: 'edge', team: 'a', 'gateway.networking.k8s.io/gateway-name': 'edge', 'istio.io/gateway-name': 'edge' });
   const p = pa('apps', 'w', sel({ 'gateway.networking.k8s.io/gateway-name': 'edge' }, mode('STRICT')));
   assert.equal(resolve([p], 443, { namespace: 'apps', name: 'edge', labels }).mode, 'STRICT');
 });

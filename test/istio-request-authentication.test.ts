@@ -284,7 +284,7 @@ describe('request authentication', () => {
       401,
       'Jwt verification fails',
     ],
-    ['with alg none', async () => `${b64({ alg: 'none' })}.${b64({ iss: ISS, sub: 'root', aud: 'orders' })}.x`, 401, 'Jwt header [alg] field value is invalid'],
+    ['with alg none', async () => `${b64({ alg: 'none' })}.${b64({ iss: ISS, sub: 'root', aud: 'orders' })}.x`, 401, 'Jwt header [alg] is not supported'],
     [
       'HS256-signed with the RSA public key',
       async () => {
@@ -295,7 +295,7 @@ describe('request authentication', () => {
       401,
       "Jwks doesn't have key to match kid or alg from Jwt",
     ],
-    ['that is not a JWT', async () => 'garbage', 401, 'Jwt is not in the form of Header.Payload.Signature'],
+    ['that is not a JWT', async () => 'garbage', 401, 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections'],
   ];
   for (const [what, make, status, body] of cases) {
     test(`a token ${what} is refused with ${status}, regardless of authorization`, async () => {

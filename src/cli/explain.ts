@@ -2,21 +2,20 @@
 // It builds the same snapshot `run` would, compiles the same filter chains,
 // and runs them on a request described on the command line.
 import { readFileSync } from 'node:fs';
-import { X509Certificate } from 'node:crypto';
 import { parse, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
-import { compileSnapshot, type CompiledBackend, type DataRoute } from '../dataplane/compile.ts';
+import { compileSnapshot, type Chain, type CompiledBackend, type DataRoute } from '../dataplane/compile.ts';
 import { PoolRegistry } from '../upstream/pools.ts';
-import { RequestContext, type TlsInfo } from '../dataplane/context.ts';
+import { RequestContext } from '../dataplane/context.ts';
 import { splitTarget } from '../dataplane/path.ts';
 import { hostOf } from '../dataplane/handler.ts';
 import { runChain } from '../dataplane/chain.ts';
 import { enterDestinationHop } from '../dataplane/proxy.ts';
 import type { Reply } from '../filters/types.ts';
 import type { PathNormalization } from '../ir/types.ts';
-import { peerIdentityFromUris, urisFromSubjectAltName } from '../auth/spiffe.ts';
+import { tlsFor } from './explain-peer.ts';
 
 const HELP = `Usage: portcullis explain -f CONFIG [-f ...] --request 'METHOD URL [-H "Name: value"]...'
                          [--source-ip IP] [--peer-cert FILE] [--root-namespace NS]
@@ -33,6 +32,11 @@ Example:
 export interface ParsedRequest {
   method: string;
   url: URL;
+  /**
+   * The path and query exactly as written: URL parsing would already resolve
+   * "/a/../b" and "\\", and explain must normalize the way the gateway does.
+   */
+  target: string;
   headers: Record<string, string>;
 }
 
@@ -82,7 +86,8 @@ export function parseRequestLine(text: string): ParsedRequest {
     const value = h.slice(colon + 1).trim();
     headers[name] = headers[name] !== undefined ? `${headers[name]}, ${value}` : value;
   }
-  return { method: method.toUpperCase(), url, headers };
+  const target = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*([^#]*)/i.exec(rawUrl)?.[1] || '/';
+  return { method: method.toUpperCase(), url, target, headers };
 }
 
 export async function explainCommand(argv: string[]): Promise<number> {
@@ -142,20 +147,37 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
   try {
     const scheme = req.url.protocol === 'https:' ? 'https' : 'http';
     const port = req.url.port ? Number(req.url.port) : scheme === 'https' ? 443 : 80;
-    say(`request: ${req.method} ${req.url.href}`);
+    say(`request: ${req.method} ${req.url.protocol}//${req.url.host}${req.target}`);
+    // Names only: values may be credentials.
+    const names = Object.keys(req.headers);
+    if (names.length > 0) say(`headers: ${names.join(', ')}`);
     const listener = snap.listeners.get(port);
     if (!listener) {
       say(`listener: none on port ${port} (ports: ${[...snap.listeners.keys()].join(', ') || 'none'})`);
       say('answer: connection refused');
       return { text: lines.join('\n') + '\n', code: 3 };
     }
-    say(`listener: port ${port} ${listener.ir.protocol} (${listener.ir.sections.map((s) => `Gateway/${s.gateway.namespace}/${s.gateway.name}/${s.name}`).join(', ')})`);
-    const target = splitTarget(req.url.pathname + req.url.search, listener.ir.pathNormalization);
+    const cv = listener.ir.tls?.clientValidation;
+    const strict = cv?.mode === 'REQUIRE' ? ', client certificate required (STRICT mTLS)' : cv ? ', client certificate verified when sent' : '';
+    say(`listener: port ${port} ${listener.ir.protocol} (${listener.ir.sections.map((s) => `Gateway/${s.gateway.namespace}/${s.gateway.name}/${s.name}`).join(', ')})${strict}`);
+    const tls = scheme === 'https' ? tlsFor(o.peerCertPem, cv?.caPem, req.url.hostname) : undefined;
+    if (tls) {
+      if (tls.peerIdentity) say(`peer: ${tls.peerIdentity.principal} (verified client certificate)`);
+      else if (tls.peerVerified) say('peer: verified client certificate without a SPIFFE identity');
+      else if (o.peerCertPem) say(`peer: ${cv ? 'certificate not verified by the trust bundle: no identity' : 'certificate not asked for by this listener: no identity'}`);
+      else say('peer: no client certificate');
+      if (cv?.mode === 'REQUIRE' && !tls.peerVerified) {
+        say(`answer: TLS handshake refused (STRICT mTLS: ${o.peerCertPem ? 'the client certificate does not verify against the trust bundle' : 'no client certificate'}; curl prints 000)`);
+        return { text: lines.join('\n') + '\n', code: 3 };
+      }
+    }
+    const target = splitTarget(req.target, listener.ir.pathNormalization);
     if (!target) {
       say('answer: 400 (the path cannot be normalized)');
       return { text: lines.join('\n') + '\n', code: 3 };
     }
-    if (target.path !== req.url.pathname) say(`path: ${req.url.pathname} normalized to ${target.path} (${listener.ir.pathNormalization})`);
+    const rawPath = req.target.split('?')[0];
+    if (target.path !== rawPath) say(`path: ${rawPath} normalized to ${target.path} (${listener.ir.pathNormalization})`);
     const headers: Record<string, string> = { host: req.url.host, ...req.headers };
     const host = hostOf(headers.host);
     const m = listener.router.match(host, target.path, req.method, headers, target.query);
@@ -177,12 +199,13 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
       clientIp: o.sourceIp,
       remoteIp: o.sourceIp,
       localIp: '127.0.0.1',
-      tls: scheme === 'https' ? tlsFor(o.peerCertPem, listener.ir.tls?.clientValidation?.caPem, host) : undefined,
+      tls,
       requestId: 'explain',
       tracing: true,
     });
     ctx.route = route;
-    say(`gateway hop filters: ${route.chain.request.map((f) => f.type).join(' → ') || 'none'}`);
+    const gw = route.ir.section.gateway;
+    say(`gateway hop (Gateway/${gw.namespace}/${gw.name}): ${describeChain(route.chain)}`);
     const first = await runChain(ctx, route.chain);
     if (first) return finish(lines, ctx, first);
     const a = route.action;
@@ -190,18 +213,22 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
     if (a.type === 'direct') return finish(lines, ctx, { status: a.status, body: a.body }, 'direct response');
     if (a.backends.length === 0) return finish(lines, ctx, { status: 500 }, 'no backend');
     // Every backend the split may pick is its own destination hop: explain each.
-    let code = 0;
+    const answers: string[] = [];
     for (const b of a.backends) {
       const share = a.totalWeight > 0 ? Math.round((100 * b.weight) / a.totalWeight) : 0;
       say(`backend: ${b.cluster?.id ?? '(invalid reference → 500)'} (weight ${b.weight}, ${share}%)`);
+      if (b.cluster) say(`  destination hop: ${describeChain(b.chain)}`);
       const r = await backendHop(ctx, route, b);
-      if (r) {
-        say(`  answer on this backend: ${r.status}${r.body ? ` ${JSON.stringify(r.body.trim())}` : ''}`);
-        code = 3;
-      } else say(`  answer on this backend: proxied to ${b.cluster!.ir.endpoints.map((e) => `${e.host}:${e.port}`).join(', ') || '(no endpoint → 503)'}`);
+      const answer = r
+        ? `${r.status} (answered by the gateway on the destination hop)${r.body ? ` ${JSON.stringify(r.body.trim())}` : ''}`
+        : `proxied to ${b.cluster!.id.replace(/:\d+$/, '')} at ${b.cluster!.ir.endpoints.map((e) => `${e.host}:${e.port}`).join(', ') || '(no endpoint → 503)'}`;
+      say(`  answer on this backend: ${answer}`);
+      answers.push(answer);
     }
     printTrace(lines, ctx);
-    return { text: lines.join('\n') + '\n', code };
+    const allSame = answers.every((x) => x === answers[0]);
+    say(`answer: ${allSame ? answers[0] : 'depends on the backend the split picks (see each backend above)'}`);
+    return { text: lines.join('\n') + '\n', code: answers.every((x) => x.startsWith('proxied')) ? 0 : 3 };
   } finally {
     snap.close();
     await pools.closeAll();
@@ -219,6 +246,12 @@ async function backendHop(gatewayHop: RequestContext, route: DataRoute, b: Compi
   return reply;
 }
 
+/** The filters of one hop, with the policies each came from. */
+function describeChain(chain: Chain): string {
+  if (chain.request.length === 0) return 'no filters';
+  return chain.request.map((f) => `${f.type} [${f.origin}]`).join(' → ');
+}
+
 function finish(lines: string[], ctx: RequestContext, reply: Reply, what = 'answered by the gateway'): { text: string; code: number } {
   printTrace(lines, ctx);
   lines.push(`answer: ${reply.status} (${what})${reply.body ? ` ${JSON.stringify(reply.body.trim())}` : ''}`);
@@ -229,25 +262,4 @@ function printTrace(lines: string[], ctx: RequestContext): void {
   if (!ctx.trace || ctx.trace.length === 0) return;
   lines.push('decisions:');
   for (const t of ctx.trace) lines.push(`  ${t.decision.padEnd(8)} ${t.filter}${t.origin ? ` [${t.origin}]` : ''}: ${t.reason}`);
-}
-
-function tlsFor(peerPem: string | undefined, caPem: string | undefined, sni: string): TlsInfo {
-  const info: TlsInfo = { sni, peerVerified: false, peerUris: [] };
-  if (!peerPem) return info;
-  const cert = new X509Certificate(peerPem);
-  let verified = false;
-  if (caPem) {
-    try {
-      verified = cert.verify(new X509Certificate(caPem).publicKey) && new Date(cert.validTo) > new Date();
-    } catch {
-      verified = false;
-    }
-  }
-  info.peerVerified = verified;
-  if (verified) {
-    info.peerCertDer = cert.raw;
-    info.peerUris = urisFromSubjectAltName(cert.subjectAltName);
-    info.peerIdentity = peerIdentityFromUris(info.peerUris);
-  }
-  return info;
 }

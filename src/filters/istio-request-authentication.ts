@@ -18,6 +18,7 @@ import { failureHttpStatus, failureMessage, type JwtFailure } from '../auth/jwt/
 import { claimAt, claimHeaderValue } from '../auth/jwt/claims.ts';
 import { cookieValue, queryParam, removeCookie, removeQueryParam, tokenFromHeader, withDefaultLocations } from '../auth/jwt/extract.ts';
 import type { Lease } from '../auth/jwt/shared.ts';
+import { authorityOf } from '../authz/ext-authz/headers.ts';
 
 export const ISTIO_REQUEST_AUTHENTICATION = 'istio.requestAuthentication';
 
@@ -87,9 +88,13 @@ const UNSAFE_REALM = /[^\x20-\x7e]|["\\]/g;
 /** Envoy's MaximumUriLength for the realm. */
 const MAX_REALM = 256;
 
-/** Envoy's realm is the request URI; we leave the query out so an access_token is never echoed back. */
+/**
+ * Envoy's realm is the request URI: scheme, Host as sent (with its port) and path
+ * (Http::Utility::buildOriginalUri). We leave the query out so an access_token is
+ * never echoed back.
+ */
 function realmOf(ctx: RequestContext): string {
-  const uri = `${ctx.scheme}://${ctx.host}${ctx.path}`.replace(UNSAFE_REALM, '');
+  const uri = `${ctx.scheme}://${authorityOf(ctx)}${ctx.path}`.replace(UNSAFE_REALM, '');
   return uri.length > MAX_REALM ? uri.slice(0, MAX_REALM) : uri;
 }
 

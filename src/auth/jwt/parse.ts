@@ -1,7 +1,8 @@
 // Compact JWS → header, claims and the bytes the signature covers.
-// Decoding uses jose (strict base64url, JSON object checks); nothing here
-// trusts the token: the result is only an input for the verifier.
-import { base64url, decodeJwt, decodeProtectedHeader } from 'jose';
+// The checks and their order are jwt_verify_lib's (Jwt::parseFromString), so a
+// bad token gets the status Envoy would give it; base64url decoding is jose's.
+// Nothing here trusts the token: the result is only an input for the verifier.
+import { base64url } from 'jose';
 import type { JwtFailure } from './status.ts';
 
 export interface ParsedJwt {
@@ -37,11 +38,33 @@ function fail(failure: JwtFailure): ParseResult {
   return { ok: false, failure };
 }
 
-/** Integer seconds claim: absent → 0, wrong type → undefined (a parse error, as in jwt_verify_lib). */
-function timeClaim(v: unknown): number | undefined {
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A base64url JSON object segment, or which of the two steps failed. */
+function decodeSegment(seg: string): Record<string, unknown> | 'base64' | 'json' {
+  let bytes: Uint8Array;
+  try {
+    bytes = base64url.decode(seg);
+  } catch {
+    return 'base64';
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(utf8.decode(bytes));
+  } catch {
+    return 'json';
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : 'json';
+}
+
+/**
+ * A time claim in seconds: absent → 0; not a number → 'type'; negative → 'sign'.
+ * (jwt_verify_lib reads an int64; a negative exp would only make the token expired.)
+ */
+function timeClaim(v: unknown): number | 'type' | 'sign' {
   if (v === undefined) return 0;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return undefined;
-  return Math.floor(v);
+  if (typeof v !== 'number' || !Number.isFinite(v)) return 'type';
+  return v < 0 ? 'sign' : Math.floor(v);
 }
 
 export function parseJwt(token: string): ParseResult {
@@ -51,12 +74,9 @@ export function parseJwt(token: string): ParseResult {
   if (d1 <= 0 || d2 < 0 || d2 === d1 + 1 || d2 === token.length - 1 || token.indexOf('.', d2 + 1) >= 0) {
     return fail('JwtBadFormat');
   }
-  let header: Record<string, unknown>;
-  try {
-    header = decodeProtectedHeader(token) as Record<string, unknown>;
-  } catch {
-    return fail('JwtHeaderParseError');
-  }
+  const header = decodeSegment(token.slice(0, d1));
+  if (header === 'base64') return fail('JwtHeaderParseErrorBadBase64');
+  if (header === 'json') return fail('JwtHeaderParseErrorBadJson');
   const alg = header.alg;
   if (typeof alg !== 'string') return fail('JwtHeaderBadAlg');
   if (!IMPLEMENTED_ALGS.has(alg)) return fail('JwtHeaderNotImplementedAlg');
@@ -65,31 +85,35 @@ export function parseJwt(token: string): ParseResult {
   // "crit" names extensions the verifier must understand; we understand none.
   if (header.crit !== undefined) return fail('JwtVerificationFail');
 
-  let claims: Record<string, unknown>;
-  try {
-    claims = decodeJwt(token) as Record<string, unknown>;
-  } catch {
-    return fail('JwtPayloadParseError');
-  }
+  const claims = decodeSegment(token.slice(d1 + 1, d2));
+  if (claims === 'base64') return fail('JwtPayloadParseErrorBadBase64');
+  if (claims === 'json') return fail('JwtPayloadParseErrorBadJson');
   const iss = claims.iss;
   const sub = claims.sub;
-  if (iss !== undefined && typeof iss !== 'string') return fail('JwtPayloadParseError');
-  if (sub !== undefined && typeof sub !== 'string') return fail('JwtPayloadParseError');
-  const exp = timeClaim(claims.exp);
+  if (iss !== undefined && typeof iss !== 'string') return fail('JwtPayloadParseErrorIssNotString');
+  if (sub !== undefined && typeof sub !== 'string') return fail('JwtPayloadParseErrorSubNotString');
+  const iat = timeClaim(claims.iat);
+  if (iat === 'type') return fail('JwtPayloadParseErrorIatNotInteger');
+  if (iat === 'sign') return fail('JwtPayloadParseErrorIatNotPositive');
   const nbf = timeClaim(claims.nbf);
-  if (exp === undefined || nbf === undefined || timeClaim(claims.iat) === undefined) return fail('JwtPayloadParseError');
+  if (nbf === 'type') return fail('JwtPayloadParseErrorNbfNotInteger');
+  if (nbf === 'sign') return fail('JwtPayloadParseErrorNbfNotPositive');
+  const exp = timeClaim(claims.exp);
+  if (exp === 'type') return fail('JwtPayloadParseErrorExpNotInteger');
+  if (exp === 'sign') return fail('JwtPayloadParseErrorExpNotPositive');
+  if (claims.jti !== undefined && typeof claims.jti !== 'string') return fail('JwtPayloadParseErrorJtiNotString');
   let audiences: string[];
   const aud = claims.aud;
   if (aud === undefined) audiences = [];
   else if (typeof aud === 'string') audiences = [aud];
   else if (Array.isArray(aud) && aud.every((a) => typeof a === 'string')) audiences = aud as string[];
-  else return fail('JwtPayloadParseError');
+  else return fail('JwtPayloadParseErrorAudNotString');
 
   let signature: Uint8Array;
   try {
     signature = base64url.decode(token.slice(d2 + 1));
   } catch {
-    return fail('JwtSignatureParseError');
+    return fail('JwtSignatureParseErrorBadBase64');
   }
   return {
     ok: true,

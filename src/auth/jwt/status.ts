@@ -4,12 +4,24 @@
 
 export type JwtFailure =
   | 'JwtBadFormat'
-  | 'JwtHeaderParseError'
+  | 'JwtHeaderParseErrorBadBase64'
+  | 'JwtHeaderParseErrorBadJson'
   | 'JwtHeaderBadAlg'
   | 'JwtHeaderNotImplementedAlg'
   | 'JwtHeaderBadKid'
-  | 'JwtPayloadParseError'
-  | 'JwtSignatureParseError'
+  | 'JwtPayloadParseErrorBadBase64'
+  | 'JwtPayloadParseErrorBadJson'
+  | 'JwtPayloadParseErrorIssNotString'
+  | 'JwtPayloadParseErrorSubNotString'
+  | 'JwtPayloadParseErrorIatNotInteger'
+  | 'JwtPayloadParseErrorIatNotPositive'
+  | 'JwtPayloadParseErrorNbfNotInteger'
+  | 'JwtPayloadParseErrorNbfNotPositive'
+  | 'JwtPayloadParseErrorExpNotInteger'
+  | 'JwtPayloadParseErrorExpNotPositive'
+  | 'JwtPayloadParseErrorJtiNotString'
+  | 'JwtPayloadParseErrorAudNotString'
+  | 'JwtSignatureParseErrorBadBase64'
   | 'JwtUnknownIssuer'
   | 'JwtAudienceNotAllowed'
   | 'JwtNotYetValid'
@@ -19,14 +31,27 @@ export type JwtFailure =
   | 'JwksNoValidKeys'
   | 'JwksFetchFail';
 
+// jwt_verify_lib's status strings (status.cc), word for word.
 const MESSAGES: Record<JwtFailure, string> = {
-  JwtBadFormat: 'Jwt is not in the form of Header.Payload.Signature',
-  JwtHeaderParseError: 'Jwt header is an invalid Base64url input or an invalid JSON',
-  JwtHeaderBadAlg: 'Jwt header [alg] field is not a string',
-  JwtHeaderNotImplementedAlg: 'Jwt header [alg] field value is invalid',
+  JwtBadFormat: 'Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections',
+  JwtHeaderParseErrorBadBase64: 'Jwt header is an invalid Base64url encoded',
+  JwtHeaderParseErrorBadJson: 'Jwt header is an invalid JSON',
+  JwtHeaderBadAlg: 'Jwt header [alg] field is required and must be a string',
+  JwtHeaderNotImplementedAlg: 'Jwt header [alg] is not supported',
   JwtHeaderBadKid: 'Jwt header [kid] field is not a string',
-  JwtPayloadParseError: 'Jwt payload is an invalid Base64 or an invalid JSON',
-  JwtSignatureParseError: 'Jwt signature is an invalid Base64',
+  JwtPayloadParseErrorBadBase64: 'Jwt payload is an invalid Base64url encoded',
+  JwtPayloadParseErrorBadJson: 'Jwt payload is an invalid JSON',
+  JwtPayloadParseErrorIssNotString: 'Jwt payload [iss] field is not a string',
+  JwtPayloadParseErrorSubNotString: 'Jwt payload [sub] field is not a string',
+  JwtPayloadParseErrorIatNotInteger: 'Jwt payload [iat] field is not an integer',
+  JwtPayloadParseErrorIatNotPositive: 'Jwt payload [iat] field is not a positive integer',
+  JwtPayloadParseErrorNbfNotInteger: 'Jwt payload [nbf] field is not an integer',
+  JwtPayloadParseErrorNbfNotPositive: 'Jwt payload [nbf] field is not a positive integer',
+  JwtPayloadParseErrorExpNotInteger: 'Jwt payload [exp] field is not an integer',
+  JwtPayloadParseErrorExpNotPositive: 'Jwt payload [exp] field is not a positive integer',
+  JwtPayloadParseErrorJtiNotString: 'Jwt payload [jti] field is not a string',
+  JwtPayloadParseErrorAudNotString: 'Jwt payload [aud] field is not a string or string list',
+  JwtSignatureParseErrorBadBase64: 'Jwt signature is an invalid Base64url encoded',
   JwtUnknownIssuer: 'Jwt issuer is not configured',
   JwtAudienceNotAllowed: 'Audiences in Jwt are not allowed',
   JwtNotYetValid: 'Jwt not yet valid',

@@ -42,9 +42,16 @@ export interface ResolvedPeerAuthentication {
  * Gateway, so that `selector.matchLabels: {gateway.networking.k8s.io/gateway-name: x}`
  * (the form Istio's docs use) selects it. Istio also propagates the Gateway's own
  * labels and spec.infrastructure.labels. Use the same labels for every Istio policy kind.
+ * `istio.io/gateway-name` is the label Istio's gateway pods carried before (1.16–1.2x);
+ * Istio's "Ingress Gateway Access Control" task still selects gateways by it.
  */
 export function gatewayWorkloadLabels(gateway: { name: string; labels?: Record<string, string>; infrastructureLabels?: Record<string, string> }): Record<string, string> {
-  return { ...gateway.labels, ...gateway.infrastructureLabels, 'gateway.networking.k8s.io/gateway-name': gateway.name };
+  return {
+    ...gateway.labels,
+    ...gateway.infrastructureLabels,
+    'gateway.networking.k8s.io/gateway-name': gateway.name,
+    'istio.io/gateway-name': gateway.name,
+  };
 }
 
 export function isPeerAuthentication(r: Resource): boolean {

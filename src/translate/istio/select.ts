@@ -14,9 +14,10 @@
 //   (gateway.networking.k8s.io) → that Gateway's hop; an HTTPRoute → the
 //   Gateway hop of requests that matched that route; a core Service → the
 //   destination hop of that Service. targetRefs win over the selector.
-// A Gateway hop carries, besides its own labels, the label Istio puts on the
-// pods it deploys for a Gateway (gateway.networking.k8s.io/gateway-name), so
-// selectors written for an Istio-deployed gateway keep selecting it.
+// A Gateway hop carries, besides its own labels, the labels Istio puts on the
+// pods it deploys for a Gateway (gateway.networking.k8s.io/gateway-name, and
+// the older istio.io/gateway-name), so selectors written for an Istio-deployed
+// gateway keep selecting it.
 import type { ConfigError } from '../../resources/errors.ts';
 import { formatPath } from '../../resources/errors.ts';
 import type { LoadedResource, Resource } from '../../resources/types.ts';
@@ -37,6 +38,7 @@ export interface SelectOptions {
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+export const LEGACY_GATEWAY_NAME_LABEL = 'istio.io/gateway-name';
 
 interface TargetRef {
   group?: unknown;
@@ -63,8 +65,8 @@ function canonicalGroup(g: unknown): string {
 
 /** The labels a hop is selected by. */
 export function hopLabels(hop: PolicyHop): Record<string, string> {
-  if (hop.kind !== 'Gateway' || hop.labels[GATEWAY_NAME_LABEL] !== undefined) return hop.labels;
-  return { ...hop.labels, [GATEWAY_NAME_LABEL]: hop.name };
+  if (hop.kind !== 'Gateway' || (hop.labels[GATEWAY_NAME_LABEL] !== undefined && hop.labels[LEGACY_GATEWAY_NAME_LABEL] !== undefined)) return hop.labels;
+  return { [GATEWAY_NAME_LABEL]: hop.name, [LEGACY_GATEWAY_NAME_LABEL]: hop.name, ...hop.labels };
 }
 
 function selectorMatches(r: Resource, labels: Record<string, string>): boolean {
