@@ -17,6 +17,7 @@ const cases: [string, string, string | null, string?][] = [
   ['BASE', '/a#frag', '/a'],
   ['BASE', '/a?q=1#frag', '/a', 'q=1'],
   ['BASE', '/bad%zz', null],
+  ['BASE', '/admin%00', null],
   ['BASE', '/sp ace', null],
   ['BASE', 'http://host:8080/x/../y?z', '/y', 'z'],
   ['BASE', 'not-a-path', null],

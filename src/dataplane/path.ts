@@ -81,6 +81,8 @@ export function normalizePath(path: string, mode: Exclude<PathNormalization, 'NO
       if (h < 0 || l < 0) return null;
       const v = h * 16 + l;
       i += 2;
+      // An encoded NUL is never a path character: refused, as Envoy and Istio do.
+      if (v === 0) return null;
       if (isUnreserved(v)) out += String.fromCharCode(v);
       else if (decodeSlashes && (v === 0x2f || v === 0x5c)) out += '/';
       else out += '%' + HEX[h] + HEX[l];
