@@ -40,10 +40,22 @@ spec:
 ---
 key: [unclosed
 `);
+  await writeFile(join(dir, 'nested', 'route.yaml'), `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: api, namespace: shop }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches:
+        - path:
+            type: Prefix
+            value: /api
+`);
   const r = await runCli(['validate', '-f', dir]);
   assert.equal(r.code, 1);
+  assert.match(r.stdout, /nested\/route\.yaml:9 \(document 1\) HTTPRoute\/shop\/api: spec\.rules\[0\]\.matches\[0\]\.path\.type: must be one of: Exact, PathPrefix, RegularExpression/);
   assert.match(r.stdout, /nested\/broken\.yaml:[78] \(document 2\): invalid YAML/);
-  assert.match(r.stdout, /1 error\(s\) in 2 file\(s\)/);
+  assert.match(r.stdout, /2 error\(s\) in 3 file\(s\)/);
 
   const good = await runCli(['validate', '-f', join(dir, 'ok.yaml')]);
   assert.equal(good.code, 0, good.stdout);

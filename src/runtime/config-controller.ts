@@ -42,7 +42,7 @@ export class ConfigController {
   async watch(onChange: () => Promise<void>): Promise<void> {
     const trigger = () => {
       if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => void run(), 75);
+      this.timer = setTimeout(() => void run(), 30);
     };
     const run = async () => {
       if (this.building) {
