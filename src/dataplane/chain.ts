@@ -3,6 +3,8 @@
 import type { Decision, Reply } from '../filters/types.ts';
 import type { RequestContext } from './context.ts';
 import type { Chain } from './compile.ts';
+import type { Observer } from './observe.ts';
+import type { Res } from './respond.ts';
 
 export function runChain(ctx: RequestContext, chain: Chain, from = 0): Reply | undefined | Promise<Decision> {
   const list = chain.request;
@@ -15,4 +17,18 @@ export function runChain(ctx: RequestContext, chain: Chain, from = 0): Reply | u
     return d as Reply;
   }
   return undefined;
+}
+
+/**
+ * Run a hop's chain, then either answer its reply or go on with `next`. A
+ * filter that fails, or a `next` that throws after an awaited filter, costs
+ * this request a 500, never the process (a rejected promise left unhandled
+ * would end it).
+ */
+export function runChainThen(ctx: RequestContext, res: Res, chain: Chain, replyChains: readonly Chain[], obs: Observer, next: () => void): void {
+  const d = runChain(ctx, chain);
+  if (d === undefined) next();
+  else if ('then' in d) {
+    d.then((reply) => (reply ? obs.reply(res, ctx, reply, replyChains) : next())).catch((err: unknown) => obs.internalError(ctx, res, err));
+  } else obs.reply(res, ctx, d, replyChains);
 }

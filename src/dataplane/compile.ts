@@ -32,6 +32,8 @@ export type CompiledAction =
 
 export interface DataRoute extends CompiledRoute {
   chain: Chain;
+  /** [chain]: the response hooks a reply on this hop runs, built once. */
+  chains: readonly Chain[];
   action: CompiledAction;
   timeouts: IRRoute['timeouts'];
 }
@@ -104,7 +106,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     for (const l of ir.listeners) {
       const routes: DataRoute[] = l.routes.map((r) => {
         const chain = chainOf(r.filters);
-        return { id: r.id, label: r.label, ir: r, chain, action: compileAction(r.action, chain), timeouts: r.timeouts };
+        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r.action, chain), timeouts: r.timeouts };
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,

@@ -9,7 +9,7 @@ import { verifiedPeerOf } from '../auth/spiffe.ts';
 import { RequestContext, type TlsInfo } from './context.ts';
 import type { CompiledSnapshot, DataRoute } from './compile.ts';
 import { splitTarget } from './path.ts';
-import { runChain } from './chain.ts';
+import { runChainThen } from './chain.ts';
 import { proxy } from './proxy.ts';
 import { redirectLocation, sendReply } from './respond.ts';
 import type { Observer } from './observe.ts';
@@ -94,31 +94,14 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
     requestId,
     tracing: obs.tracing,
   });
-  if (!match) {
-    sendReply(res, ctx, NOT_FOUND, []);
-    obs.done(ctx, 404, undefined);
-    return;
-  }
+  if (!match) return obs.reply(res, ctx, NOT_FOUND, []);
   const route = match.route;
   ctx.route = route;
   const prefix = match.match.path.type === 'PathPrefix' ? match.match.path.value : undefined;
   try {
-    const d = route.chain.request.length > 0 ? runChain(ctx, route.chain) : undefined;
-    if (d === undefined) act(ctx, req, res, route, obs, prefix, lim.maxBodyBytes);
-    else if ('then' in d) {
-      d.then(
-        (reply) => {
-          if (reply) {
-            sendReply(res, ctx, reply, [route.chain]);
-            obs.done(ctx, reply.status, undefined);
-          } else act(ctx, req, res, route, obs, prefix, lim.maxBodyBytes);
-        },
-        (err) => obs.internalError(ctx, res, err),
-      );
-    } else {
-      sendReply(res, ctx, d, [route.chain]);
-      obs.done(ctx, d.status, undefined);
-    }
+    // A route without policies runs no filter code at all.
+    if (route.chain.request.length === 0) act(ctx, req, res, route, obs, prefix, lim.maxBodyBytes);
+    else runChainThen(ctx, res, route.chain, route.chains, obs, () => act(ctx, req, res, route, obs, prefix, lim.maxBodyBytes));
   } catch (err) {
     obs.internalError(ctx, res, err);
   }
@@ -130,14 +113,11 @@ function act(ctx: RequestContext, req: Req, res: Res, route: DataRoute, obs: Obs
     case 'proxy':
       proxy(ctx, req, res, route, a, obs, prefix, bodyLimit);
       return;
-    case 'redirect': {
-      sendReply(res, ctx, { status: a.statusCode, headers: { location: redirectLocation(ctx, a, prefix) } }, [route.chain]);
-      obs.done(ctx, a.statusCode, undefined);
+    case 'redirect':
+      obs.reply(res, ctx, { status: a.statusCode, headers: { location: redirectLocation(ctx, a, prefix) } }, route.chains);
       return;
-    }
     case 'direct':
-      sendReply(res, ctx, { status: a.status, body: a.body, headers: a.contentType ? { 'content-type': a.contentType } : undefined }, [route.chain]);
-      obs.done(ctx, a.status, undefined);
+      obs.reply(res, ctx, { status: a.status, body: a.body, headers: a.contentType ? { 'content-type': a.contentType } : undefined }, route.chains);
       return;
   }
 }

@@ -5,6 +5,10 @@ import type { AccessLog } from '../log/access-log.ts';
 import type { Metrics } from '../admin/metrics.ts';
 import type { RequestContext } from './context.ts';
 import { sendReply, type Res } from './respond.ts';
+import type { Reply } from '../filters/types.ts';
+import type { Chain } from './compile.ts';
+
+const INTERNAL_ERROR: Reply = { status: 500, body: 'internal error\n' };
 
 export class Observer {
   private log: Logger;
@@ -50,6 +54,12 @@ export class Observer {
     this.access?.write({ requestId: '-', method, host: '-', path, route: '-', status, durationMs: Math.round(seconds * 1e6) / 1e3, upstream: undefined, client: '-', decision: null });
   }
 
+  /** Answer with a gateway reply and account for it (access log, metrics). */
+  reply(res: Res, ctx: RequestContext, reply: Reply, chains: readonly Chain[], upstream?: string): void {
+    sendReply(res, ctx, reply, chains);
+    this.done(ctx, reply.status, upstream);
+  }
+
   upstreamError(backend: string, kind: string): void {
     this.metrics.upstreamErrors.labels(backend, kind).inc();
   }
@@ -58,7 +68,6 @@ export class Observer {
     // A bug in a filter must cost one request, never the process.
     this.log.error({ request_id: ctx.requestId, route: ctx.route?.label, err }, 'internal error while handling a request');
     ctx.record({ filter: 'gateway', decision: 'error', reason: 'internal error' });
-    sendReply(res, ctx, { status: 500, body: 'internal error\n' }, []);
-    this.done(ctx, 500, undefined);
+    this.reply(res, ctx, INTERNAL_ERROR, []);
   }
 }

@@ -7,9 +7,9 @@ import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.ts';
 import type { CompiledAction, CompiledBackend, DataRoute } from './compile.ts';
 import { copyEndToEnd } from './headers.ts';
-import { finishHeaders, replacePath, sendReply, type OutHeaders, type Res } from './respond.ts';
+import { finishHeaders, replacePath, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
-import { runChain } from './chain.ts';
+import { runChainThen } from './chain.ts';
 import type { Observer } from './observe.ts';
 
 type ProxyAction = Extract<CompiledAction, { type: 'proxy' }>;
@@ -35,32 +35,10 @@ export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
 
 export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {
   const wb = pickBackend(action);
-  if (!wb || !wb.cluster) {
-    sendReply(res, ctx, NO_BACKEND, [route.chain]);
-    obs.done(ctx, 500, undefined);
-    return;
-  }
-  if (wb.chain.request.length > 0) {
-    enterDestinationHop(ctx, route);
-    const d = runChain(ctx, wb.chain);
-    if (d === undefined) forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
-    else if ('then' in d) {
-      d.then(
-        (reply) => {
-          if (reply) {
-            sendReply(res, ctx, reply, wb.chains);
-            obs.done(ctx, reply.status, undefined);
-          } else forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
-        },
-        (err) => obs.internalError(ctx, res, err),
-      );
-    } else {
-      sendReply(res, ctx, d, wb.chains);
-      obs.done(ctx, d.status, undefined);
-    }
-    return;
-  }
-  forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
+  if (!wb || !wb.cluster) return obs.reply(res, ctx, NO_BACKEND, route.chains);
+  if (wb.chain.request.length === 0) return forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
+  enterDestinationHop(ctx, route);
+  runChainThen(ctx, res, wb.chain, wb.chains, obs, () => forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit));
 }
 
 /**
@@ -81,9 +59,7 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
   const chains = wb.chains;
   if (!member) {
     obs.upstreamError(cluster.id, 'no_endpoint');
-    sendReply(res, ctx, NO_ENDPOINT, chains);
-    obs.done(ctx, 503, undefined);
-    return;
+    return obs.reply(res, ctx, NO_ENDPOINT, chains);
   }
   const h = ctx.headers;
   const headers = copyEndToEnd(h, typeof h.connection === 'string' ? h.connection : undefined);
@@ -150,15 +126,11 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
         return;
       }
       if (err instanceof BodyTooLarge || (err as { cause?: unknown }).cause instanceof BodyTooLarge) {
-        sendReply(res, ctx, TOO_LARGE, chains);
-        obs.done(ctx, 413, member.address);
-        return;
+        return obs.reply(res, ctx, TOO_LARGE, chains, member.address);
       }
       const timeout = err instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
       obs.upstreamError(cluster.id, timeout ? 'timeout' : 'connect');
-      const reply = timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY;
-      sendReply(res, ctx, reply, chains);
-      obs.done(ctx, reply.status, member.address);
+      obs.reply(res, ctx, timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY, chains, member.address);
     },
   );
 }
