@@ -8,6 +8,9 @@ import { buildFromPaths, type BuildResult } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import type { TranslateOptions } from '../translate/index.ts';
 import type { ReloadReport } from '../admin/server.ts';
+import type { Snapshot } from '../ir/types.ts';
+import type { Counter } from 'prom-client';
+import type { Logger } from 'pino';
 
 export class ConfigController {
   private paths: string[];
@@ -23,9 +26,43 @@ export class ConfigController {
     this.options = options;
   }
 
-  async build(): Promise<BuildResult> {
-    const r = await buildFromPaths(this.paths, this.options);
-    return r;
+  build(): Promise<BuildResult> {
+    return buildFromPaths(this.paths, this.options);
+  }
+
+  /** Record a build that is now served: report, count, and say which policies were rejected. */
+  served(r: BuildResult, reloads: Counter<'result'>, log: Logger): void {
+    const rep = this.report(r);
+    reloads.labels('success').inc();
+    if (rep.policyErrors.length > 0) log.error({ errors: rep.policyErrors }, 'policies rejected; their hops fail closed');
+  }
+
+  /**
+   * Rebuild and serve the result through `apply` (which throws when it cannot
+   * serve it). Whatever fails is reported and counted, and the running snapshot
+   * (`currentVersion`) keeps serving. Returns whether the files are now served.
+   */
+  async reload(currentVersion: string | undefined, apply: (snapshot: Snapshot) => Promise<void>, reloads: Counter<'result'>, log: Logger): Promise<boolean> {
+    const r = await this.build();
+    let failure: Error | undefined;
+    if (r.snapshot && r.snapshot.version === currentVersion) {
+      this.report(r);
+      return true;
+    }
+    if (r.snapshot) {
+      try {
+        await apply(r.snapshot);
+        this.served(r, reloads, log);
+        log.info({ version: r.snapshot.version }, 'configuration reloaded');
+        return true;
+      } catch (err) {
+        failure = err as Error;
+      }
+    }
+    const rep = this.report(r, failure);
+    reloads.labels('failure').inc();
+    log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
+    return false;
   }
 
   report(r: BuildResult, applyError?: Error): ReloadReport {

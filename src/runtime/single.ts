@@ -49,35 +49,9 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     await dataplane.shutdown(0);
     throw new StartupError(`cannot serve the configuration: ${(err as Error).message}`, []);
   }
-  const firstReport = config.report(first);
-  if (firstReport.policyErrors.length > 0) log.error({ errors: firstReport.policyErrors }, 'policies rejected; their hops fail closed');
-  metrics.reloads.labels('success').inc();
+  config.served(first, metrics.reloads, log);
 
-  const reload = async (): Promise<boolean> => {
-    const r = await config.build();
-    if (!r.snapshot) {
-      const rep = config.report(r);
-      metrics.reloads.labels('failure').inc();
-      log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
-      return false;
-    }
-    if (r.snapshot.version === dataplane.current?.version) {
-      config.report(r);
-      return true;
-    }
-    try {
-      await dataplane.apply(r.snapshot);
-    } catch (err) {
-      const rep = config.report(r, err as Error);
-      metrics.reloads.labels('failure').inc();
-      log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
-      return false;
-    }
-    config.report(r);
-    metrics.reloads.labels('success').inc();
-    log.info({ version: r.snapshot.version }, 'configuration reloaded');
-    return true;
-  };
+  const reload = () => config.reload(dataplane.current?.version, (snap) => dataplane.apply(snap), metrics.reloads, log);
   if (opts.watch) await config.watch(async () => void (await reload()));
 
   const admin = await startAdmin(opts.admin.host, opts.admin.port, {

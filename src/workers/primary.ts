@@ -79,31 +79,15 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     throw new StartupError(`cannot serve the configuration: ${err}`, []);
   }
   current = first.snapshot;
-  const firstReport = config.report(first);
-  if (firstReport.policyErrors.length > 0) log.error({ errors: firstReport.policyErrors }, 'policies rejected; their hops fail closed');
-  metrics.reloads.labels('success').inc();
+  config.served(first, metrics.reloads, log);
 
-  const reload = async () => {
-    const r = await config.build();
-    if (!r.snapshot) {
-      const rep = config.report(r);
-      metrics.reloads.labels('failure').inc();
-      log.error({ errors: rep.errors }, 'configuration rejected; the previous one keeps serving');
-      return;
-    }
-    if (r.snapshot.version === current?.version) return void config.report(r);
-    const failure = await distribute(r.snapshot, [...workers]);
-    if (failure) {
-      config.report(r, new Error(failure));
-      metrics.reloads.labels('failure').inc();
-      log.error({ error: failure }, 'a worker could not serve the new configuration; every worker keeps the previous one');
-      return;
-    }
-    current = r.snapshot;
-    config.report(r);
-    metrics.reloads.labels('success').inc();
-    log.info({ version: current.version }, 'configuration reloaded on every worker');
+  // A worker that cannot serve the new snapshot makes every worker keep the previous one.
+  const serveOnAll = async (snap: Snapshot) => {
+    const failure = await distribute(snap, [...workers]);
+    if (failure) throw new Error(failure);
+    current = snap;
   };
+  const reload = async () => void (await config.reload(current?.version, serveOnAll, metrics.reloads, log));
   if (opts.watch) await config.watch(reload);
 
   const admin = await startAdmin(opts.admin.host, opts.admin.port, {
