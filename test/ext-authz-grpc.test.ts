@@ -2,12 +2,12 @@
 // ephemeral port, speaking envoy.service.auth.v3 as Istio's sample ext-authz.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { RequestContext } from '../src/dataplane/context.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzGrpcConfig } from '../src/authz/ext-authz/client.ts';
 import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS, openGrpcAuthzTargets } from '../src/authz/ext-authz/grpc-client.ts';
+import { freePort } from './helpers/ports.ts';
 
 interface CheckRequest {
   attributes: {
@@ -84,10 +84,7 @@ before(async () => {
   port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  const tmp = net.createServer();
-  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
-  downPort = (tmp.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => tmp.close(() => r()));
+  downPort = await freePort(); // nothing listens there: outside the ephemeral range, never bound
 });
 
 after(() => {

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { RequestContext } from '../src/dataplane/context.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzHttpConfig } from '../src/authz/ext-authz/client.ts';
 import { openHttpAuthzOrigins } from '../src/authz/ext-authz/http-client.ts';
+import { freePort } from './helpers/ports.ts';
 
 interface Seen {
   method: string;
@@ -70,11 +71,7 @@ before(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
-  // A port with nothing listening: bind, note it, close.
-  const tmp = http.createServer();
-  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
-  downPort = (tmp.address() as AddressInfo).port;
-  await new Promise<void>((r) => tmp.close(() => r()));
+  downPort = await freePort(); // nothing listens there: outside the ephemeral range, never bound
 });
 
 after(async () => {

@@ -16,6 +16,7 @@ import { istioAuthorizationFilter, type IstioAuthorizationConfig } from '../src/
 import { buildAuthorizationFilter } from '../src/translate/istio/authorization-policy.ts';
 import { findMeshConfigMap, parseMeshConfig, type ServiceResolver } from '../src/translate/istio/mesh-config.ts';
 import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
+import { freePort } from './helpers/ports.ts';
 
 let httpServer: http.Server;
 let grpcServer: grpc.Server;
@@ -52,10 +53,7 @@ before(async () => {
   grpcPort = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
-  const tmp = net.createServer();
-  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
-  downPort = (tmp.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => tmp.close(() => r()));
+  downPort = await freePort(); // nothing listens there: outside the ephemeral range, never bound
 });
 
 after(async () => {

@@ -11,6 +11,7 @@ import { acquireJwtProvider, jwksSources, jwtProviders } from '../src/auth/jwt/r
 import { importJwks } from '../src/auth/jwt/keys.ts';
 import { failureHttpStatus, failureMessage } from '../src/auth/jwt/status.ts';
 import { cookieValue, queryParam, removeCookie, removeQueryParam, tokenFromHeader } from '../src/auth/jwt/extract.ts';
+import { freePort } from './helpers/ports.ts';
 
 const ISS = 'https://issuer.test';
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -101,11 +102,7 @@ before(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  // A port nobody listens on: bind, note, close.
-  const tmp = createServer();
-  await new Promise<void>((r) => tmp.listen(0, '127.0.0.1', r));
-  deadPort = (tmp.address() as AddressInfo).port;
-  await new Promise<void>((r) => tmp.close(() => r()));
+  deadPort = await freePort(); // nothing listens there: outside the ephemeral range, never bound
 });
 
 after(async () => {
