@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { randomUUID } from 'node:crypto';
+import { newRequestId } from './request-id.ts';
 import { isIP } from 'node:net';
 import { verifiedPeerOf } from '../auth/spiffe.ts';
 import { RequestContext, type TlsInfo } from './context.ts';
@@ -78,7 +78,7 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
   let tls: TlsInfo | undefined;
   if (encrypted) tls = tlsInfo(req, socket);
   let requestId = headers['x-request-id'];
-  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = randomUUID();
+  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = newRequestId();
   const ctx: RequestContext = new RequestContext({
     method,
     host,

@@ -1,13 +1,15 @@
 // The route's proxy action: pick a backend (traffic split), run its hop's
-// filters, pick a replica, and stream the exchange both ways through undici.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// filters, pick a replica, build the upstream request and hand it to an
+// UpstreamExchange (exchange.ts), which streams the answer back.
+import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { PassThrough, Transform, type Writable } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.ts';
 import type { CompiledAction, CompiledBackend, DataRoute } from './compile.ts';
 import { copyEndToEnd } from './headers.ts';
-import { finishHeaders, replacePath, type OutHeaders, type Res } from './respond.ts';
+import { replacePath, type Res } from './respond.ts';
+import { BodyTooLarge, UpstreamExchange } from './exchange.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { runChainThen } from './chain.ts';
 import type { Observer } from './observe.ts';
@@ -17,9 +19,6 @@ type Req = IncomingMessage | Http2ServerRequest;
 
 const NO_BACKEND = { status: 500, body: 'no valid backend\n' };
 const NO_ENDPOINT = { status: 503, body: 'no healthy upstream\n' };
-const BAD_GATEWAY = { status: 502, body: 'upstream connect error or disconnect/reset before headers\n' };
-const GATEWAY_TIMEOUT = { status: 504, body: 'upstream request timeout\n' };
-const TOO_LARGE = { status: 413, headers: { connection: 'close' }, body: 'payload too large\n' };
 
 export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
   const list = a.backends;
@@ -84,58 +83,16 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
   if (hasBody && bodyLimit > 0 && h['content-length'] === undefined) body = req.pipe(limitBody(bodyLimit));
   if (action.mirrors.length > 0) body = mirror(ctx, req, action, headers, path, hasBody, obs) ?? body;
 
-  let timer: NodeJS.Timeout | undefined;
-  let signal: AbortSignal | undefined;
-  if (route.timeouts.requestMs > 0) {
-    const ac = new AbortController();
-    signal = ac.signal;
-    timer = setTimeout(() => ac.abort(new TimeoutError()), route.timeouts.requestMs);
-  }
-  let status = 0;
-  const opts: Dispatcher.RequestOptions = {
+  const opts: Dispatcher.DispatchOptions = {
     path,
     method: ctx.method as Dispatcher.HttpMethod,
     headers,
     body: body as Dispatcher.DispatchOptions['body'],
     headersTimeout: route.timeouts.backendRequestMs,
     bodyTimeout: 0,
-    signal,
   };
-  member.pool.stream(
-    opts,
-    ({ statusCode, headers: upHeaders }) => {
-      status = statusCode;
-      const conn = upHeaders.connection;
-      const out: OutHeaders = copyEndToEnd(upHeaders as Record<string, string | string[]>, typeof conn === 'string' ? conn : undefined);
-      if (wb.responseHeaders) applyHeaderModifier(wb.responseHeaders, out);
-      finishHeaders(ctx, statusCode, out, chains);
-      if (res.destroyed) return res as Writable;
-      (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
-      return res as Writable;
-    },
-    (err) => {
-      if (timer) clearTimeout(timer);
-      if (!err) {
-        obs.done(ctx, status, member.address);
-        return;
-      }
-      if (res.headersSent || res.destroyed) {
-        // The answer had started: all we can do is cut it, as any proxy would.
-        res.destroy();
-        obs.done(ctx, status || 499, member.address);
-        return;
-      }
-      if (err instanceof BodyTooLarge || (err as { cause?: unknown }).cause instanceof BodyTooLarge) {
-        return obs.reply(res, ctx, TOO_LARGE, chains, member.address);
-      }
-      const timeout = err instanceof TimeoutError || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
-      obs.upstreamError(cluster.id, timeout ? 'timeout' : 'connect');
-      obs.reply(res, ctx, timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY, chains, member.address);
-    },
-  );
+  member.pool.dispatch(opts, new UpstreamExchange(ctx, res, obs, wb, member.address, route.timeouts.requestMs));
 }
-
-class BodyTooLarge extends Error {}
 
 function limitBody(limit: number): Transform {
   let seen = 0;
@@ -146,12 +103,6 @@ function limitBody(limit: number): Transform {
       else cb(null, chunk);
     },
   });
-}
-
-class TimeoutError extends Error {
-  constructor() {
-    super('route timeout');
-  }
 }
 
 export function requestHasBody(req: Req): boolean {

@@ -1,0 +1,163 @@
+// One request's exchange with an upstream replica: an undici dispatch handler
+// that streams the answer into the client's response.
+//
+// Why not undici's stream(): it wraps every request in an AsyncResource and
+// hooks four listeners on the client response (close, error, finish, drain).
+// Here there is one 'close' listener, which both cuts the upstream request
+// when the client goes away first (as Envoy resets the upstream stream) and
+// accounts for the request; 'drain' is hooked only when a slow client pushes
+// back; a route timeout aborts through the controller, no AbortController.
+import type { ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { RequestContext } from './context.ts';
+import type { CompiledBackend } from './compile.ts';
+import type { Observer } from './observe.ts';
+import { copyEndToEnd } from './headers.ts';
+import { finishHeaders, type OutHeaders, type Res } from './respond.ts';
+import { applyHeaderModifier } from '../filters/header-modifier.ts';
+import type { Reply } from '../filters/types.ts';
+
+const BAD_GATEWAY: Reply = { status: 502, body: 'upstream connect error or disconnect/reset before headers\n' };
+const GATEWAY_TIMEOUT: Reply = { status: 504, body: 'upstream request timeout\n' };
+const TOO_LARGE: Reply = { status: 413, headers: { connection: 'close' }, body: 'payload too large\n' };
+
+/** A streamed request body went over the limit (see limitBody in proxy.ts). */
+export class BodyTooLarge extends Error {}
+
+/** The route's `timeouts.request` elapsed. */
+export class RouteTimeout extends Error {
+  constructor() {
+    super('route timeout');
+  }
+}
+
+class ClientGone extends Error {
+  constructor() {
+    super('client closed the connection');
+  }
+}
+
+export class UpstreamExchange implements Dispatcher.DispatchHandler {
+  private ctx: RequestContext;
+  private res: Res;
+  private obs: Observer;
+  /** The backend picked by the traffic split: its cluster, response hooks and header modifier. */
+  private backend: CompiledBackend;
+  /** "host:port" of the replica, for the access log. */
+  private address: string;
+  private controller: Dispatcher.DispatchController | null = null;
+  private status = 0;
+  /** The upstream side is over: answered in full, failed, or cut. */
+  private upstreamDone = false;
+  /** Access log and metrics written (exactly once). */
+  private accounted = false;
+  private failure: Error | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(ctx: RequestContext, res: Res, obs: Observer, backend: CompiledBackend, address: string, timeoutMs: number) {
+    this.ctx = ctx;
+    this.res = res;
+    this.obs = obs;
+    this.backend = backend;
+    this.address = address;
+    res.once('close', this.onClientClose);
+    if (timeoutMs > 0) this.timer = setTimeout(this.onTimeout, timeoutMs);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Cut while it waited in the pool's queue.
+    if (this.failure) controller.abort(this.failure);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx: the final answer follows
+    const res = this.res;
+    if (res.destroyed || this.failure) {
+      controller.abort(this.failure ?? new ClientGone());
+      return;
+    }
+    this.status = statusCode;
+    const conn = headers.connection;
+    const out: OutHeaders = copyEndToEnd(headers, typeof conn === 'string' ? conn : undefined);
+    const b = this.backend;
+    if (b.responseHeaders) applyHeaderModifier(b.responseHeaders, out);
+    finishHeaders(this.ctx, statusCode, out, b.chains);
+    (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.res;
+    if (res.destroyed) {
+      controller.abort(new ClientGone());
+      return;
+    }
+    if (!(res as ServerResponse).write(chunk)) {
+      controller.pause();
+      if (!this.draining) {
+        this.draining = true;
+        res.on('drain', () => this.controller?.resume());
+      }
+    }
+  }
+
+  onResponseEnd(): void {
+    this.upstreamDone = true;
+    this.clearTimer();
+    if (!this.res.destroyed) this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.upstreamDone = true;
+    this.clearTimer();
+    this.fail(this.failure ?? err);
+  }
+
+  /** Answer for a failed exchange, or cut the answer when it had started. */
+  private fail(err: Error): void {
+    const res = this.res;
+    if (this.accounted) return;
+    if (err instanceof ClientGone) return; // the close listener accounts for it
+    if (res.headersSent || res.destroyed) {
+      // The answer had started: all we can do is cut it, as any proxy would (the close listener accounts).
+      res.destroy();
+      return;
+    }
+    this.accounted = true;
+    if (err instanceof BodyTooLarge || (err as { cause?: unknown }).cause instanceof BodyTooLarge) {
+      this.obs.reply(res, this.ctx, TOO_LARGE, this.backend.chains, this.address);
+      return;
+    }
+    const timeout = err instanceof RouteTimeout || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+    this.obs.upstreamError(this.backend.cluster!.id, timeout ? 'timeout' : 'connect');
+    this.obs.reply(res, this.ctx, timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY, this.backend.chains, this.address);
+  }
+
+  private onTimeout = (): void => {
+    this.timer = undefined;
+    if (this.upstreamDone) return;
+    this.failure = new RouteTimeout();
+    if (this.controller) this.controller.abort(this.failure);
+    else this.fail(this.failure); // still queued: answer now, abort when it is dispatched
+  };
+
+  private onClientClose = (): void => {
+    if (!this.upstreamDone) {
+      this.failure ??= new ClientGone();
+      this.controller?.abort(this.failure);
+      this.clearTimer();
+    }
+    if (this.accounted) return;
+    this.accounted = true;
+    const res = this.res;
+    this.obs.done(this.ctx, res.writableFinished ? this.status : this.status || 499, this.address);
+  };
+
+  private clearTimer(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
