@@ -174,4 +174,36 @@ describe('an authorizer that fails', () => {
     const took = Date.now() - t0;
     assert.ok(took >= 250 && took < 5_000, `answered after ${took} ms (timeout 300 ms)`);
   });
+
+  test('failOpen, and the client leaves during the check: httpbin never sees the request, the access counts a 499', async () => {
+    const hole = (blackHole.address() as net.AddressInfo).port;
+    const yaml = example({ 'name: sample-ext-authz-grpc': 'name: sample-ext-authz-http' })
+      .replace(`port: "${authz.httpPort}"\n`, `port: "${authz.httpPort}"\n        timeout: 0.3s\n        failOpen: true\n`)
+      .replace(`- name: http\n  port: ${authz.httpPort}\n`, `- name: http\n  port: ${hole}\n`);
+    assert.match(yaml, /failOpen: true/);
+    await load(yaml);
+    const count499 = async (): Promise<number> => {
+      const text = await (await fetch(gw.adminUrl + '/metrics')).text();
+      return [...text.matchAll(/portcullis_requests_total\{route="[^"]*",status="499"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before499 = await count499();
+    let reachedHttpbin = 0;
+    const seen = (req: { url?: string }): void => { if (req.url === '/headers') reachedHttpbin++; };
+    echo.server.on('request', seen);
+    try {
+      const checked = new Promise<void>((r) => blackHole.once('connection', () => r()));
+      const client = net.connect(port, '127.0.0.1');
+      client.on('error', () => {});
+      client.write('GET /headers HTTP/1.1\r\nHost: x\r\nx-ext-authz: allow\r\n\r\n');
+      await checked; // the check is under way
+      client.destroy();
+      // The check times out (fail open) after 300 ms; the gateway must then see the client is gone.
+      const end = Date.now() + 5_000;
+      while ((await count499()) === before499 && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(await count499(), before499 + 1);
+      assert.equal(reachedHttpbin, 0);
+    } finally {
+      echo.server.off('request', seen);
+    }
+  });
 });

@@ -11,7 +11,7 @@ import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from './context.ts';
 import type { CompiledBackend } from './compile.ts';
-import type { Observer } from './observe.ts';
+import { CLIENT_CLOSED, type Observer } from './observe.ts';
 import { copyEndToEnd } from './headers.ts';
 import { finishHeaders, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
@@ -151,7 +151,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.accounted) return;
     this.accounted = true;
     const res = this.res;
-    this.obs.done(this.ctx, res.writableFinished ? this.status : this.status || 499, this.address);
+    this.obs.done(this.ctx, res.writableFinished ? this.status : this.status || CLIENT_CLOSED, this.address);
   };
 
   private clearTimer(): void {

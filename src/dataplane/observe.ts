@@ -8,6 +8,9 @@ import { sendReply, type Res } from './respond.ts';
 import type { Reply } from '../filters/types.ts';
 import type { Chain } from './compile.ts';
 
+/** nginx's status for a request whose client closed the connection first (Envoy logs the flag DC). */
+export const CLIENT_CLOSED = 499;
+
 const INTERNAL_ERROR: Reply = { status: 500, body: 'internal error\n' };
 
 export class Observer {
