@@ -177,7 +177,7 @@ test('errors: gRPC failure, deadline, server down → failOpen decides, else sta
         const result = await client.check(c);
         assert.equal(result.kind, 'error', `${path} failOpen=${failOpen}`);
         assert.match(result.kind === 'error' ? result.reason : '', why);
-        assert.ok(Date.now() - started < 1500);
+        assert.ok(Date.now() - started < 4000, 'bounded by the deadline');
         const d = applyExtAuthzResult(c, cfg, result);
         if (failOpen) assert.equal(d, undefined);
         else assert.deepEqual(d, { status: 500, body: '' });

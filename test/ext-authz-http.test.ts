@@ -198,7 +198,7 @@ test('errors: 5xx, timeout, server down, oversized body → failOpen decides, el
         const result = await client.check(c);
         assert.equal(result.kind, 'error', path);
         assert.match(result.kind === 'error' ? result.reason : '', why);
-        assert.ok(Date.now() - started < 1500, 'bounded by the deadline');
+        assert.ok(Date.now() - started < 4000, 'bounded by the deadline');
         const d = applyExtAuthzResult(c, cfg, result);
         if (failOpen) assert.equal(d, undefined, `${path}: failOpen lets it through`);
         else assert.deepEqual(d, { status: 503, body: '' }, `${path}: statusOnError`);

@@ -498,7 +498,7 @@ describe('remote JWKS through the filter', () => {
     const t0 = Date.now();
     const c = ctx({ headers: bearer(await sign(rs, { iss: ISS, sub: 'x' })) });
     assertDenied(await decide(f, c), 401, 'Jwks remote fetch is failed');
-    assert.ok(Date.now() - t0 < 1500);
+    assert.ok(Date.now() - t0 < 4000);
     assert.match(c.trace?.find((e) => e.decision === 'deny')?.reason ?? '', /timed out after 200 ms/);
   });
 

@@ -424,7 +424,7 @@ describe('remote JWKS', () => {
     const took = Date.now() - t0;
     assert.equal(failureOf(r), 'JwksFetchFail');
     assert.ok(!r.ok && r.detail?.includes('timed out'));
-    assert.ok(took < 1500, `answered after ${took} ms`);
+    assert.ok(took < 4000, `answered after ${took} ms`);
     hanging.dispose();
     other.dispose();
   });

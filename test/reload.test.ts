@@ -55,16 +55,25 @@ async function until(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
 test('an edit under --watch switches the backend with no failed request under load', async () => {
   assert.equal((await backend()).name, 'v1');
   let stop = false;
-  const statuses: number[] = [];
+  const answers: { status: number; name: string | undefined }[] = [];
   const load = Promise.all(Array.from({ length: 4 }, async () => {
-    while (!stop) statuses.push((await backend()).status);
+    while (!stop) answers.push(await backend());
   }));
+  // Load before the edit, across it, and after the switch is seen: a fixed count on each side, not a race.
+  await until(async () => answers.length >= 20);
   await gw.write(gatewayYaml(port, { v1: v1.port, v2: v2.port }, routeTo('v2')));
   await until(async () => (await backend()).name === 'v2');
+  const seenSwitch = answers.length;
+  await until(async () => answers.length >= seenSwitch + 20);
   stop = true;
   await load;
-  assert.ok(statuses.length > 10, `load ran (${statuses.length} requests)`);
-  assert.deepEqual([...new Set(statuses)], [200], 'every request across the reload succeeded');
+  assert.deepEqual([...new Set(answers.map((a) => a.status))], [200], 'every request across the reload succeeded');
+  const names = answers.map((a) => a.name);
+  assert.equal(names[0], 'v1');
+  assert.equal(names.at(-1), 'v2');
+  // Once v2 answers, v1 never answers again (requests in flight finish on the old snapshot, new ones take the new).
+  const firstV2 = names.indexOf('v2');
+  assert.ok(names.slice(firstV2 + 8).every((n) => n === 'v2'), 'no return to the old backend after the switch');
 });
 
 test('a broken file keeps the old configuration serving and reports why', async () => {

@@ -1306,7 +1306,7 @@ describe('hostile input', () => {
     route.spec.rules[1].matches[0].headers[0].value = `${'a'.repeat(4096)}\u0001`;
     const t0 = performance.now();
     const issues = validateResource(route);
-    assert.ok(performance.now() - t0 < 1000, 'took too long');
+    assert.ok(performance.now() - t0 < 3000, 'took too long');
     assert.deepEqual(issues, [
       { path: ['spec', 'hostnames', 0], message: 'must be at most 253 characters long (got 1000001)' },
       { path: ['spec', 'rules', 1, 'matches', 0, 'headers', 0, 'value'], message: 'must be at most 4096 characters long (got 4097)' },
@@ -1318,7 +1318,7 @@ describe('hostile input', () => {
     route.spec.rules[1].matches[0].headers[0].value = `${'a '.repeat(2000)}\u0001`;
     const t0 = performance.now();
     const issues = validateResource(route);
-    assert.ok(performance.now() - t0 < 1000, 'took too long');
+    assert.ok(performance.now() - t0 < 3000, 'took too long');
     assert.equal(issues.length, 1);
     assert.match(issues[0].message, /^must be printable US-ASCII, optionally separated by single spaces or tabs \(got "a a a/);
   });
