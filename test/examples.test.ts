@@ -8,6 +8,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from './helpers/cli.ts';
+import { send } from './helpers/istio-e2e.ts';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startSingle, type Instance } from '../src/runtime/single.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
@@ -35,6 +36,24 @@ test('the quickstart answers the README curl lines', async () => {
     const ready = await request('http://127.0.0.1:9901/readyz');
     assert.equal(ready.statusCode, 200);
     await ready.body.dump();
+
+    // The example policies (examples/quickstart/policies.yaml).
+    const status = async (path: string, headers: Record<string, string> = {}) => (await send(8080, path, { headers })).status;
+    assert.equal(await status('/echo/admin'), 403);
+    assert.equal((await send(8080, '/echo/admin')).body, 'RBAC: access denied');
+    assert.equal(await status('/echo/admin/users'), 403);
+    assert.equal(await status('/echo/x/../admin'), 403, 'the path is normalized before the policy sees it');
+    assert.equal(await status('/echo/x/%2e%2e/admin'), 403);
+    assert.equal(await status('/echo/reports'), 403, 'no token');
+    const token = (await readFile(example('quickstart/demo.jwt'), 'utf8')).trim();
+    const reports = await send(8080, '/echo/reports', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(reports.status, 200);
+    assert.equal(reports.json().headers['x-jwt-sub'], 'alice');
+    assert.equal(reports.json().headers.authorization, undefined, 'the token is not forwarded');
+    const forged = await send(8080, '/echo/reports', { headers: { authorization: `Bearer ${token}x` } });
+    assert.equal(forged.status, 401);
+    assert.match(String(forged.headers['www-authenticate']), /^Bearer /);
+    assert.equal(await status('/echo/hello', { authorization: `Bearer ${token}x` }), 401, 'a bad token is refused wherever it is sent');
   } finally {
     assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
   }

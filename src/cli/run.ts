@@ -14,7 +14,7 @@ const HELP = `Usage: portcullis run [-f FILE_OR_DIR ...] [options]
 Serves Gateway API / Envoy Gateway / Istio resources from YAML files
 (multi-document; directories are read recursively). Without -f, starts the
 quickstart: demo echo backends on 127.0.0.1:9081 and :9082 and a gateway on
-:8080 with example routes.
+:8080 with example routes and Istio policies (examples/quickstart).
 
 Options:
   -f, --file PATH            file or directory of resources (repeatable)
