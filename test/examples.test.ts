@@ -54,6 +54,9 @@ test('the quickstart answers the README curl lines', async () => {
     assert.equal(forged.status, 401);
     assert.match(String(forged.headers['www-authenticate']), /^Bearer /);
     assert.equal(await status('/echo/hello', { authorization: `Bearer ${token}x` }), 401, 'a bad token is refused wherever it is sent');
+    const explained = await runCli(['explain', '-f', example('quickstart'), '--request', 'GET http://localhost:8080/echo/admin']);
+    assert.match(explained.stdout, /^ {2}deny {5}istio\.authorization \[AuthorizationPolicy\/default\/no-admin\]: rule 0 matched \(DENY\) on Gateway\/default\/quickstart$/m);
+    assert.match(explained.stdout, /^answer: 403 \(answered by the gateway\) "RBAC: access denied"$/m);
   } finally {
     assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
   }
