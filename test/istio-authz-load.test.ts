@@ -327,7 +327,8 @@ metadata: {name: istio, namespace: istio-system}
 data:
   mesh: "extensionProviders: [unclosed"
 `)[0]);
-  assert.match(broken.errors[0].message, /invalid YAML/);
+  assert.match(broken.fatal[0].message, /invalid YAML/, 'a mesh config that cannot be read is not served around');
+  assert.deepEqual(broken.errors, []);
 });
 
 test('CUSTOM: unknown provider, invalid provider, unresolvable service, two providers → its rules deny', () => {

@@ -137,3 +137,56 @@ describe('paths no mode may serve', () => {
     for (const mode of MODES) assert.equal((await send(denyPort[mode], '/admin%00')).status, 400, mode);
   });
 });
+
+describe('the mode from Istio\'s mesh config (ConfigMap istio, pathNormalization.normalization)', () => {
+  const mesh = (normalization: string) => `---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |-
+    pathNormalization:
+      normalization: ${normalization}
+`;
+  const started: { meshOnly: number; flagWins: number } = { meshOnly: 0, flagWins: 0 };
+  const mine: TestGateway[] = [];
+
+  before(async () => {
+    started.meshOnly = await freePort();
+    started.flagWins = await freePort();
+    const yaml = (port: number) => exampleYaml('path-normalization.yaml', { 8080: port, 9081: echo.port }) + mesh('MERGE_SLASHES');
+    // No --path-normalization: the mesh config decides.
+    mine.push(await startGateway(yaml(started.meshOnly), { translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' } }));
+    // An explicit --path-normalization wins over the mesh config.
+    mine.push(await startGateway(yaml(started.flagWins), { translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1', pathNormalization: 'BASE' } }));
+  });
+
+  after(async () => {
+    for (const g of mine) await g.close();
+  });
+
+  test('MERGE_SLASHES from the mesh config: //admin is denied, and /config says which mode serves', async () => {
+    assert.equal((await send(started.meshOnly, '//admin')).status, 403);
+    assert.equal((await send(started.meshOnly, '/a//b')).json().url, '/a/b');
+    const cfg = (await (await fetch(mine[0].adminUrl + '/config')).json()) as { snapshot?: { listeners: { pathNormalization: string }[] }; listeners?: { pathNormalization: string }[] };
+    const listeners = cfg.snapshot?.listeners ?? cfg.listeners ?? [];
+    assert.deepEqual(listeners.map((l) => l.pathNormalization), ['MERGE_SLASHES']);
+  });
+
+  test('--path-normalization BASE, given explicitly, wins: //admin is another path', async () => {
+    const r = await send(started.flagWins, '//admin');
+    assert.equal(r.status, 200);
+    assert.equal(r.json().url, '//admin');
+  });
+
+  test('a normalization Istio does not have stops the configuration (never a silent BASE)', async () => {
+    const bad = exampleYaml('path-normalization.yaml', { 8080: await freePort(), 9081: echo.port }) + mesh('MERGE_SLASHES_PLEASE');
+    await assert.rejects(startGateway(bad, { translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' } }), (err: { details?: string[] }) => {
+      assert.ok(
+        err.details?.some((d) => /:\d+ .*ConfigMap\/istio-system\/istio: data\.mesh: pathNormalization\.normalization: must be one of DEFAULT, NONE, BASE, MERGE_SLASHES, DECODE_AND_MERGE_SLASHES/.test(d)),
+        String(err.details),
+      );
+      return true;
+    });
+  });
+});

@@ -1,5 +1,6 @@
 // Option parsing shared by the commands (node:util parseArgs, strict).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { PathNormalization } from '../ir/types.ts';
 
 export class UsageError extends Error {}
 
@@ -21,4 +22,13 @@ export function hostPort(text: string, flag: string): { host: string; port: numb
 export function positiveInt(text: string, flag: string, min = 0): number {
   if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${flag} wants a whole number${min > 0 ? ` ≥ ${min}` : ''}, got "${text}"`);
   return Number(text);
+}
+
+const NORMALIZATIONS: readonly PathNormalization[] = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
+
+/** --path-normalization; undefined when not given (the mesh config's, else BASE, applies). */
+export function pathNormalization(text: string | undefined): PathNormalization | undefined {
+  if (text === undefined) return undefined;
+  if (!(NORMALIZATIONS as readonly string[]).includes(text)) throw new UsageError(`--path-normalization wants one of ${NORMALIZATIONS.join(', ')}, got "${text}"`);
+  return text as PathNormalization;
 }

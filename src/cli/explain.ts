@@ -2,7 +2,7 @@
 // It builds the same snapshot `run` would, compiles the same filter chains,
 // and runs them on a request described on the command line.
 import { readFileSync } from 'node:fs';
-import { parse, UsageError } from './args.ts';
+import { parse, pathNormalization, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
@@ -19,6 +19,7 @@ import { tlsFor } from './explain-peer.ts';
 
 const HELP = `Usage: portcullis explain -f CONFIG [-f ...] --request 'METHOD URL [-H "Name: value"]...'
                          [--source-ip IP] [--peer-cert FILE] [--root-namespace NS]
+                         [--path-normalization NONE|BASE|MERGE_SLASHES|DECODE_AND_MERGE_SLASHES]
 
 Prints the route the request matches, the policies that apply on each hop,
 each decision and the final answer, without starting a server. External
@@ -99,7 +100,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       'source-ip': { type: 'string', default: '127.0.0.1' },
       'peer-cert': { type: 'string' },
       'root-namespace': { type: 'string', default: 'istio-system' },
-      'path-normalization': { type: 'string', default: 'BASE' },
+      'path-normalization': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     }));
     if (values.help) {
@@ -112,7 +113,7 @@ export async function explainCommand(argv: string[]): Promise<number> {
       sourceIp: values['source-ip']!,
       peerCertPem: values['peer-cert'] ? readFileSync(values['peer-cert'], 'utf8') : undefined,
       rootNamespace: values['root-namespace']!,
-      pathNormalization: values['path-normalization'] as PathNormalization,
+      pathNormalization: pathNormalization(values['path-normalization']),
     });
     process.stdout.write(out.text);
     return out.code;
@@ -129,7 +130,8 @@ export interface ExplainOptions {
   sourceIp: string;
   peerCertPem?: string;
   rootNamespace: string;
-  pathNormalization: PathNormalization;
+  /** As --path-normalization: undefined = the mesh config's, else BASE. */
+  pathNormalization?: PathNormalization;
 }
 
 /** The explanation as text, and 0 when the request would be allowed through, 3 when answered by the gateway. */

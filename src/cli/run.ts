@@ -1,10 +1,9 @@
 // `portcullis run`: serve a configuration, or the quickstart without -f.
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parse, hostPort, positiveInt, UsageError } from './args.ts';
+import { parse, hostPort, pathNormalization, positiveInt, UsageError } from './args.ts';
 import { DEFAULT_LIMITS } from '../translate/index.ts';
 import type { RunOptions } from '../runtime/options.ts';
-import type { PathNormalization } from '../ir/types.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { startSingle, StartupError } from '../runtime/single.ts';
 import { startEcho } from '../demo/echo.ts';
@@ -28,14 +27,14 @@ Options:
       --max-header-bytes N   request header block limit, 431 beyond (default ${DEFAULT_LIMITS.maxHeaderBytes})
       --max-url-bytes N      request target limit, 414 beyond (default ${DEFAULT_LIMITS.maxUrlBytes})
       --max-body-bytes N     request body limit, 413 beyond; 0 = none (default ${DEFAULT_LIMITS.maxBodyBytes})
-      --path-normalization M NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (default BASE)
+      --path-normalization M NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (default: the Istio mesh
+                             config's pathNormalization, else BASE)
       --root-namespace NS    Istio root namespace for mesh-wide policies (default istio-system)
       --drain-timeout MS     on SIGTERM, how long requests in flight may finish (default 10000)
   -h, --help
 `;
 
 const LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
-const NORMALIZATIONS = ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
 
 export function quickstartDir(): string {
   return fileURLToPath(new URL('../../examples/quickstart', import.meta.url));
@@ -54,7 +53,7 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
     'max-header-bytes': { type: 'string' },
     'max-url-bytes': { type: 'string' },
     'max-body-bytes': { type: 'string' },
-    'path-normalization': { type: 'string', default: 'BASE' },
+    'path-normalization': { type: 'string' },
     'root-namespace': { type: 'string', default: 'istio-system' },
     'drain-timeout': { type: 'string', default: '10000' },
     help: { type: 'boolean', short: 'h' },
@@ -62,7 +61,6 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
   if (values.help) return 'help';
   if (!LEVELS.includes(values['log-level']!)) throw new UsageError(`--log-level wants one of ${LEVELS.join(', ')}`);
   if (values['access-log'] !== 'stdout' && values['access-log'] !== 'off') throw new UsageError('--access-log wants stdout or off');
-  if (!NORMALIZATIONS.includes(values['path-normalization']!)) throw new UsageError(`--path-normalization wants one of ${NORMALIZATIONS.join(', ')}`);
   const limits = { ...DEFAULT_LIMITS };
   if (values['max-header-bytes']) limits.maxHeaderBytes = positiveInt(values['max-header-bytes'], '--max-header-bytes', 1024);
   if (values['max-url-bytes']) limits.maxUrlBytes = positiveInt(values['max-url-bytes'], '--max-url-bytes', 64);
@@ -78,7 +76,7 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
       gatewayClass: values['gateway-class'],
       bindAddress: values.bind!,
       limits,
-      pathNormalization: values['path-normalization'] as PathNormalization,
+      pathNormalization: pathNormalization(values['path-normalization']),
       rootNamespace: values['root-namespace']!,
     },
     drainMs: positiveInt(values['drain-timeout']!, '--drain-timeout'),

@@ -16,7 +16,8 @@ export interface TranslateOptions {
   /** Address the listeners bind to. */
   bindAddress: string;
   limits: IRLimits;
-  pathNormalization: PathNormalization;
+  /** --path-normalization; when absent, the Istio mesh config's pathNormalization, else BASE. */
+  pathNormalization?: PathNormalization;
   /** Istio's root namespace (mesh-wide policies). */
   rootNamespace: string;
 }
@@ -30,7 +31,6 @@ export const DEFAULT_LIMITS: IRLimits = {
 export const DEFAULT_TRANSLATE_OPTIONS: TranslateOptions = {
   bindAddress: '0.0.0.0',
   limits: DEFAULT_LIMITS,
-  pathNormalization: 'BASE',
   rootNamespace: 'istio-system',
 };
 
@@ -50,9 +50,10 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const status = new StatusCollector();
   const errors: ConfigError[] = [];
   const backends: Record<string, IRBackend> = {};
-  const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization: options.pathNormalization });
   const policyErrors: ConfigError[] = [];
   const istio = new IstioTranslator(idx, options.rootNamespace, status, errors, policyErrors);
+  const pathNormalization = options.pathNormalization ?? istio.pathNormalization ?? 'BASE';
+  const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization });
   istio.applyPeerAuthentication(gw.listeners, gw.sections);
   istio.applyGatewayTopology(gw.listeners, gw.sections);
   const hooks: RouteHooks = {

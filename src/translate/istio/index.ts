@@ -2,7 +2,7 @@
 // Two hops per request (DESIGN.md): the Gateway the request came through, and
 // the destination Service/Backend the route picked. Each hop gets the
 // RequestAuthentication and AuthorizationPolicy resources that select it.
-import type { IRFilter, IRListener } from '../../ir/types.ts';
+import type { IRFilter, IRListener, PathNormalization } from '../../ir/types.ts';
 import type { ConfigError } from '../../resources/errors.ts';
 import type { LoadedResource } from '../../resources/types.ts';
 import { namespaceOf } from '../../resources/types.ts';
@@ -45,8 +45,14 @@ export class IstioTranslator {
     const parsed = parseMeshConfig(findMeshConfigMap([...idx.all], rootNamespace));
     this.mesh = parsed.mesh;
     this.report(parsed.errors);
+    this.fatal.push(...parsed.fatal);
     this.resolve = (service, port) => this.resolveService(service, port);
     for (const p of this.policies) if (p.resource.kind !== 'AuthorizationPolicy') this.status.accept(key(p));
+  }
+
+  /** The mesh config's pathNormalization, when it sets one. */
+  get pathNormalization(): PathNormalization | undefined {
+    return this.mesh.pathNormalization;
   }
 
   /**

@@ -1,6 +1,8 @@
 // Istio's mesh config, as far as authorization needs it: the ConfigMap `istio`
-// in the root namespace, key `mesh` (YAML), field extensionProviders — the
-// external authorization services that AuthorizationPolicy CUSTOM names.
+// in the root namespace, key `mesh` (YAML): extensionProviders — the external
+// authorization services that AuthorizationPolicy CUSTOM names —,
+// pathNormalization (what the policies match paths against), rootNamespace and
+// defaultConfig.gatewayTopology.numTrustedProxies.
 //
 // Only envoyExtAuthzHttp and envoyExtAuthzGrpc are read. Other provider kinds
 // (tracing, access log, metrics) are telemetry, not this parser's business:
@@ -15,6 +17,7 @@ import type { LoadedResource } from '../../resources/types.ts';
 import { resourceKey } from '../../resources/types.ts';
 import type { StringPattern } from '../../authz/string-match.ts';
 import type { ExtAuthzConfig, ExtAuthzEndpoint } from '../../authz/ext-authz/types.ts';
+import type { PathNormalization } from '../../ir/types.ts';
 
 /** Istio's default for a provider without timeout. */
 export const DEFAULT_EXT_AUTHZ_TIMEOUT_MS = 600_000;
@@ -42,6 +45,8 @@ export interface MeshProviders {
   rootNamespace?: string;
   /** defaultConfig.gatewayTopology.numTrustedProxies: X-Forwarded-For hops to trust. */
   numTrustedProxies?: number;
+  /** pathNormalization.normalization (DEFAULT read as BASE). */
+  pathNormalization?: PathNormalization;
   /** Valid ext_authz providers by name. */
   providers: Map<string, MeshExtAuthzProvider>;
   /** Providers that exist but cannot be used (the reason), by name. */
@@ -75,20 +80,31 @@ const HTTP_FIELDS = new Set([
 ]);
 const GRPC_FIELDS = new Set(['service', 'port', 'timeout', 'failOpen', 'clearRouteCache', 'statusOnError', 'includeRequestBodyInCheck']);
 
-/** Parses the mesh ConfigMap (absent = no providers). */
-export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: MeshProviders; errors: ConfigError[] } {
+const NORMALIZATIONS: Record<string, PathNormalization> = {
+  DEFAULT: 'BASE', NONE: 'NONE', BASE: 'BASE', MERGE_SLASHES: 'MERGE_SLASHES', DECODE_AND_MERGE_SLASHES: 'DECODE_AND_MERGE_SLASHES',
+};
+
+/**
+ * Parses the mesh ConfigMap (absent = no providers). `fatal` holds the errors
+ * no request may be served with: a mesh text that cannot be read, or a
+ * pathNormalization that cannot be honoured, must not quietly become BASE under
+ * a DENY list written for a stricter mode. A broken provider is only `errors`:
+ * the CUSTOM policies that name it deny what they match.
+ */
+export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: MeshProviders; errors: ConfigError[]; fatal: ConfigError[] } {
   const mesh = emptyMeshProviders();
   const errors: ConfigError[] = [];
-  if (!configMap) return { mesh, errors };
+  const fatal: ConfigError[] = [];
+  if (!configMap) return { mesh, errors, fatal };
   const cm = configMap.resource;
   const object = resourceKey(cm);
   const source = configMap.source;
   const meshLine = source?.lineOf?.(['data', 'mesh']) ?? source?.line;
   const text = cm.data?.mesh;
-  if (text === undefined) return { mesh, errors };
+  if (text === undefined) return { mesh, errors, fatal };
   if (typeof text !== 'string') {
-    errors.push({ object, path: 'data.mesh', message: 'must be a string of YAML', source, line: meshLine });
-    return { mesh, errors };
+    fatal.push({ object, path: 'data.mesh', message: 'must be a string of YAML', source, line: meshLine });
+    return { mesh, errors, fatal };
   }
 
   const lines = new LineCounter();
@@ -106,31 +122,41 @@ export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: 
 
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      errors.push({
+      fatal.push({
         object, path: 'data.mesh', message: `invalid YAML: ${e.message.split('\n')[0]}`, source,
         line: meshLine !== undefined ? meshLine + (e.linePos?.[0]?.line ?? 1) : undefined,
       });
     }
-    return { mesh, errors };
+    return { mesh, errors, fatal };
   }
   const root = doc.toJS() as unknown;
-  if (root === null || root === undefined) return { mesh, errors };
+  if (root === null || root === undefined) return { mesh, errors, fatal };
   if (!isObject(root)) {
-    err([], 'mesh config must be a map');
-    return { mesh, errors };
+    fatal.push({ object, path: 'data.mesh', message: 'mesh config must be a map', source, line: meshLine });
+    return { mesh, errors, fatal };
   }
   if (root.rootNamespace !== undefined) {
     if (typeof root.rootNamespace === 'string' && root.rootNamespace !== '') mesh.rootNamespace = root.rootNamespace;
     else err(['rootNamespace'], 'must be a non-empty string');
   }
+  if (root.pathNormalization !== undefined) {
+    const n = isObject(root.pathNormalization) ? root.pathNormalization.normalization : undefined;
+    const mode = typeof n === 'string' ? NORMALIZATIONS[n] : undefined;
+    if (mode) mesh.pathNormalization = mode;
+    else {
+      const before = errors.length;
+      err(['pathNormalization', 'normalization'], `must be one of ${Object.keys(NORMALIZATIONS).join(', ')}`);
+      fatal.push(...errors.splice(before));
+    }
+  }
   const ntp = gatewayTopologyTrustedProxies(root.defaultConfig);
   if (ntp === null) err(['defaultConfig', 'gatewayTopology', 'numTrustedProxies'], 'must be a whole number from 0 to 64');
   else if (ntp !== undefined) mesh.numTrustedProxies = ntp;
   const list = root.extensionProviders;
-  if (list === undefined || list === null) return { mesh, errors };
+  if (list === undefined || list === null) return { mesh, errors, fatal };
   if (!Array.isArray(list)) {
     err(['extensionProviders'], 'must be a list');
-    return { mesh, errors };
+    return { mesh, errors, fatal };
   }
 
   list.forEach((entry, i) => {
@@ -165,7 +191,7 @@ export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: 
     if (provider && errors.length === before) mesh.providers.set(name, provider);
     else mesh.invalid.set(name, errors.slice(before).map((e) => e.message).join('; ') || 'invalid provider');
   });
-  return { mesh, errors };
+  return { mesh, errors, fatal };
 }
 
 type Err = (path: (string | number)[], message: string) => void;
