@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { clientFromXff } from '../src/dataplane/handler.ts';
-import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 
@@ -26,14 +26,7 @@ let port: number;
 before(async () => {
   up = await startUpstream('up');
   port = await freePort();
-  const yaml = gatewayYaml(port, { up: up.port }, `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [${beRef('up')}] }]
----
+  const yaml = gatewayYaml(port, { up: up.port }, routeTo('up') + `---
 apiVersion: v1
 kind: ConfigMap
 metadata: { name: istio, namespace: istio-system }

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'undici';
-import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 
@@ -12,15 +12,6 @@ let v1: Upstream;
 let v2: Upstream;
 let port: number;
 const agent = new Agent({ connections: 8 });
-
-const routeTo = (backend: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [${beRef(backend)}] }]
-`;
 
 before(async () => {
   [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);

@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import http2 from 'node:http2';
 import { X509Certificate } from 'node:crypto';
 import { Agent, request } from 'undici';
-import { startGateway, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
@@ -53,14 +53,7 @@ apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: { name: up, namespace: default }
 spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${up.port} } }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [${beRef('up')}] }]
-`;
+` + routeTo('up');
 }
 
 before(async () => {

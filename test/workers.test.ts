@@ -10,7 +10,7 @@ import { Agent, request } from 'undici';
 import { startCli, type Running } from './helpers/cli.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { gatewayYaml, beRef } from './helpers/gateway.ts';
+import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 
 let gw: Running;
 let v1: Upstream;
@@ -19,14 +19,7 @@ let port: number;
 let admin: string;
 let file: string;
 
-const config = (backend: string) => gatewayYaml(port, { v1: v1.port, v2: v2.port }, `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [${beRef(backend)}] }]
-`);
+const config = (backend: string) => gatewayYaml(port, { v1: v1.port, v2: v2.port }, routeTo(backend));
 
 before(async () => {
   [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);

@@ -72,3 +72,15 @@ ${be}${extra}`;
 export function beRef(name: string, weight?: number): string {
   return `{ group: gateway.envoyproxy.io, kind: Backend, name: ${name}${weight !== undefined ? `, weight: ${weight}` : ''} }`;
 }
+
+/** An HTTPRoute default/r on Gateway gw sending everything to one Backend (a YAML document, leading ---). */
+export function routeTo(backend: string): string {
+  return `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ backendRefs: [${beRef(backend)}] }]
+`;
+}
