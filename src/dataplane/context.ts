@@ -46,6 +46,8 @@ export interface RequestInit {
   requestId: string;
   /** Record every decision (debug log, explain), not only denials. */
   tracing: boolean;
+  /** performance.now() when the request arrived; now when absent (explain). */
+  startMs?: number;
 }
 
 /**
@@ -107,7 +109,7 @@ export class RequestContext {
     this.responseHeaders = undefined;
     this.trace = init.tracing ? [] : null;
     this.scratch = undefined;
-    this.startMs = performance.now();
+    this.startMs = init.startMs ?? performance.now();
   }
 
   /** Record a decision step. Denials are always kept (the access log shows why). */

@@ -93,6 +93,7 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
     tls,
     requestId,
     tracing: obs.tracing,
+    startMs,
   });
   if (!match) return obs.reply(res, ctx, NOT_FOUND, []);
   const route = match.route;
