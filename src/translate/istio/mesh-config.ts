@@ -117,8 +117,8 @@ export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: 
     return meshLine + lines.linePos(range[0]).line;
   };
   // The field path inside the mesh text goes in the message: ConfigError.path is the resource's.
-  const err = (path: (string | number)[], message: string) =>
-    errors.push({ object, path: 'data.mesh', message: path.length ? `${formatPath(path)}: ${message}` : message, source, line: lineIn(path) });
+  const err = (path: (string | number)[], message: string, into: ConfigError[] = errors) =>
+    into.push({ object, path: 'data.mesh', message: path.length ? `${formatPath(path)}: ${message}` : message, source, line: lineIn(path) });
 
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
@@ -144,9 +144,7 @@ export function parseMeshConfig(configMap: LoadedResource | undefined): { mesh: 
     const mode = typeof n === 'string' ? NORMALIZATIONS[n] : undefined;
     if (mode) mesh.pathNormalization = mode;
     else {
-      const before = errors.length;
-      err(['pathNormalization', 'normalization'], `must be one of ${Object.keys(NORMALIZATIONS).join(', ')}`);
-      fatal.push(...errors.splice(before));
+      err(['pathNormalization', 'normalization'], `must be one of ${Object.keys(NORMALIZATIONS).join(', ')}`, fatal);
     }
   }
   const ntp = gatewayTopologyTrustedProxies(root.defaultConfig);
