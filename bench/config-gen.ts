@@ -3,6 +3,7 @@
 // only be answered by the last-declared route.
 import { stringify } from 'yaml';
 import { UPSTREAM_HEADER, upstreamBody } from './upstream.ts';
+import type { BenchIssuer } from './jwt.ts';
 
 /** What a load generator sends, and what a correct answer looks like. */
 export interface Probe {
@@ -83,6 +84,40 @@ export function plainConfig(gatewayPort: number, upstreams: Upstreams): Generate
     yaml: toYaml(docs),
     routes: 1,
     probe: { path: '/', headers: {}, expect: { upstream: 'target', body: upstreamBody('target'), headers: {} } },
+  };
+}
+
+function gatewayTarget(): object {
+  return { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'bench' };
+}
+
+/**
+ * The plain route behind Istio security on its Gateway: a RequestAuthentication
+ * (RS256, inline JWKS) and an ALLOW that requires a request principal, so a
+ * request only reaches the upstream with a token that verifies. The probe
+ * sends one valid token; `unauthenticated` is what a request without it gets.
+ */
+export function istioConfig(gatewayPort: number, upstreams: Upstreams, jwt: BenchIssuer): GeneratedConfig & { unauthenticatedStatus: number } {
+  const plain = plainConfig(gatewayPort, upstreams);
+  const docs = [
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'RequestAuthentication',
+      metadata: { name: 'bench-jwt', namespace: NS },
+      spec: { targetRefs: [gatewayTarget()], jwtRules: [{ issuer: jwt.issuer, audiences: ['bench'], jwks: jwt.jwks }] },
+    },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'bench-require-jwt', namespace: NS },
+      spec: { targetRefs: [gatewayTarget()], action: 'ALLOW', rules: [{ from: [{ source: { requestPrincipals: [`${jwt.issuer}/bench`] } }] }] },
+    },
+  ];
+  return {
+    yaml: plain.yaml + '---\n' + toYaml(docs),
+    routes: 1,
+    probe: { ...plain.probe, headers: { authorization: `Bearer ${jwt.token}` } },
+    unauthenticatedStatus: 403,
   };
 }
 

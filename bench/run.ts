@@ -16,6 +16,7 @@ import { render } from './report.ts';
 import { removeTempDirs, tempDir } from './tempdirs.ts';
 import type { BenchResults, ScenarioResult } from './results.ts';
 import { plainScenarios, reloadScenario, routesScenario } from './scenarios/suite.ts';
+import { istioScenario } from './scenarios/istio.ts';
 
 /** Above this share of CPU used by others before we start, the figures are flagged as noisy. */
 const BUSY_WARNING = 0.15;
@@ -73,6 +74,7 @@ async function main(opts: Options): Promise<number> {
   const add = (list: ScenarioResult[]): void => void results.scenarios.push(...list);
   try {
     if (opts.only.has('plain1')) add(await plainScenarios(ctx, 1, opts.only.has('latency')));
+    if (opts.only.has('istio')) add(await istioScenario(ctx));
     if (opts.only.has('plain2')) add(await plainScenarios(ctx, 2, false));
     if (opts.only.has('routes')) add(await routesScenario(ctx));
     if (opts.only.has('reload')) add(await reloadScenario(ctx));

@@ -20,13 +20,13 @@ import { measureLatency } from './latency.ts';
 import { measureReloads } from './reload.ts';
 import { measureThroughput, type Contender } from './throughput.ts';
 
-const TARGET_RATIO = `≥ ${THROUGHPUT_TARGET.toFixed(2)}×`;
+export const TARGET_RATIO = `≥ ${THROUGHPUT_TARGET.toFixed(2)}×`;
 
-function gatewayName(ctx: BenchContext): string {
+export function gatewayName(ctx: BenchContext): string {
   return ctx.opts.standIn ? 'stand-in' : 'portcullis';
 }
 
-async function writeAndStart(ctx: BenchContext, file: string, make: (port: number) => GeneratedConfig, workers: number, watch: boolean): Promise<{ gw: Gateway; config: GeneratedConfig; port: number; path: string }> {
+export async function writeAndStart(ctx: BenchContext, file: string, make: (port: number) => GeneratedConfig, workers: number, watch: boolean): Promise<{ gw: Gateway; config: GeneratedConfig; port: number; path: string }> {
   const port = await freePort();
   const config = make(port);
   const path = join(ctx.workdir, file);
