@@ -4,7 +4,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 
 /** command the tests run → Debian package that provides it. */
-const NEEDED: { command: string; pkg: string }[] = [];
+const NEEDED: { command: string; pkg: string }[] = [
+  { command: 'curl', pkg: 'curl' }, // expect-continue.test.ts: curl decides about Expect as users' curl does
+];
 
 function has(command: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

@@ -129,7 +129,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.obs.reply(res, this.ctx, TOO_LARGE, this.backend.chains, this.address);
       return;
     }
-    const timeout = err instanceof RouteTimeout || (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+    // A request undici refuses to send is the gateway's bug, never the backend's failure.
+    const code = (err as { code?: string }).code;
+    if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') {
+      this.obs.internalError(this.ctx, res, err);
+      return;
+    }
+    const timeout = err instanceof RouteTimeout || code === 'UND_ERR_HEADERS_TIMEOUT';
     this.obs.upstreamError(this.backend.cluster!.id, timeout ? 'timeout' : 'connect');
     this.obs.reply(res, this.ctx, timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY, this.backend.chains, this.address);
   }

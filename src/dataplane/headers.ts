@@ -12,6 +12,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'upgrade',
   'http2-settings',
+  // The gateway answers 100-continue itself (expect.ts); a backend is never asked.
+  'expect',
 ]);
 
 export function isHopByHop(name: string): boolean {

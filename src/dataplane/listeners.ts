@@ -8,6 +8,7 @@ import type { SecureContext } from 'node:tls';
 import type { IRListener } from '../ir/types.ts';
 import type { CompiledListener } from './compile.ts';
 import { hostnameMatches } from '../translate/hostnames.ts';
+import { deferContinue } from './expect.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -59,6 +60,7 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     // value (a second Host or Authorization is seen, and refused, not ignored).
     const s = http.createServer({ maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 15_000, requestTimeout: 300_000, joinDuplicateHeaders: true }, opts.onRequest as http.RequestListener);
     s.on('clientError', onClientError);
+    s.on('checkContinue', deferContinue(opts.onRequest) as http.RequestListener);
     server = s;
   } else {
     const s = http2.createSecureServer({
@@ -76,6 +78,8 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     });
     s.on('tlsClientError', () => {});
     (s as unknown as http.Server).on('clientError', onClientError);
+    // Both h2 streams and HTTP/1.1 requests on this server come through here.
+    s.on('checkContinue', deferContinue(opts.onRequest) as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     server = s;
   }
   server.on('error', opts.onError);

@@ -12,6 +12,7 @@ import { replacePath, type Res } from './respond.ts';
 import { BodyTooLarge, UpstreamExchange } from './exchange.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { runChainThen } from './chain.ts';
+import { sendContinue } from './expect.ts';
 import type { Observer } from './observe.ts';
 
 type ProxyAction = Extract<CompiledAction, { type: 'proxy' }>;
@@ -77,6 +78,7 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
   }
   if (ctx.query) path += '?' + ctx.query;
 
+  sendContinue(req, res);
   const hasBody = requestHasBody(req);
   let body: Req | PassThrough | Transform | undefined = hasBody ? req : undefined;
   // A declared Content-Length was checked on arrival; a streamed body is counted as it flows.
