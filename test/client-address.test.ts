@@ -2,9 +2,10 @@
 // configured number of proxies (Istio gatewayTopology.numTrustedProxies).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { request } from 'undici';
 import { clientFromXff } from '../src/dataplane/handler.ts';
-import { startGateway, gatewayYaml, routeTo, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, routeTo, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 
@@ -21,12 +22,34 @@ test('the Nth address from the right of X-Forwarded-For, as Envoy xff_num_truste
 
 let gw: TestGateway;
 let up: Upstream;
+let dest: Upstream;
 let port: number;
 
 before(async () => {
-  up = await startUpstream('up');
+  [up, dest] = await Promise.all([startUpstream('up'), startUpstream('dest')]);
   port = await freePort();
   const yaml = gatewayYaml(port, { up: up.port }, routeTo('up') + `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: dest, namespace: default, labels: { app: dest } }
+spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${dest.port} } }] }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: dest, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules: [{ matches: [{ path: { type: PathPrefix, value: /dest } }], backendRefs: [${beRef('dest')}] }]
+---
+# A policy that selects the backend: the request crosses the destination hop too.
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: dest-policy, namespace: default }
+spec:
+  selector: { matchLabels: { app: dest } }
+  action: ALLOW
+  rules: [{ to: [{ operation: { methods: [GET] } }] }]
+---
 apiVersion: v1
 kind: ConfigMap
 metadata: { name: istio, namespace: istio-system }
@@ -50,6 +73,7 @@ spec:
 after(async () => {
   await gw?.close();
   await up?.close();
+  await dest?.close();
 });
 
 async function status(xff?: string): Promise<number> {
@@ -62,4 +86,24 @@ test('remoteIpBlocks sees the client named by the one trusted proxy', async () =
   assert.equal(await status('198.51.100.7'), 200);
   assert.equal(await status('198.51.100.7, 203.0.113.9'), 403, 'the trusted proxy says the client is 203.0.113.9');
   assert.equal(await status(), 403, 'no X-Forwarded-For: the peer (127.0.0.1) is the client');
+});
+
+test('upstream sees the client in X-Forwarded-For whether or not a policy selects the backend (destination hop)', async () => {
+  // The client connects from 127.0.0.2 to the gateway's 127.0.0.1, so that the
+  // gateway's own address cannot pass for the client's.
+  const xffAt = (path: string, xff: string) =>
+    new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path, localAddress: '127.0.0.2', agent: false, headers: { 'x-forwarded-for': xff } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) return reject(new Error(`${path}: ${res.statusCode} ${text}`));
+          resolve((JSON.parse(text) as { headers: Record<string, string> }).headers['x-forwarded-for']);
+        });
+      });
+      req.on('error', reject);
+    });
+  assert.equal(await xffAt('/plain', '198.51.100.7'), '198.51.100.7, 127.0.0.2');
+  assert.equal(await xffAt('/dest/x', '198.51.100.7'), '198.51.100.7, 127.0.0.2', 'the destination hop does not change what upstream is told');
 });

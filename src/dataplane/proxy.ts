@@ -36,9 +36,12 @@ export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
 export function proxy(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {
   const wb = pickBackend(action);
   if (!wb || !wb.cluster) return obs.reply(res, ctx, NO_BACKEND, route.chains);
-  if (wb.chain.request.length === 0) return forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit);
+  if (wb.chain.request.length === 0) return forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit, ctx.remoteIp);
+  // The destination hop's view of the peer is for its authorization only:
+  // upstream is told about the downstream peer either way.
+  const peer = ctx.remoteIp;
   enterDestinationHop(ctx, route);
-  runChainThen(ctx, res, wb.chain, wb.chains, obs, () => forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit));
+  runChainThen(ctx, res, wb.chain, wb.chains, obs, () => forward(ctx, req, res, route, action, wb, obs, matchedPrefix, bodyLimit, peer));
 }
 
 /**
@@ -53,7 +56,8 @@ export function enterDestinationHop(ctx: RequestContext, route: DataRoute): void
   ctx.remoteIp = ctx.localIp;
 }
 
-function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number): void {
+/** `peer`: the address of the client's connection, appended to X-Forwarded-For. */
+function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, action: ProxyAction, wb: CompiledBackend, obs: Observer, matchedPrefix: string | undefined, bodyLimit: number, peer: string): void {
   const cluster = wb.cluster!;
   const member = cluster.pick();
   const chains = wb.chains;
@@ -66,7 +70,7 @@ function forward(ctx: RequestContext, req: Req, res: Res, route: DataRoute, acti
   // HTTP/2 clients send :authority instead of Host.
   if (headers.host === undefined) headers.host = ctx.headers[':authority'] as string ?? ctx.host;
   const xff = h['x-forwarded-for'];
-  headers['x-forwarded-for'] = xff ? `${xff}, ${ctx.remoteIp}` : ctx.remoteIp;
+  headers['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
   headers['x-forwarded-proto'] = ctx.scheme;
   if (headers['x-forwarded-host'] === undefined) headers['x-forwarded-host'] = headers.host;
   headers['x-request-id'] = ctx.requestId;
