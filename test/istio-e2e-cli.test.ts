@@ -111,7 +111,8 @@ describe('portcullis explain', () => {
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, /^route: HTTPRoute\/foo\/httpbin rule 0 \(match PathPrefix \/\)$/m);
     assert.match(r.stdout, /^gateway hop \(Gateway\/foo\/httpbin-gateway\): no filters$/m);
-    assert.match(r.stdout, /^ {2}destination hop: istio\.authorization \[AuthorizationPolicy\/foo\/allow-path-ip, AuthorizationPolicy\/foo\/deny-method-get\]$/m);
+    // Policies oldest first; the files carry no creationTimestamp, so their order in the files stands in.
+    assert.match(r.stdout, /^ {2}destination hop: istio\.authorization \[AuthorizationPolicy\/foo\/deny-method-get, AuthorizationPolicy\/foo\/allow-path-ip\]$/m);
     assert.match(r.stdout, /^ {2}allow +istio\.authorization \[AuthorizationPolicy\/foo\/allow-path-ip\]: rule 0 matched \(ALLOW\) on Service\/foo\/httpbin$/m);
     assert.match(r.stdout, /^answer: proxied to Service\/foo\/httpbin at 127\.0\.0\.1:9081$/m);
   });

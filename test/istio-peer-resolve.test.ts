@@ -64,7 +64,7 @@ test('a workload in the root namespace: its no-selector policy is the mesh polic
   assert.equal(resolve([pa(ROOT, 'default', mode('STRICT')), pa(ROOT, 'w', sel({ istio: 'ingressgateway' }, mode('DISABLE')))], 443, gw).mode, 'STRICT');
 });
 
-test('several policies at one level: the oldest wins (then name, then namespace), only it is read', () => {
+test('several policies at one level: the oldest wins (then namespace/name), only it is read', () => {
   const older = pa('apps', 'zz', mode('STRICT'), '2024-01-01T00:00:00Z');
   const newer = pa('apps', 'aa', mode('DISABLE'), '2024-06-01T00:00:00Z');
   assert.equal(resolve([newer, older]).origin, 'PeerAuthentication/apps/zz');
@@ -72,8 +72,14 @@ test('several policies at one level: the oldest wins (then name, then namespace)
   // Same timestamp (Istio stores seconds): name decides.
   const t = '2024-01-01T00:00:00Z';
   assert.equal(resolve([pa('apps', 'b', mode('STRICT'), t), pa('apps', 'a', mode('DISABLE'), t)]).mode, 'DISABLE');
-  // No timestamps (plain YAML files): zero time for all, name decides.
-  assert.equal(resolve([pa('apps', 'b', mode('STRICT')), pa('apps', 'a', mode('DISABLE'))]).origin, 'PeerAuthentication/apps/a');
+  // No timestamps (plain YAML files): load order stands in for creation order (translate/attachment/precedence.ts),
+  // whatever order the caller lists them in.
+  const first = pa('apps', 'b', mode('STRICT'));
+  const second = pa('apps', 'a', mode('DISABLE'));
+  assert.equal(resolve([first, second]).origin, 'PeerAuthentication/apps/b');
+  assert.equal(resolve([second, first]).origin, 'PeerAuthentication/apps/b');
+  // A policy with a timestamp is older than every one without.
+  assert.equal(resolve([first, pa('apps', 'c', mode('DISABLE'), '2030-01-01T00:00:00Z')]).origin, 'PeerAuthentication/apps/c');
   // Workload level: the oldest matching one wins even if it is UNSET and a newer one has a mode and port settings.
   const wOld = pa('apps', 'w-old', sel({ app: 'edge' }, mode('UNSET')), '2023-01-01T00:00:00Z');
   const wNew = pa('apps', 'w-new', sel({ tier: 'front' }, { ...mode('DISABLE'), portLevelMtls: { 8443: { mode: 'DISABLE' } } }), '2024-01-01T00:00:00Z');

@@ -146,7 +146,8 @@ describe('translate', () => {
     assert.deepEqual(errors, []);
     assert.ok(filter);
     assert.equal(filter.type, 'istio.requestAuthentication');
-    assert.equal(filter.origin, 'RequestAuthentication/default/a, RequestAuthentication/default/b');
+    // Policies oldest first (load order stands in for creation time); rules by issuer.
+    assert.equal(filter.origin, 'RequestAuthentication/default/b, RequestAuthentication/default/a');
     const cfg = filter.config as IstioRequestAuthenticationConfig;
     assert.deepEqual(cfg.rules.map((r) => r.issuer), ['https://a.test', 'https://z.test']);
     assert.deepEqual(cfg.rules[0].jwks, { type: 'remote', uri: 'https://a.test/jwks', timeoutMs: 1500, cacheDurationMs: 300_000 });

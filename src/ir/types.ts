@@ -226,7 +226,28 @@ export interface IREndpoint {
 export interface ResourceStatus {
   /** "Kind/ns/name". */
   object: string;
+  /** False when any Accepted condition, top-level or per parent/ancestor, is False. */
   accepted: boolean;
+  /** metadata.generation of the resource the status was computed from, when it has one. */
+  observedGeneration?: number;
+  /** Conditions about the resource as a whole. */
+  conditions: StatusCondition[];
+  /** Routes: one entry per parentRef (accepted on one Gateway, refused on another). */
+  parents?: ParentStatus[];
+  /** Policies: one entry per ancestor (the Gateway, or Gateway listener, a target hangs under). */
+  ancestors?: ParentStatus[];
+}
+
+/** A Gateway (or one of its listeners) that a route attaches to or a policy hangs under. */
+export interface ParentReference {
+  kind: 'Gateway';
+  namespace: string;
+  name: string;
+  sectionName?: string;
+}
+
+export interface ParentStatus {
+  parentRef: ParentReference;
   conditions: StatusCondition[];
 }
 

@@ -7,6 +7,7 @@ import { namespaceOf } from '../resources/types.ts';
 import { secretValue, type ResourceIndex } from './index-resources.ts';
 import { referenceAllowed } from './reference-grant.ts';
 import type { StatusCollector } from './status.ts';
+import { compareByAge } from './attachment/precedence.ts';
 
 export interface GatewayListenerSpec {
   name: string;
@@ -47,7 +48,7 @@ export function translateGateways(
 ): GatewayTranslation {
   const byPort = new Map<number, IRListener>();
   const sections: AttachableSection[] = [];
-  const gateways = idx.list('Gateway').sort(byAge);
+  const gateways = idx.list('Gateway').sort(compareByAge);
   for (const gw of gateways) {
     const key = `Gateway/${namespaceOf(gw.resource)}/${gw.resource.metadata.name}`;
     const spec = (gw.resource.spec ?? {}) as { gatewayClassName?: string; listeners?: GatewayListenerSpec[] };
@@ -116,13 +117,6 @@ export function translateGateways(
 function specificity(hostnames: string[]): number {
   if (hostnames.length === 0) return 0;
   return Math.max(...hostnames.map((h) => (h.startsWith('*.') ? h.length : h.length + 1000)));
-}
-
-function byAge(a: LoadedResource, b: LoadedResource): number {
-  const ta = a.resource.metadata.creationTimestamp ?? '';
-  const tb = b.resource.metadata.creationTimestamp ?? '';
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.seq - b.seq;
 }
 
 function tlsCertificates(idx: ResourceIndex, gw: LoadedResource, l: GatewayListenerSpec): { certs: IRCertificate[] } | { error: string } {

@@ -2,7 +2,8 @@
 import type { IRAction, IRFilter, IRHeaderModifier, IRMatch, IRMirror, IRRoute, IRUrlRewrite, IRWeightedBackend, IRBackend } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
-import { createdOf, type ResourceIndex } from './index-resources.ts';
+import type { ResourceIndex } from './index-resources.ts';
+import { ageKey } from './attachment/precedence.ts';
 import { resolveBackendRef, type BackendRefInput } from './backends.ts';
 import { intersectHostnames } from './hostnames.ts';
 import { parseDuration } from './durations.ts';
@@ -62,19 +63,18 @@ interface RouteFilter {
   requestMirror?: { backendRef: BackendRefInput; percent?: number; fraction?: { numerator: number; denominator?: number } };
 }
 
-/** Per-hop policy hooks (Istio and others) that translate/index.ts provides. */
-export interface RouteHooks {
-  gatewayHopFilters(route: LoadedResource, section: AttachableSection): IRFilter[];
-  backendHopFilters(route: LoadedResource, backend: LoadedResource): IRFilter[];
-}
-
+/**
+ * HTTPRoutes onto the listeners' route tables, without any policy: policy
+ * families attach their filters afterwards (translate/attachment). Returns the
+ * resource behind each backend id, for families that select destination hops.
+ */
 export function translateHTTPRoutes(
   idx: ResourceIndex,
   sections: AttachableSection[],
   backends: Record<string, IRBackend>,
   status: StatusCollector,
-  hooks: RouteHooks,
-): void {
+): Map<string, LoadedResource> {
+  const backendResources = new Map<string, LoadedResource>();
   for (const route of idx.list('HTTPRoute')) {
     const ns = namespaceOf(route.resource);
     const key = `HTTPRoute/${ns}/${route.resource.metadata.name}`;
@@ -93,7 +93,7 @@ export function translateHTTPRoutes(
           continue;
         }
         (spec.rules ?? [{}]).forEach((rule, ruleIndex) => {
-          section.listener.routes.push(translateRule(idx, route, rule, ruleIndex, section, hostnames, backends, status, hooks));
+          section.listener.routes.push(translateRule(idx, route, rule, ruleIndex, section, hostnames, backends, backendResources, status));
         });
         section.attachedRoutes++;
         attached++;
@@ -101,6 +101,7 @@ export function translateHTTPRoutes(
     }
     if (attached > 0) status.accept(key, `attached to ${attached} listener(s)`);
   }
+  return backendResources;
 }
 
 /** The listener sections a parentRef selects, or why none. */
@@ -139,14 +140,14 @@ function translateRule(
   section: AttachableSection,
   hostnames: string[],
   backends: Record<string, IRBackend>,
+  backendResources: Map<string, LoadedResource>,
   status: StatusCollector,
-  hooks: RouteHooks,
 ): IRRoute {
   const ns = namespaceOf(route.resource);
   const name = route.resource.metadata.name;
   const key = `HTTPRoute/${ns}/${name}`;
   const problems: string[] = [];
-  const filters: IRFilter[] = [...hooks.gatewayHopFilters(route, section)];
+  const filters: IRFilter[] = [];
   let redirect: IRAction | undefined;
   let rewrite: IRUrlRewrite | undefined;
   const mirrors: IRMirror[] = [];
@@ -207,7 +208,7 @@ function translateRule(
     if (res.ok) {
       backends[res.backend.id] = res.backend;
       wb.backend = res.backend.id;
-      wb.filters = hooks.backendHopFilters(route, res.resource);
+      backendResources.set(res.backend.id, res.resource);
     } else {
       status.condition(key, { type: 'ResolvedRefs', status: 'False', reason: res.reason, message: res.message });
     }
@@ -240,7 +241,7 @@ function translateRule(
     section: { gateway: section.gatewayRef, name: section.spec.name },
     hostnames,
     matches,
-    order: { created: createdOf(route), key: `${ns}/${name}`, rule: ruleIndex },
+    order: { created: ageKey(route), key: `${ns}/${name}`, rule: ruleIndex },
     filters: sortFilters(filters),
     action,
     timeouts,

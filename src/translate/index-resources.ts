@@ -47,13 +47,3 @@ export function secretValue(secret: Resource, key: string): string | undefined {
   if (typeof b64 === 'string') return Buffer.from(b64, 'base64').toString('utf8');
   return undefined;
 }
-
-/**
- * Age for precedence ties. Resources from files carry no creationTimestamp:
- * their load order stands in for it (earlier in the files = older), after
- * every resource that has one.
- */
-export function createdOf(r: LoadedResource): string {
-  const ts = r.resource.metadata.creationTimestamp;
-  return ts ? String(ts) : `~${String(r.seq).padStart(9, '0')}`;
-}

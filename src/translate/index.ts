@@ -7,7 +7,9 @@ import type { ConfigError } from '../resources/errors.ts';
 import { ResourceIndex } from './index-resources.ts';
 import { StatusCollector } from './status.ts';
 import { translateGateways } from './gateways.ts';
-import { translateHTTPRoutes, type RouteHooks } from './httproutes.ts';
+import { translateHTTPRoutes } from './httproutes.ts';
+import { buildInventory } from './attachment/inventory.ts';
+import type { AttachContext, PolicyFamily } from './attachment/context.ts';
 import { IstioTranslator } from './istio/index.ts';
 
 export interface TranslateOptions {
@@ -56,11 +58,14 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization });
   istio.applyPeerAuthentication(gw.listeners, gw.sections);
   istio.applyGatewayTopology(gw.listeners, gw.sections);
-  const hooks: RouteHooks = {
-    gatewayHopFilters: (route, section) => istio.gatewayHopFilters(route, section),
-    backendHopFilters: (_route, backend) => istio.backendHopFilters(backend),
-  };
-  translateHTTPRoutes(idx, gw.sections, backends, status, hooks);
+  // Routes first, without policies; then the attachment phase, one family after another
+  // (docs/policy-families.md: a new family is one more entry here).
+  const backendResources = translateHTTPRoutes(idx, gw.sections, backends, status);
+  const families: PolicyFamily[] = [
+    (ctx) => istio.attach(ctx),
+  ];
+  const ctx: AttachContext = { idx, targets: buildInventory(idx, gw.listeners), sections: gw.sections, backends, backendResources, status, errors, policyErrors };
+  for (const attach of families) attach(ctx);
   // Valid resources of kinds this version does not serve yet are said so in their status, never dropped silently.
   for (const r of idx.list('GRPCRoute')) {
     status.reject(`GRPCRoute/${r.resource.metadata.namespace ?? 'default'}/${r.resource.metadata.name}`, 'Unsupported', 'GRPCRoute is validated but not served yet');

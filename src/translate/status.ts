@@ -1,6 +1,8 @@
-import type { ResourceStatus, StatusCondition } from '../ir/types.ts';
+import type { ParentReference, ParentStatus, ResourceStatus, StatusCondition } from '../ir/types.ts';
 
-/** Collects status conditions per resource while translating. */
+export type ParentField = 'parents' | 'ancestors';
+
+/** Collects status conditions per resource (and per parent/ancestor) while translating. */
 export class StatusCollector {
   private map = new Map<string, ResourceStatus>();
 
@@ -12,13 +14,23 @@ export class StatusCollector {
 
   condition(object: string, c: StatusCondition): void {
     const s = this.ensure(object);
-    const i = s.conditions.findIndex((x) => x.type === c.type);
-    // The first False of a type is the most useful one; keep it.
-    if (i >= 0) {
-      if (s.conditions[i].status === 'False') return;
-      s.conditions[i] = c;
-    } else s.conditions.push(c);
+    put(s.conditions, c);
     if (c.type === 'Accepted' && c.status === 'False') s.accepted = false;
+  }
+
+  /** A condition for one parent (route) or ancestor (policy) of the object. */
+  parentCondition(object: string, field: ParentField, parentRef: ParentReference, c: StatusCondition): void {
+    const s = this.ensure(object);
+    const list = (s[field] ??= []);
+    let entry = list.find((p) => sameParent(p.parentRef, parentRef));
+    if (!entry) list.push((entry = { parentRef: { ...parentRef }, conditions: [] }));
+    put(entry.conditions, c);
+    if (c.type === 'Accepted' && c.status === 'False') s.accepted = false;
+  }
+
+  /** The object's parent/ancestor entries so far. */
+  parentsOf(object: string, field: ParentField): readonly ParentStatus[] {
+    return this.map.get(object)?.[field] ?? [];
   }
 
   accept(object: string, message = 'accepted'): void {
@@ -29,7 +41,29 @@ export class StatusCollector {
     this.condition(object, { type: 'Accepted', status: 'False', reason, message });
   }
 
+  setObservedGeneration(object: string, generation: number | undefined): void {
+    const s = this.map.get(object);
+    if (s && typeof generation === 'number') s.observedGeneration = generation;
+  }
+
+  objects(): string[] {
+    return [...this.map.keys()];
+  }
+
   list(): ResourceStatus[] {
     return [...this.map.values()].sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
   }
+}
+
+/** The first False of a type is the most useful one; keep it. */
+function put(conditions: StatusCondition[], c: StatusCondition): void {
+  const i = conditions.findIndex((x) => x.type === c.type);
+  if (i >= 0) {
+    if (conditions[i].status === 'False') return;
+    conditions[i] = c;
+  } else conditions.push(c);
+}
+
+function sameParent(a: ParentReference, b: ParentReference): boolean {
+  return a.kind === b.kind && a.namespace === b.namespace && a.name === b.name && a.sectionName === b.sectionName;
 }

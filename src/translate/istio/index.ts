@@ -10,6 +10,9 @@ import type { ResourceIndex } from '../index-resources.ts';
 import type { StatusCollector } from '../status.ts';
 import type { AttachableSection } from '../gateways.ts';
 import { resolveBackendRef } from '../backends.ts';
+import { sortFilters } from '../../ir/filter-order.ts';
+import type { TranslatedRouteRule } from '../attachment/inventory.ts';
+import type { AttachContext } from '../attachment/context.ts';
 import { selectIstioPolicies, type PolicyHop } from './select.ts';
 import { buildRequestAuthenticationFilter } from './request-authentication.ts';
 import { buildAuthorizationFilter } from './authorization-policy.ts';
@@ -118,9 +121,30 @@ export class IstioTranslator {
     }
   }
 
-  gatewayHopFilters(route: LoadedResource, section: AttachableSection): IRFilter[] {
+  /**
+   * The attachment phase for the Istio family, after routes are translated:
+   * each route rule gets its Gateway hop's filters, each picked backend its
+   * destination hop's filters.
+   */
+  attach({ targets, sections, backendResources }: AttachContext): void {
+    const points = targets.points;
+    const sectionOf = new Map(sections.map((s) => [`${s.gatewayRef.namespace}/${s.gatewayRef.name}/${s.spec.name}`, s]));
+    for (const point of points) {
+      const section = sectionOf.get(`${point.gateway.namespace}/${point.gateway.name}/${point.listener}`);
+      if (!section) continue;
+      const gatewayHop = this.gatewayHopFilters(point, section);
+      if (gatewayHop.length > 0) point.ir.filters = sortFilters([...gatewayHop, ...point.ir.filters]);
+      if (point.ir.action.type !== 'proxy') continue;
+      for (const wb of point.ir.action.backends) {
+        const backend = wb.backend === null ? undefined : backendResources.get(wb.backend);
+        if (backend) wb.filters = this.backendHopFilters(backend);
+      }
+    }
+  }
+
+  private gatewayHopFilters(point: TranslatedRouteRule, section: AttachableSection): IRFilter[] {
     const hop: PolicyHop = this.gatewayWorkload(section, 'Gateway');
-    const routeRef = { namespace: namespaceOf(route.resource), name: route.resource.metadata.name };
+    const routeRef = { namespace: point.route.namespace, name: point.route.name };
     const cacheKey = `gw|${hop.namespace}/${hop.name}|${routeRef.namespace}/${routeRef.name}|${section.spec.name}`;
     let filters = this.hopCache.get(cacheKey);
     if (!filters) {
@@ -132,7 +156,7 @@ export class IstioTranslator {
     return filters;
   }
 
-  backendHopFilters(backend: LoadedResource): IRFilter[] {
+  private backendHopFilters(backend: LoadedResource): IRFilter[] {
     const r = backend.resource;
     const kind = r.kind === 'Service' ? 'Service' : 'Backend';
     // Istio selectors match pod labels: a Service's pods are those its selector names.

@@ -7,8 +7,9 @@
 //   namespace, no selector), workload (the workload's namespace, selector.matchLabels
 //   all present in the workload's labels). A selector with empty matchLabels counts
 //   as no selector. Selector policies in the root namespace are ignored.
-// - Several policies at one level: the oldest wins (creationTimestamp, then name,
-//   then namespace, as Istio sorts configs); only that one is read.
+// - Several policies at one level: the oldest wins (the one precedence order of
+//   translate/attachment: creationTimestamp, load order for files, then
+//   namespace/name); only that one is read.
 // - UNSET (or no mtls) inherits from the level above; the default is PERMISSIVE.
 // - portLevelMtls is read only from the winning workload-level policy; UNSET there
 //   inherits the workload's resolved mode. Istio rejects portLevelMtls on policies
@@ -17,6 +18,7 @@ import type { LoadedResource, Resource } from '../../resources/types.ts';
 import type { ConfigError } from '../../resources/errors.ts';
 import { formatPath } from '../../resources/errors.ts';
 import { parseCertificateBundle } from '../../ca/pem.ts';
+import { older } from '../attachment/precedence.ts';
 import type { IRClientValidation } from '../../ir/types.ts';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
@@ -291,31 +293,6 @@ function modeOf(mtls: unknown): MtlsMode | undefined {
   if (m === undefined || m === null || m === 'UNSET') return undefined;
   if (m === 'STRICT' || m === 'PERMISSIVE' || m === 'DISABLE') return m;
   return 'STRICT';
-}
-
-/** Istio's order: older creationTimestamp first (absent = zero time), then name, then namespace. */
-function older(a: LoadedResource | undefined, b: LoadedResource): LoadedResource {
-  if (!a) return b;
-  return compareAge(b, a) < 0 ? b : a;
-}
-
-function compareAge(a: LoadedResource, b: LoadedResource): number {
-  const ta = timeOf(a.resource);
-  const tb = timeOf(b.resource);
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  const na = a.resource.metadata.name;
-  const nb = b.resource.metadata.name;
-  if (na !== nb) return na < nb ? -1 : 1;
-  const sa = a.resource.metadata.namespace ?? 'default';
-  const sb = b.resource.metadata.namespace ?? 'default';
-  if (sa !== sb) return sa < sb ? -1 : 1;
-  return a.seq - b.seq;
-}
-
-function timeOf(r: Resource): number {
-  const t = r.metadata.creationTimestamp;
-  const ms = t ? Date.parse(t) : 0;
-  return Number.isNaN(ms) ? 0 : ms;
 }
 
 function originOf(r: Resource): string {

@@ -7,6 +7,7 @@
 import type { IRFilter } from '../../ir/types.ts';
 import { formatPath, type ConfigError } from '../../resources/errors.ts';
 import { resourceKey, type LoadedResource } from '../../resources/types.ts';
+import { compareByAge } from '../attachment/precedence.ts';
 import { importJwks } from '../../auth/jwt/keys.ts';
 import { DEFAULT_LOCATIONS } from '../../auth/jwt/extract.ts';
 import type { JwksConfig } from '../../auth/jwt/provider.ts';
@@ -228,7 +229,8 @@ function checkRule(c: Checker, raw: unknown, path: (string | number)[], origin: 
 /**
  * Merge the jwtRules of the RequestAuthentication policies that apply to one
  * hop into one filter. Rules are ordered by issuer (as Istio orders its Envoy
- * providers), policies by namespace/name first, so the IR is deterministic.
+ * providers), policies oldest first (translate/attachment's order), so the IR
+ * is deterministic.
  * No filter when no valid rule remains.
  */
 export function buildRequestAuthenticationFilter(policies: LoadedResource[]): { filter?: IRFilter; errors: ConfigError[] } {
@@ -237,7 +239,7 @@ export function buildRequestAuthenticationFilter(policies: LoadedResource[]): { 
   const origins: string[] = [];
   const sorted = policies
     .filter((lr) => lr.resource.kind === 'RequestAuthentication')
-    .sort((a, b) => byteOrder(resourceKey(a.resource), resourceKey(b.resource)) || a.seq - b.seq);
+    .sort(compareByAge);
   for (const lr of sorted) {
     const c = new Checker(lr);
     const origin = resourceKey(lr.resource);

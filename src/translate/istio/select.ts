@@ -22,6 +22,8 @@ import type { ConfigError } from '../../resources/errors.ts';
 import { formatPath } from '../../resources/errors.ts';
 import type { LoadedResource, Resource } from '../../resources/types.ts';
 import { namespaceOf, resourceKey } from '../../resources/types.ts';
+import { compareByAge } from '../attachment/precedence.ts';
+import { covers, type AttachmentTarget, type ListenerPoint, type RouteRulePoint } from '../attachment/targets.ts';
 
 export interface PolicyHop {
   kind: 'Gateway' | 'Service' | 'Backend';
@@ -87,11 +89,17 @@ function targetMatches(ref: TargetRef, policyNs: string, hop: PolicyHop, opts: S
   const group = canonicalGroup(ref.group);
   const name = ref.name;
   if (typeof name !== 'string' || name === '') return false;
-  if (group === GATEWAY_API_GROUP && ref.kind === 'Gateway') {
-    return hop.kind === 'Gateway' && hop.namespace === policyNs && hop.name === name;
-  }
-  if (group === GATEWAY_API_GROUP && ref.kind === 'HTTPRoute') {
-    return hop.kind === 'Gateway' && opts.route !== undefined && opts.route.namespace === policyNs && opts.route.name === name;
+  if (group === GATEWAY_API_GROUP && (ref.kind === 'Gateway' || ref.kind === 'HTTPRoute')) {
+    // The Gateway hop, seen as the attachment model's point: that Gateway, and the route that matched.
+    if (hop.kind !== 'Gateway') return false;
+    const target: AttachmentTarget = ref.kind === 'Gateway'
+      ? { level: 'Gateway', gateway: { namespace: policyNs, name } }
+      : { level: 'Route', route: { kind: 'HTTPRoute', namespace: policyNs, name } };
+    const gateway = { namespace: hop.namespace, name: hop.name };
+    const point: RouteRulePoint | ListenerPoint = opts.route
+      ? { gateway, listener: '', route: { kind: 'HTTPRoute', ...opts.route }, rule: -1 }
+      : { gateway, listener: '' };
+    return covers(target, point);
   }
   if (group === '' && ref.kind === 'Service') {
     return hop.kind === 'Service' && hop.namespace === policyNs && hop.name === name;
@@ -109,26 +117,12 @@ export function policyAppliesTo(r: Resource, hop: PolicyHop, opts: SelectOptions
 }
 
 /**
- * The policies that apply to the hop, oldest first (creationTimestamp, then
- * namespace/name — Istio's tie-break), so the result does not depend on the
- * order the files were read in.
+ * The policies that apply to the hop, oldest first (the one precedence order
+ * of translate/attachment: creationTimestamp, load order for files, then
+ * namespace/name), so the result does not depend on the order of the input.
  */
 export function selectIstioPolicies(policies: LoadedResource[], hop: PolicyHop, opts: SelectOptions): LoadedResource[] {
   return policies.filter((p) => policyAppliesTo(p.resource, hop, opts)).sort(compareByAge);
-}
-
-export function compareByAge(a: LoadedResource, b: LoadedResource): number {
-  const ta = String(a.resource.metadata.creationTimestamp ?? '');
-  const tb = String(b.resource.metadata.creationTimestamp ?? '');
-  if (ta !== tb) {
-    // A timestamp sorts before "no timestamp"; RFC 3339 UTC strings compare in time order.
-    if (ta === '') return 1;
-    if (tb === '') return -1;
-    return ta < tb ? -1 : 1;
-  }
-  const ka = resourceKey(a.resource);
-  const kb = resourceKey(b.resource);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /** Target kinds Portcullis can attach a security.istio.io policy to. */
