@@ -7,6 +7,7 @@ import type { RunOptions } from '../runtime/options.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { startSingle, StartupError } from '../runtime/single.ts';
 import { startEcho } from '../demo/echo.ts';
+import { parseRedisUrl } from '../state/redis-url.ts';
 
 const HELP = `Usage: portcullis run [-f FILE_OR_DIR ...] [options]
 
@@ -30,6 +31,10 @@ Options:
       --path-normalization M NONE | BASE | MERGE_SLASHES | DECODE_AND_MERGE_SLASHES (default: the Istio mesh
                              config's pathNormalization, else BASE)
       --root-namespace NS    Istio root namespace for mesh-wide policies (default istio-system)
+      --redis URL            Redis for global rate limits (redis://, rediss://, redis+sentinel://h:p/master,
+                             redis+cluster://h:p,h:p); see docs/state.md
+      --redis-timeout MS     longest a request waits for Redis (default 100)
+      --redis-fail-closed    answer 500 while Redis is unreachable (default: admit, logged and counted)
       --drain-timeout MS     on SIGTERM, how long requests in flight may finish (default 10000)
   -h, --help
 `;
@@ -56,6 +61,9 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
     'path-normalization': { type: 'string' },
     'root-namespace': { type: 'string', default: 'istio-system' },
     'drain-timeout': { type: 'string', default: '10000' },
+    redis: { type: 'string' },
+    'redis-timeout': { type: 'string', default: '100' },
+    'redis-fail-closed': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
@@ -65,6 +73,15 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
   if (values['max-header-bytes']) limits.maxHeaderBytes = positiveInt(values['max-header-bytes'], '--max-header-bytes', 1024);
   if (values['max-url-bytes']) limits.maxUrlBytes = positiveInt(values['max-url-bytes'], '--max-url-bytes', 64);
   if (values['max-body-bytes']) limits.maxBodyBytes = positiveInt(values['max-body-bytes'], '--max-body-bytes');
+  let redis: RunOptions['redis'];
+  if (values.redis) {
+    try {
+      parseRedisUrl(values.redis);
+    } catch (err) {
+      throw new UsageError(`--redis: ${(err as Error).message}`);
+    }
+    redis = { url: values.redis, timeoutMs: positiveInt(values['redis-timeout']!, '--redis-timeout', 1), failClosed: values['redis-fail-closed'] ?? false, prefix: 'portcullis:rl:' };
+  }
   return {
     paths: values.file ?? [],
     watch: values.watch ?? false,
@@ -80,6 +97,7 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
       rootNamespace: values['root-namespace']!,
     },
     drainMs: positiveInt(values['drain-timeout']!, '--drain-timeout'),
+    redis,
     print: (line) => console.log(line),
   };
 }

@@ -6,6 +6,8 @@ import { failClosed } from './fail-closed.ts';
 import { mtlsPeer } from './mtls-peer.ts';
 import { istioRequestAuthentication } from './istio-request-authentication.ts';
 import { istioAuthorizationFilter } from './istio-authorization.ts';
+import { localRateLimit, globalRateLimit } from './rate-limit.ts';
+import { faultInjection } from './fault-injection.ts';
 
 const modules = new Map<string, FilterModule<any>>();
 
@@ -18,3 +20,4 @@ export function filterModule(type: string): FilterModule<any> | undefined {
 }
 
 for (const m of [failClosed, mtlsPeer, istioRequestAuthentication, istioAuthorizationFilter, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);
+for (const m of [localRateLimit, globalRateLimit, faultInjection]) registerFilter(m);

@@ -4,6 +4,8 @@
 export const FILTER_ORDER: readonly string[] = [
   // A policy that failed to translate makes its routes answer 500 rather than run unprotected.
   'failClosed',
+  // Envoy's fault filter comes first in Envoy Gateway's chain (chaos testing sees every request).
+  'faultInjection',
   // 2. CORS (preflight answered before any authentication)
   'cors',
   // 3. access control

@@ -8,6 +8,7 @@ import { createAccessLogger, createLogger } from '../log/logger.ts';
 import { ConfigController } from './config-controller.ts';
 import { formatError } from '../resources/errors.ts';
 import type { RunOptions } from './options.ts';
+import { closeGlobalCounters, configureRedis } from '../state/registry.ts';
 
 export interface Instance {
   dataplane: DataPlane;
@@ -29,6 +30,7 @@ export class StartupError extends Error {
 export async function startSingle(opts: RunOptions): Promise<Instance> {
   const log = createLogger(opts.logLevel);
   const metrics = new Metrics();
+  configureRedis(opts.redis, (msg, err) => log.error({ err }, msg));
   const dataplane = new DataPlane({
     bind: opts.translate.bindAddress,
     reusePort: false,
@@ -73,6 +75,7 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
       admin.close();
       admin.closeAllConnections();
       await dataplane.shutdown(opts.drainMs);
+      await closeGlobalCounters();
     },
   };
 }

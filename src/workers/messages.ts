@@ -1,4 +1,5 @@
 import type { Snapshot } from '../ir/types.ts';
+import type { RedisSettings } from '../state/redis-url.ts';
 
 /** Primary → worker. A snapshot is served only after every worker prepared it. */
 export type ToWorker =
@@ -18,6 +19,7 @@ export interface WorkerSettings {
   bind: string;
   logLevel: string;
   accessLog: 'stdout' | 'off';
+  redis?: RedisSettings;
 }
 
 export const WORKER_ENV = 'PORTCULLIS_WORKER_SETTINGS';

@@ -17,6 +17,7 @@ import { formatError } from '../resources/errors.ts';
 import { ConfigController } from '../runtime/config-controller.ts';
 import { StartupError } from '../runtime/single.ts';
 import type { RunOptions } from '../runtime/options.ts';
+import { startLeaseCoordinator } from '../state/registry.ts';
 import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
 
 const PREPARE_TIMEOUT_MS = 15_000;
@@ -26,7 +27,8 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   const metrics = new Metrics({ processMetrics: false });
   const aggregator = new AggregatorRegistry();
   const config = new ConfigController(opts.paths, opts.translate);
-  const settings: WorkerSettings = { bind: opts.translate.bindAddress, logLevel: opts.logLevel, accessLog: opts.accessLog };
+  const settings: WorkerSettings = { bind: opts.translate.bindAddress, logLevel: opts.logLevel, accessLog: opts.accessLog, redis: opts.redis };
+  const leases = startLeaseCoordinator();
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), silent: false });
 
   let current: Snapshot | undefined;
@@ -43,6 +45,7 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   const fork = (): Worker => {
     const w = cluster.fork({ [WORKER_ENV]: JSON.stringify(settings) });
     workers.add(w);
+    leases.serve(w);
     w.on('message', (m: ToPrimary) => {
       if (m.type === 'listening' && !printed.has(m.address)) {
         printed.add(m.address);

@@ -5,6 +5,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { DataPlane, type PreparedSnapshot } from '../dataplane/dataplane.ts';
 import { Metrics } from '../admin/metrics.ts';
 import { createAccessLogger, createLogger, type LogLevel } from '../log/logger.ts';
+import { closeGlobalCounters, configureRedis, useLeasedCounters } from '../state/registry.ts';
 import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
 
 export function runWorker(): void {
@@ -15,6 +16,9 @@ export function runWorker(): void {
   // (Constructing one is what installs prom-client's worker-side listener.)
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([metrics.registry]);
+  // Local rate limits: one budget per instance, leased from the primary (docs/state.md).
+  useLeasedCounters();
+  configureRedis(settings.redis, (msg, err) => log.error({ err }, msg));
   const send = (m: ToPrimary) => process.send?.(m);
   const dp = new DataPlane({
     bind: settings.bind,
@@ -46,7 +50,7 @@ export function runWorker(): void {
         prepared.delete(m.version);
         return;
       case 'drain':
-        dp.shutdown(m.deadlineMs).finally(() => process.exit(0));
+        dp.shutdown(m.deadlineMs).then(closeGlobalCounters).finally(() => process.exit(0));
         return;
     }
   });

@@ -8,6 +8,7 @@ import { httpRouteSchema, checkHTTPRoute } from './gatewayapi-httproute.ts';
 import { grpcRouteSchema, checkGRPCRoute } from './gatewayapi-grpcroute.ts';
 import { referenceGrantSchema } from './gatewayapi-referencegrant.ts';
 import { backendSchema, checkBackend } from './envoygateway-backend.ts';
+import { backendTrafficPolicySchema, checkBackendTrafficPolicy } from './envoygateway-backendtrafficpolicy.ts';
 import { secretSchema, configMapSchema, namespaceSchema, checkSecret, checkConfigMap } from './core-config.ts';
 import { serviceSchema, checkService } from './core-service.ts';
 import { endpointSliceSchema, checkEndpointSlice } from './discovery-endpointslice.ts';
@@ -41,6 +42,7 @@ export const KINDS: KindInfo[] = [
   { group: GATEWAY_API, versions: ['v1', 'v1alpha2'], kind: 'GRPCRoute', plural: 'grpcroutes', namespaced: true, schema: grpcRouteSchema, check: checkGRPCRoute },
   { group: GATEWAY_API, versions: ['v1beta1', 'v1'], kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true, schema: referenceGrantSchema },
   { group: 'gateway.envoyproxy.io', versions: ['v1alpha1'], kind: 'Backend', plural: 'backends', namespaced: true, schema: backendSchema, check: checkBackend },
+  { group: 'gateway.envoyproxy.io', versions: ['v1alpha1'], kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true, schema: backendTrafficPolicySchema, check: checkBackendTrafficPolicy },
   { group: '', versions: ['v1'], kind: 'Secret', plural: 'secrets', namespaced: true, schema: secretSchema, check: checkSecret },
   { group: '', versions: ['v1'], kind: 'ConfigMap', plural: 'configmaps', namespaced: true, schema: configMapSchema, check: checkConfigMap },
   { group: '', versions: ['v1'], kind: 'Namespace', plural: 'namespaces', namespaced: false, schema: namespaceSchema },

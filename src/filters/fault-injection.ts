@@ -1,0 +1,35 @@
+// BackendTrafficPolicy faultInjection: delay and/or abort a share of the
+// requests (chaos testing), as Envoy's fault filter does: the delay first,
+// then the abort, each drawn independently by its percentage.
+import type { CompiledFilter, Decision, FilterModule, Reply } from './types.ts';
+import type { IRFaultInjection } from '../ir/fault-injection.ts';
+
+export const faultInjection: FilterModule<IRFaultInjection> = {
+  type: 'faultInjection',
+  compile(cfg, cc): CompiledFilter {
+    const delay = cfg.delay && cfg.delay.ms > 0 && cfg.delay.percent > 0 ? cfg.delay : undefined;
+    const abort = cfg.abort && cfg.abort.percent > 0 ? cfg.abort : undefined;
+    let reply: Reply | undefined;
+    if (abort) {
+      reply = abort.grpcStatus !== undefined
+        ? { status: 200, headers: { 'content-type': 'application/grpc', 'grpc-status': String(abort.grpcStatus), 'grpc-message': 'fault filter abort' } }
+        : { status: abort.httpStatus ?? 500, body: 'fault filter abort' };
+    }
+    const hit = (percent: number) => percent >= 100 || Math.random() * 100 < percent;
+    const aborted = (ctx: Parameters<NonNullable<CompiledFilter['onRequest']>>[0]): Decision => {
+      if (!abort || !hit(abort.percent)) return undefined;
+      ctx.record({ filter: 'faultInjection', origin: cc.origin, decision: 'deny', reason: 'fault injected: abort' });
+      return reply;
+    };
+    return {
+      type: 'faultInjection',
+      onRequest(ctx) {
+        if (delay && hit(delay.percent)) {
+          ctx.record({ filter: 'faultInjection', origin: cc.origin, decision: 'info', reason: `fault injected: ${delay.ms} ms delay` });
+          return new Promise<Decision>((resolve) => setTimeout(() => resolve(aborted(ctx)), delay.ms));
+        }
+        return aborted(ctx);
+      },
+    };
+  },
+};

@@ -1,0 +1,176 @@
+// One local rate-limit budget per instance with --workers N: the primary
+// holds the counters (LocalWindows) and workers lease batches of tokens from
+// it over the cluster IPC channel, then charge requests against their lease
+// synchronously. See docs/state.md for why (and what it costs).
+//
+// - A worker asks for more before its lease runs out (at half of the last
+//   grant), so a busy worker rarely waits; when it must, a request waits for
+//   one IPC round trip.
+// - The primary never grants more than the window has left, so the instance
+//   never admits more than the budget. Tokens leased and unused when a window
+//   ends are lost: at most N × batch per window, and batch is at most
+//   limit / (50 × N), so the loss is under 2 % of the budget even when a
+//   worker stops receiving traffic right after a grant.
+// - The primary not answering within LEASE_TIMEOUT_MS (it is busy
+//   translating a large configuration, or gone) admits that request and
+//   counts it locally: a stalled primary must not stall traffic.
+import type { Worker } from 'node:cluster';
+import { DENIED, LocalWindows, type WindowStore } from './windows.ts';
+
+export const LEASE_TIMEOUT_MS = 250;
+const MAX_BATCH = 256;
+
+/** Worker → primary. */
+export interface LeaseRequest {
+  type: 'portcullis.lease';
+  id: number;
+  key: string;
+  limit: number;
+  windowMs: number;
+  window: number;
+  /** At least this many (the cost of the request waiting), when there are. */
+  need: number;
+}
+
+/** Primary → worker. */
+export interface LeaseGrant {
+  type: 'portcullis.granted';
+  id: number;
+  granted: number;
+  remaining: number;
+}
+
+/** How many tokens a worker gets per lease, for a budget shared by `workers`. */
+export function batchSize(limit: number, workers: number): number {
+  return Math.max(1, Math.min(MAX_BATCH, Math.floor(limit / (50 * Math.max(1, workers)))));
+}
+
+/** The primary's side: one central table, answering every worker's lease requests. */
+export class LeaseCoordinator {
+  readonly windows = new LocalWindows();
+  readonly #workers: () => number;
+
+  constructor(workers: () => number) {
+    this.#workers = workers;
+  }
+
+  /** Answer lease requests from this worker (call once per forked worker). */
+  serve(w: Worker): void {
+    w.on('message', (m: LeaseRequest) => {
+      if (m === null || typeof m !== 'object' || m.type !== 'portcullis.lease') return;
+      const want = Math.max(m.need, batchSize(m.limit, this.#workers()));
+      const g = this.windows.grant(m.key, m.limit, m.windowMs, m.window, want);
+      const reply: LeaseGrant = { type: 'portcullis.granted', id: m.id, granted: g.granted, remaining: g.remaining };
+      if (w.isConnected()) w.send(reply);
+    });
+  }
+}
+
+interface Lease {
+  window: number;
+  tokens: number;
+  /** What the primary had left after the last grant (for RateLimit-Remaining). */
+  central: number;
+  /** The primary said the window is spent. */
+  exhausted: boolean;
+  lastGrant: number;
+  pending: Promise<void> | null;
+}
+
+type Send = (m: LeaseRequest) => void;
+
+/** A worker's side: leased tokens per key, refilled from the primary. */
+export class LeasedWindows implements WindowStore {
+  readonly #leases = new Map<string, Lease>();
+  readonly #waiting = new Map<number, (g: LeaseGrant | undefined) => void>();
+  readonly #send: Send;
+  /** Counts what is admitted while the primary does not answer. */
+  readonly #fallback = new LocalWindows();
+  #nextId = 1;
+  timeouts = 0;
+
+  constructor(send: Send, onMessage: (listener: (m: unknown) => void) => void) {
+    this.#send = send;
+    onMessage((m) => {
+      const g = m as LeaseGrant;
+      if (g === null || typeof g !== 'object' || g.type !== 'portcullis.granted') return;
+      const done = this.#waiting.get(g.id);
+      if (done) {
+        this.#waiting.delete(g.id);
+        done(g);
+      }
+    });
+  }
+
+  take(key: string, limit: number, windowMs: number, cost: number): number | Promise<number> {
+    const window = Math.floor(Date.now() / windowMs);
+    let l = this.#leases.get(key);
+    if (l === undefined) {
+      l = { window, tokens: 0, central: limit, exhausted: false, lastGrant: 0, pending: null };
+      this.#leases.set(key, l);
+    } else if (l.window !== window) {
+      l.window = window;
+      l.tokens = 0;
+      l.central = limit;
+      l.exhausted = false;
+      l.lastGrant = 0;
+    }
+    if (l.tokens >= cost) {
+      l.tokens -= cost;
+      if (!l.exhausted && l.pending === null && l.tokens * 2 < l.lastGrant) void this.#refill(key, l, limit, windowMs, 0);
+      return l.central + l.tokens;
+    }
+    if (l.exhausted) return DENIED;
+    const lease = l;
+    const p = lease.pending ?? this.#refill(key, lease, limit, windowMs, cost);
+    return p.then(() => {
+      if (lease.window !== window) return this.take(key, limit, windowMs, cost);
+      if (lease.tokens >= cost) {
+        lease.tokens -= cost;
+        return lease.central + lease.tokens;
+      }
+      if (lease.exhausted) return DENIED;
+      // The primary did not answer: admit, counted here alone.
+      return this.#fallback.take(key, limit, windowMs, cost);
+    });
+  }
+
+  add(key: string, limit: number, windowMs: number, cost: number): void {
+    const r = this.take(key, limit, windowMs, cost);
+    if (typeof r !== 'number') r.catch(() => {});
+  }
+
+  #refill(key: string, l: Lease, limit: number, windowMs: number, need: number): Promise<void> {
+    const id = this.#nextId++;
+    const window = l.window;
+    let resolve!: () => void;
+    const p = new Promise<void>((r) => (resolve = r));
+    l.pending = p;
+    const timer = setTimeout(() => {
+      this.#waiting.delete(id);
+      this.timeouts++;
+      finish(undefined);
+    }, LEASE_TIMEOUT_MS);
+    timer.unref();
+    const finish = (g: LeaseGrant | undefined) => {
+      clearTimeout(timer);
+      if (l.pending === p) l.pending = null;
+      if (g !== undefined && l.window === window) {
+        l.tokens += g.granted;
+        l.central = g.remaining;
+        l.lastGrant = g.granted;
+        if (g.remaining <= 0) l.exhausted = true;
+      }
+      resolve();
+    };
+    this.#waiting.set(id, finish);
+    try {
+      // A slow primary is covered by the timer; a closed channel throws (or the send is lost and the timer fires).
+      this.#send({ type: 'portcullis.lease', id, key, limit, windowMs, window, need });
+    } catch {
+      this.#waiting.delete(id);
+      finish(undefined);
+    }
+    return p;
+  }
+}

@@ -1,0 +1,132 @@
+// BackendTrafficPolicy → IR, on the attachment phase (translate/attachment):
+// the winning policy per route rule (rule > route > listener > gateway, then
+// oldest, then namespace/name; no merging) adds its filters to that rule's
+// IR route and sets its traffic settings.
+import type { IRFilter, IRRoute } from '../ir/types.ts';
+import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
+import type { IRFaultInjection } from '../ir/fault-injection.ts';
+import type { LoadedResource } from '../resources/types.ts';
+import { namespaceOf, resourceKey } from '../resources/types.ts';
+import type { RateLimitUnit } from '../state/windows.ts';
+import { sortFilters } from '../ir/filter-order.ts';
+import { parseDuration } from './durations.ts';
+import type { ResourceIndex } from './index-resources.ts';
+import type { StatusCollector } from './status.ts';
+import type { TargetInventory } from './attachment/inventory.ts';
+import { resolveTargets, type PolicyTargetReference, type PolicyTargetSelector } from './attachment/resolve.ts';
+import { attachWinners, type AttachingPolicy } from './attachment/winners.ts';
+
+interface HeaderMatch { type?: 'Exact' | 'RegularExpression' | 'Distinct'; name: string; value?: string; invert?: boolean }
+interface SelectCondition {
+  headers?: HeaderMatch[];
+  methods?: { value: string; invert?: boolean }[];
+  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string; invert?: boolean };
+  sourceCIDR?: { type?: 'Exact' | 'Distinct'; value: string };
+  consumer?: { type?: 'Exact' | 'Distinct'; values?: string[] };
+}
+interface CostSpecifier { from: 'Number' | 'Metadata'; number?: number }
+interface RateLimitRuleSpec {
+  clientSelectors?: SelectCondition[];
+  limit: { requests: number; unit: RateLimitUnit };
+  cost?: { request?: CostSpecifier; response?: CostSpecifier };
+  shared?: boolean;
+  throttle?: { maxQueue: number; maxWait: string };
+}
+export interface BackendTrafficPolicySpec {
+  targetRef?: PolicyTargetReference;
+  targetRefs?: PolicyTargetReference[];
+  targetSelectors?: PolicyTargetSelector[];
+  rateLimit?: {
+    type: 'Global' | 'Local';
+    global?: { rules: RateLimitRuleSpec[] };
+    local?: { rules?: RateLimitRuleSpec[] };
+    headers?: { ietf?: boolean; kong?: boolean; retryAfter?: boolean };
+  };
+  timeout?: { tcp?: { connectTimeout?: string }; http?: { requestTimeout?: string; connectionIdleTimeout?: string; maxConnectionDuration?: string } };
+  faultInjection?: {
+    delay?: { fixedDelay: string; percentage?: number };
+    abort?: { httpStatus?: number; grpcStatus?: number; percentage?: number };
+  };
+  [field: string]: unknown;
+}
+
+/** Fields this version validates but does not enforce yet: said in the policy's status. */
+const NOT_SERVED = ['circuitBreaker', 'healthCheck', 'loadBalancer', 'retry', 'responseOverride', 'useClientProtocol'];
+
+export function attachBackendTrafficPolicies(idx: ResourceIndex, inv: TargetInventory, status: StatusCollector): void {
+  const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];
+  for (const r of idx.list('BackendTrafficPolicy')) {
+    const spec = (r.resource.spec ?? {}) as BackendTrafficPolicySpec;
+    const refs = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
+    const { targets, notFound } = resolveTargets(namespaceOf(r.resource), refs, spec.targetSelectors ?? [], inv);
+    policies.push({ resource: r, spec, targets, notFound });
+    const unserved = NOT_SERVED.filter((f) => spec[f] !== undefined);
+    if (unserved.length > 0) {
+      status.condition(resourceKey(r.resource), {
+        type: 'UnsupportedFields', status: 'True', reason: 'UnsupportedValue',
+        message: `${unserved.join(', ')} ${unserved.length === 1 ? 'is' : 'are'} validated but not enforced by this version`,
+      });
+    }
+  }
+  if (policies.length === 0) return;
+  const winners = attachWinners(policies, inv.points, { kind: 'BackendTrafficPolicy', status, inventory: inv });
+  for (const [point, att] of winners) applyPolicy(att.policy.resource, att.policy.spec, point.ir);
+}
+
+function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, route: IRRoute): void {
+  const origin = resourceKey(resource.resource);
+  const added: IRFilter[] = [];
+  const rl = spec.rateLimit;
+  if (rl) {
+    const rules = (rl.type === 'Global' ? rl.global?.rules : rl.local?.rules) ?? [];
+    const config: IRRateLimit = {
+      policy: origin,
+      route: route.id,
+      rules: rules.map(rateLimitRule),
+      headers: { ietf: rl.headers?.ietf ?? true, kong: rl.headers?.kong ?? true, retryAfter: rl.headers?.retryAfter ?? true },
+    };
+    if (config.rules.length > 0) added.push({ type: rl.type === 'Global' ? 'globalRateLimit' : 'localRateLimit', origin, config });
+  }
+  const fi = spec.faultInjection;
+  if (fi) {
+    const config: IRFaultInjection = {};
+    if (fi.delay) config.delay = { ms: parseDuration(fi.delay.fixedDelay) ?? 0, percent: fi.delay.percentage ?? 100 };
+    if (fi.abort) config.abort = { httpStatus: fi.abort.httpStatus, grpcStatus: fi.abort.grpcStatus, percent: fi.abort.percentage ?? 100 };
+    added.push({ type: 'faultInjection', origin, config });
+  }
+  if (added.length > 0) route.filters = sortFilters([...route.filters, ...added]);
+  const requestTimeout = spec.timeout?.http?.requestTimeout;
+  if (requestTimeout !== undefined) {
+    // The route's own timeouts.request, when set, stays (the more specific setting).
+    const ms = parseDuration(requestTimeout) ?? 0;
+    if (route.timeouts.requestMs === 0 && ms > 0) {
+      route.timeouts.requestMs = ms;
+      if (route.timeouts.backendRequestMs === 0 || route.timeouts.backendRequestMs > ms) route.timeouts.backendRequestMs = ms;
+    }
+  }
+}
+
+function rateLimitRule(r: RateLimitRuleSpec, index: number): IRRateLimitRule {
+  const selectors: IRRateLimitSelector[] = [];
+  for (const cs of r.clientSelectors ?? []) {
+    for (const h of cs.headers ?? []) selectors.push({ kind: 'header', name: h.name.toLowerCase(), type: h.type ?? 'Exact', value: h.value, invert: h.invert ?? false });
+    if (cs.methods && cs.methods.length > 0) {
+      // The entries are ORed: a plain one matches its method, an inverted one every other method.
+      selectors.push({ kind: 'methods', values: cs.methods.filter((m) => !m.invert).map((m) => m.value), except: cs.methods.filter((m) => m.invert).map((m) => m.value) });
+    }
+    if (cs.path) selectors.push({ kind: 'path', type: cs.path.type ?? 'PathPrefix', value: cs.path.value, invert: cs.path.invert ?? false });
+    if (cs.sourceCIDR) selectors.push({ kind: 'sourceCIDR', cidr: cs.sourceCIDR.value, distinct: cs.sourceCIDR.type === 'Distinct' });
+    if (cs.consumer) selectors.push({ kind: 'consumer', distinct: (cs.consumer.type ?? 'Distinct') === 'Distinct', values: cs.consumer.values ?? [] });
+  }
+  const rule: IRRateLimitRule = {
+    index,
+    selectors,
+    requests: r.limit.requests,
+    unit: r.limit.unit,
+    requestCost: r.cost?.request?.number ?? 1,
+    responseCost: r.cost?.response?.number ?? 0,
+    shared: r.shared ?? false,
+  };
+  if (r.throttle) rule.throttle = { maxQueue: r.throttle.maxQueue, maxWaitMs: parseDuration(r.throttle.maxWait) ?? 0 };
+  return rule;
+}
