@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 /** command the tests run → Debian package that provides it. */
 const NEEDED: { command: string; pkg: string }[] = [
   { command: 'curl', pkg: 'curl' }, // expect-continue.test.ts: curl decides about Expect as users' curl does
+  { command: 'redis-server', pkg: 'redis-server' },
 ];
 
 function has(command: string): boolean {

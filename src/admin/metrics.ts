@@ -2,6 +2,7 @@
 // accumulators read at scrape time (see request-metrics.ts).
 import { Counter, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { RouteHistogram, RouteStatusCounter } from './request-metrics.ts';
+import { stateStats } from '../state/registry.ts';
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -22,6 +23,19 @@ export class Metrics {
     this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', labelNames: ['backend', 'kind'], registers });
     // Workers do not reload by themselves; only the process that reads the configuration counts reloads.
     this.reloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Configuration reloads, by result (success, failure)', labelNames: ['result'], registers: opts.reloads === false ? [] : registers });
+    // Rate-limit state (src/state): read from the process-wide stores at scrape time.
+    new Counter({
+      name: 'portcullis_ratelimit_store_errors_total',
+      help: 'Global rate-limit decisions made without Redis, by failure mode (open: admitted, closed: refused)',
+      labelNames: ['mode'],
+      registers,
+      collect() {
+        const s = stateStats();
+        this.reset();
+        if (s.failOpen > 0) this.inc({ mode: 'open' }, s.failOpen);
+        if (s.failClosed > 0) this.inc({ mode: 'closed' }, s.failClosed);
+      },
+    });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'portcullis_' });
   }
 

@@ -34,6 +34,10 @@ interface Batch {
   total: number;
   /** Waiters of a decision; absent for response costs (charged, nobody waits). */
   waiters: Waiter[];
+  /** Sent to Redis (once). */
+  done?: boolean;
+  /** Decided by the failure mode (once; a late answer is ignored). */
+  failed?: boolean;
 }
 
 type Client = (Redis | Cluster) & { portcullisTake(key: string, cost: number, ttlMs: number): Promise<number> };
@@ -53,6 +57,8 @@ export class RedisWindows implements WindowStore {
   #scheduled = false;
   #onError: (err: Error) => void;
   #closed = false;
+  #everReady = false;
+  #firstReady: Promise<Client>;
 
   constructor(settings: RedisSettings, onError: (err: Error) => void) {
     this.settings = settings;
@@ -64,6 +70,11 @@ export class RedisWindows implements WindowStore {
       return c;
     });
     this.#loading.catch((err: Error) => this.#onError(err));
+    this.#firstReady = this.#loading.then((c) => new Promise<Client>((resolve) => {
+      if (c.status === 'ready') resolve(c);
+      else c.once('ready', () => resolve(c));
+    }));
+    this.#firstReady.then(() => { this.#everReady = true; }, () => {});
   }
 
   /** The Redis key of a counter (docs/state.md): prefix, limit identity, window start. */
@@ -97,19 +108,32 @@ export class RedisWindows implements WindowStore {
     const batches = this.#batches;
     this.#batches = new Map();
     const client = this.#client;
-    for (const b of batches.values()) {
-      if (client === undefined) {
-        // Still loading the client (first requests after start): wait for it, within the timeout.
-        const timer = setTimeout(() => this.#failed(b, new Error('redis client not ready')), this.settings.timeoutMs);
-        this.#loading.then((c) => { clearTimeout(timer); this.#send(c, b); }, (err: Error) => { clearTimeout(timer); this.#failed(b, err); });
-      } else this.#send(client, b);
+    if (client !== undefined && client.status === 'ready') {
+      for (const b of batches.values()) this.#send(client, b);
+      return;
     }
+    // Down after having worked (an outage): the failure mode decides at once, nothing waits.
+    if (client !== undefined && this.#everReady) {
+      const err = new Error(`redis not connected (${client.status})`);
+      for (const b of batches.values()) this.#failed(b, err);
+      return;
+    }
+    // Still starting: wait for the first connection within the timeout.
+    const timer = setTimeout(() => {
+      for (const b of batches.values()) this.#failed(b, new Error('redis not connected'));
+    }, this.settings.timeoutMs);
+    this.#firstReady.then((c) => {
+      clearTimeout(timer);
+      for (const b of batches.values()) this.#send(c, b);
+    }, () => {});
   };
 
   #send(client: Client, b: Batch): void {
-    if (b.waiters.length === 0 && b.total === 0) return;
+    if (b.done) return;
+    b.done = true;
     client.portcullisTake(b.key, b.total, b.windowMs + 1000).then(
       (count) => {
+        if (b.failed) return;
         // Charge in arrival order: each waiter is admitted while the running count stays within the limit.
         let running = Number(count) - b.total;
         for (const w of b.waiters) {
@@ -122,7 +146,8 @@ export class RedisWindows implements WindowStore {
   }
 
   #failed(b: Batch, err: Error): void {
-    if (b.waiters.length === 0 && b.total === 0) return;
+    if (b.failed) return;
+    b.failed = true;
     this.stats.errors++;
     this.#onError(err);
     for (const w of b.waiters) {
@@ -134,8 +159,6 @@ export class RedisWindows implements WindowStore {
         w.resolve(b.limit);
       }
     }
-    b.waiters = [];
-    b.total = 0;
   }
 
   async close(): Promise<void> {

@@ -75,3 +75,12 @@ export async function closeGlobalCounters(): Promise<void> {
 export function resetLocalCounters(): void {
   local = new LocalWindows();
 }
+
+/** Counters for /metrics (admin/metrics.ts). */
+export function stateStats(): { failOpen: number; failClosed: number; leaseTimeouts: number } {
+  return {
+    failOpen: global?.stats.failOpen ?? 0,
+    failClosed: global?.stats.failClosed ?? 0,
+    leaseTimeouts: local instanceof LeasedWindows ? local.timeouts : 0,
+  };
+}
