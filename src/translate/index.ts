@@ -11,6 +11,7 @@ import { translateHTTPRoutes } from './httproutes.ts';
 import { buildInventory } from './attachment/inventory.ts';
 import type { AttachContext, PolicyFamily } from './attachment/context.ts';
 import { IstioTranslator } from './istio/index.ts';
+import { attachBackendTrafficPolicies } from './backend-traffic-policy.ts';
 
 export interface TranslateOptions {
   /** Serve only Gateways of this class (all when absent). */
@@ -63,6 +64,7 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const backendResources = translateHTTPRoutes(idx, gw.sections, backends, status);
   const families: PolicyFamily[] = [
     (ctx) => istio.attach(ctx),
+    (ctx) => attachBackendTrafficPolicies(ctx.idx, ctx.targets, ctx.status),
   ];
   const ctx: AttachContext = { idx, targets: buildInventory(idx, gw.listeners), sections: gw.sections, backends, backendResources, status, errors, policyErrors };
   for (const attach of families) attach(ctx);
