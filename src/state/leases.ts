@@ -74,7 +74,9 @@ interface Lease {
   /** The primary said the window is spent. */
   exhausted: boolean;
   lastGrant: number;
-  pending: Promise<void> | null;
+  pending: Promise<boolean> | null;
+  /** Requests waiting for the pending lease. */
+  queued: number;
 }
 
 type Send = (m: LeaseRequest) => void;
@@ -106,7 +108,7 @@ export class LeasedWindows implements WindowStore {
     const window = Math.floor(Date.now() / windowMs);
     let l = this.#leases.get(key);
     if (l === undefined) {
-      l = { window, tokens: 0, central: limit, exhausted: false, lastGrant: 0, pending: null };
+      l = { window, tokens: 0, central: limit, exhausted: false, lastGrant: 0, pending: null, queued: 0 };
       this.#leases.set(key, l);
     } else if (l.window !== window) {
       l.window = window;
@@ -122,16 +124,14 @@ export class LeasedWindows implements WindowStore {
     }
     if (l.exhausted) return DENIED;
     const lease = l;
-    const p = lease.pending ?? this.#refill(key, lease, limit, windowMs, cost);
-    return p.then(() => {
-      if (lease.window !== window) return this.take(key, limit, windowMs, cost);
-      if (lease.tokens >= cost) {
-        lease.tokens -= cost;
-        return lease.central + lease.tokens;
-      }
-      if (lease.exhausted) return DENIED;
+    // Everyone waiting asks together: the next lease covers them all (or what is left).
+    lease.queued++;
+    const p = lease.pending ?? this.#refill(key, lease, limit, windowMs, cost * lease.queued);
+    return p.then((answered) => {
+      lease.queued--;
       // The primary did not answer: admit, counted here alone.
-      return this.#fallback.take(key, limit, windowMs, cost);
+      if (!answered) return this.#fallback.take(key, limit, windowMs, cost);
+      return this.take(key, limit, windowMs, cost);
     });
   }
 
@@ -140,11 +140,11 @@ export class LeasedWindows implements WindowStore {
     if (typeof r !== 'number') r.catch(() => {});
   }
 
-  #refill(key: string, l: Lease, limit: number, windowMs: number, need: number): Promise<void> {
+  #refill(key: string, l: Lease, limit: number, windowMs: number, need: number): Promise<boolean> {
     const id = this.#nextId++;
     const window = l.window;
-    let resolve!: () => void;
-    const p = new Promise<void>((r) => (resolve = r));
+    let resolve!: (answered: boolean) => void;
+    const p = new Promise<boolean>((r) => (resolve = r));
     l.pending = p;
     const timer = setTimeout(() => {
       this.#waiting.delete(id);
@@ -161,7 +161,7 @@ export class LeasedWindows implements WindowStore {
         l.lastGrant = g.granted;
         if (g.remaining <= 0) l.exhausted = true;
       }
-      resolve();
+      resolve(g !== undefined);
     };
     this.#waiting.set(id, finish);
     try {

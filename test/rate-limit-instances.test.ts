@@ -1,0 +1,182 @@
+// Rate limits across processes, with the real CLI: two workers of one
+// instance admit one local budget (leased from the primary), two instances
+// share one global budget in a real redis-server, an outage of Redis fails
+// open or closed and recovers, and long runs at twice the limit admit the
+// budget within 1 % plus one window.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { runCli, startCli, type Running } from './helpers/cli.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { freePort } from './helpers/ports.ts';
+import { gatewayYaml, beRef } from './helpers/gateway.ts';
+import { startRedis, type TestRedis } from './helpers/redis.ts';
+
+let up: Upstream;
+let redis: TestRedis;
+let dir: string;
+const running: Running[] = [];
+
+before(async () => {
+  [up, redis] = await Promise.all([startUpstream('up'), startRedis()]);
+  dir = await mkdtemp(join(tmpdir(), 'portcullis-rl-'));
+});
+after(async () => {
+  for (const r of running) await r.stop();
+  await Promise.all([up?.close(), redis?.close()]);
+});
+
+function yaml(port: number, type: 'Local' | 'Global', limit: string): string {
+  const key = type === 'Global' ? 'global' : 'local';
+  return gatewayYaml(port, { up: up.port }, `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /a } }]
+      backendRefs: [${beRef('up')}]
+    - matches: [{ path: { type: PathPrefix, value: /b } }]
+      backendRefs: [${beRef('up')}]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: limit, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: r }]
+  rateLimit:
+    type: ${type}
+    ${key}:
+      rules:
+        - clientSelectors: [{ path: { value: /a } }]
+          limit: ${limit}
+        - clientSelectors: [{ path: { value: /b } }]
+          limit: { requests: 100, unit: Second }
+`);
+}
+
+async function start(name: string, config: string, port: number, args: string[]): Promise<Running> {
+  const file = join(dir, `${name}.yaml`);
+  await writeFile(file, config);
+  const r = startCli(['run', '-f', file, '--bind', '127.0.0.1', '--admin', `127.0.0.1:${await freePort()}`, '--access-log', 'off', '--log-level', 'warn', ...args]);
+  running.push(r);
+  await r.waitFor(new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`));
+  return r;
+}
+
+/** n requests, each on a fresh connection (so that the kernel spreads them over workers). */
+async function fresh(port: number, path: string, n: number): Promise<number[]> {
+  return Promise.all(Array.from({ length: n }, async () => {
+    const agent = new Agent({ pipelining: 0 });
+    try {
+      const r = await request(`http://127.0.0.1:${port}${path}`, { dispatcher: agent });
+      await r.body.dump();
+      return r.statusCode;
+    } finally {
+      await agent.close();
+    }
+  }));
+}
+
+const count = (xs: number[], s: number) => xs.filter((x) => x === s).length;
+
+/**
+ * Send at `rate` requests/s for `seconds` over a few keep-alive connections
+ * to each port, round robin; returns how many were admitted.
+ */
+async function drive(ports: number[], path: string, rate: number, seconds: number): Promise<{ admitted: number; refused: number; other: number }> {
+  const agents = ports.map(() => new Agent({ connections: 8 }));
+  const out = { admitted: 0, refused: 0, other: 0 };
+  const total = rate * seconds;
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    const k = i % ports.length;
+    inflight.push(request(`http://127.0.0.1:${ports[k]}${path}`, { dispatcher: agents[k] }).then(async (r) => {
+      await r.body.dump();
+      if (r.statusCode === 200) out.admitted++;
+      else if (r.statusCode === 429) out.refused++;
+      else out.other++;
+    }, () => { out.other++; }));
+  }
+  await Promise.all(inflight);
+  await Promise.all(agents.map((a) => a.close()));
+  return out;
+}
+
+/** Start at the beginning of a second: a run of k seconds then spans exactly k windows (plus a little). */
+const alignToSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+
+test('--workers 2: two workers together admit one local budget, not twice it', async () => {
+  const port = await freePort();
+  await start('workers', yaml(port, 'Local', '{ requests: 30, unit: Hour }'), port, ['--workers', '2']);
+  const first = await fresh(port, '/a', 50);
+  assert.equal(count(first, 200), 30, `admitted ${count(first, 200)} of 50 with a budget of 30`);
+  assert.equal(count(first, 429), 20);
+  // Accuracy, per second, still across both workers.
+  await alignToSecond();
+  const run = await drive([port], '/b', 200, 3);
+  const budget = 100 * 3;
+  assert.ok(run.admitted <= budget + 100 && run.admitted >= budget * 0.99 - 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
+  assert.ok(run.admitted <= budget * 1.01 + 100);
+  assert.equal(run.other, 0);
+});
+
+test('Global: two instances share one budget in Redis; at 2x the limit they admit it within 1 % + one window', async () => {
+  const [p1, p2] = [await freePort(), await freePort()];
+  await Promise.all([
+    start('g1', yaml(p1, 'Global', '{ requests: 20, unit: Hour }'), p1, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '500']),
+    start('g2', yaml(p2, 'Global', '{ requests: 20, unit: Hour }'), p2, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '500']),
+  ]);
+  const [a, b] = await Promise.all([fresh(p1, '/a', 15), fresh(p2, '/a', 15)]);
+  assert.equal(count(a, 200) + count(b, 200), 20, `admitted ${count(a, 200)} + ${count(b, 200)}`);
+  assert.ok(count(a, 200) > 0 && count(b, 200) > 0, 'both instances admitted part of it');
+  await alignToSecond();
+  const run = await drive([p1, p2], '/b', 200, 3);
+  const budget = 300;
+  assert.ok(run.admitted >= budget * 0.99 - 100 && run.admitted <= budget * 1.01 + 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
+  assert.equal(run.other, 0);
+});
+
+test('Redis killed mid-traffic: fail open keeps admitting, fail closed answers 500, both within the timeout; both recover', async () => {
+  const [po, pc] = [await freePort(), await freePort()];
+  await Promise.all([
+    start('open', yaml(po, 'Global', '{ requests: 1000, unit: Hour }'), po, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '200']),
+    start('closed', yaml(pc, 'Global', '{ requests: 1000, unit: Hour }'), pc, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '200', '--redis-fail-closed']),
+  ]);
+  assert.deepEqual([...await fresh(po, '/a', 3), ...await fresh(pc, '/a', 3)], [200, 200, 200, 200, 200, 200]);
+  await redis.kill();
+  const t0 = Date.now();
+  const [o, c] = await Promise.all([fresh(po, '/a', 5), fresh(pc, '/a', 5)]);
+  assert.ok(Date.now() - t0 < 3000, 'an outage never hangs requests');
+  assert.deepEqual(o, [200, 200, 200, 200, 200], 'fail open');
+  assert.deepEqual(c, [500, 500, 500, 500, 500], 'fail closed');
+  // A route without a global rule is never affected.
+  await redis.start();
+  const deadline = Date.now() + 10_000;
+  let back: number[] = [];
+  while (Date.now() < deadline) {
+    back = await fresh(pc, '/a', 1);
+    if (back[0] === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(back, [200], 'counting resumes by itself when Redis returns');
+  const keys = await redis.command('KEYS', 'portcullis:rl:*');
+  assert.match(keys, /portcullis:rl:g\|BackendTrafficPolicy\/default\/limit\|0\|HTTPRoute\/default\/r\/rule\/0@default\/gw\/http\|1000\/Hour:\d+/);
+});
+
+test('Global without --redis: the configuration is refused with a message that says so', async () => {
+  const port = await freePort();
+  const file = join(dir, 'noredis.yaml');
+  await writeFile(file, yaml(port, 'Global', '{ requests: 1, unit: Hour }'));
+  const r = await runCli(['run', '-f', file, '--bind', '127.0.0.1', '--admin', `127.0.0.1:${await freePort()}`, '--workers', '1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /BackendTrafficPolicy\/default\/limit: rateLimit.type Global counts in Redis; start Portcullis with --redis URL/);
+});
