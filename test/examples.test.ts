@@ -12,6 +12,7 @@ import { send } from './helpers/istio-e2e.ts';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startSingle, type Instance } from '../src/runtime/single.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
+import { startRedis } from './helpers/redis.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
 
@@ -69,7 +70,7 @@ function describeExamples(): void {
   let v1: EchoServer | undefined;
   let v2: EchoServer | undefined;
   let inst: Instance | undefined;
-  const serve = async (file: string) => {
+  const serve = async (file: string, redis?: string) => {
     // started here, not in before(): the quickstart test starts its own demo backends on these ports
     v1 ??= await startEcho('v1', '127.0.0.1', 9081);
     v2 ??= await startEcho('v2', '127.0.0.1', 9082);
@@ -77,6 +78,7 @@ function describeExamples(): void {
     inst = await startSingle({
       paths: [example(file)], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', accessLog: 'off',
       workers: 1, drainMs: 1000, print: () => {}, translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' },
+      redis: redis ? { url: redis, timeoutMs: 500, failClosed: false, prefix: 'portcullis:rl:' } : undefined,
     });
   };
   const get = async (path: string, headers: Record<string, string> = {}) => {
@@ -145,5 +147,46 @@ function describeExamples(): void {
     const redirect = await get('/anything', { host: 'api.example.com' });
     assert.equal(redirect.status, 301);
     assert.equal(redirect.headers.location, 'https://api.example.com:8443/anything');
+  });
+
+  // Envoy Gateway's traffic task pages, with their YAML as written (examples/traffic).
+  const heads = async (n: number, headers: Record<string, string>) => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) out.push((await get('/get', { host: 'ratelimit.example', ...headers })).status);
+    return out;
+  };
+
+  test('examples/traffic/local-rate-limit.yaml', async () => {
+    await serve('traffic/local-rate-limit.yaml');
+    const first = await get('/get', { host: 'ratelimit.example', 'x-user-id': 'one' });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers['ratelimit-remaining'], '2');
+    assert.deepEqual(await heads(3, { 'x-user-id': 'one' }), [200, 200, 429]);
+    const over = await get('/get', { host: 'ratelimit.example', 'x-user-id': 'one' });
+    assert.equal(over.headers['x-envoy-ratelimited'], 'true');
+    assert.ok(Number(over.headers['retry-after']) > 0);
+    assert.deepEqual(await heads(4, { 'x-user-id': 'two' }), [200, 200, 200, 200]);
+  });
+
+  test('examples/traffic/global-rate-limit.yaml, with a real redis-server', async () => {
+    const redis = await startRedis();
+    try {
+      await serve('traffic/global-rate-limit.yaml', redis.url);
+      assert.deepEqual(await heads(4, { 'x-user-id': 'alice' }), [200, 200, 200, 429]);
+      assert.deepEqual(await heads(4, { 'x-user-id': 'bob' }), [200, 200, 200, 429]);
+      assert.deepEqual(await heads(2, {}), [200, 200], 'no x-user-id: no rule applies');
+    } finally {
+      await inst?.close();
+      inst = undefined;
+      await redis.close();
+    }
+  });
+
+  test('examples/traffic/fault-injection.yaml', async () => {
+    await serve('traffic/fault-injection.yaml');
+    const got = await heads(200, {});
+    const aborted = got.filter((s) => s === 501).length;
+    assert.equal(aborted + got.filter((s) => s === 200).length, 200);
+    assert.ok(aborted >= 70 && aborted <= 130, `${aborted}/200 aborted for 50 %`);
   });
 }

@@ -118,6 +118,7 @@ test('a rule without selectors limits every request of the route; 429 carries Re
   assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`);
   assert.equal(over.headers['ratelimit-reset'], String(retry));
   assert.equal(over.body, 'local_rate_limited\n');
+  assert.equal(over.headers['x-envoy-ratelimited'], 'true');
   // A route without a policy runs no limit at all.
   const plain = await get('/plain');
   assert.equal(plain.status, 200);

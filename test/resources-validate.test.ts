@@ -252,6 +252,37 @@ spec:
     kind: Secret
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata:
+  name: policy-httproute
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    name: http-ratelimit
+  rateLimit:
+    type: Global
+    global:
+      rules:
+      - clientSelectors:
+        - headers:
+          - type: Distinct
+            name: x-user-id
+          sourceCIDR:
+            type: Distinct
+            value: 0.0.0.0/0
+        limit:
+          requests: 3
+          unit: Hour
+  circuitBreaker:
+    maxPendingRequests: 0
+    maxParallelRequests: 10
+  faultInjection:
+    abort:
+      httpStatus: 501
+      percentage: 50
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata:
   name: backend-fqdn

@@ -208,6 +208,8 @@ function makeModule(type: 'localRateLimit' | 'globalRateLimit'): FilterModule<IR
           }
         }
         if (o.denied) {
+          // As Envoy marks its own 429s (clients and tests of Envoy Gateway look for it).
+          headers['x-envoy-ratelimited'] = 'true';
           if (retryAfter) headers['retry-after'] = String(resetS);
           ctx.record({ filter: type, origin: cc.origin, decision: 'deny', reason: `over ${o.denied.ir.requests} per ${o.denied.ir.unit} (rule ${o.denied.ir.index})` });
           return { status: 429, headers, body };

@@ -37,6 +37,10 @@ export function startLeaseCoordinator(): LeaseCoordinator {
 
 /** Where global rate limits count (Portcullis's own configuration: --redis). */
 export function configureRedis(settings: RedisSettings | undefined, onError?: (msg: string, err: Error) => void): void {
+  if (global && JSON.stringify(settings) !== JSON.stringify(redisSettings)) {
+    void global.close();
+    global = undefined;
+  }
   redisSettings = settings;
   if (onError) logError = onError;
 }

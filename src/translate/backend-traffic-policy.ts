@@ -6,15 +6,11 @@ import type { IRFilter, IRRoute } from '../ir/types.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import type { IRFaultInjection } from '../ir/fault-injection.ts';
 import type { LoadedResource } from '../resources/types.ts';
-import { namespaceOf, resourceKey } from '../resources/types.ts';
+import { resourceKey } from '../resources/types.ts';
 import type { RateLimitUnit } from '../state/windows.ts';
 import { sortFilters } from '../ir/filter-order.ts';
 import { parseDuration } from './durations.ts';
-import type { ResourceIndex } from './index-resources.ts';
-import type { StatusCollector } from './status.ts';
-import type { TargetInventory } from './attachment/inventory.ts';
-import { resolveTargets, type PolicyTargetReference, type PolicyTargetSelector } from './attachment/resolve.ts';
-import { attachWinners, type AttachingPolicy } from './attachment/winners.ts';
+import { attachingPolicy, attachWinners, type AttachContext, type AttachingPolicy, type PolicyTargeting } from './attachment/index.ts';
 
 interface HeaderMatch { type?: 'Exact' | 'RegularExpression' | 'Distinct'; name: string; value?: string; invert?: boolean }
 interface SelectCondition {
@@ -32,10 +28,7 @@ interface RateLimitRuleSpec {
   shared?: boolean;
   throttle?: { maxQueue: number; maxWait: string };
 }
-export interface BackendTrafficPolicySpec {
-  targetRef?: PolicyTargetReference;
-  targetRefs?: PolicyTargetReference[];
-  targetSelectors?: PolicyTargetSelector[];
+export interface BackendTrafficPolicySpec extends PolicyTargeting {
   rateLimit?: {
     type: 'Global' | 'Local';
     global?: { rules: RateLimitRuleSpec[] };
@@ -53,13 +46,11 @@ export interface BackendTrafficPolicySpec {
 /** Fields this version validates but does not enforce yet: said in the policy's status. */
 const NOT_SERVED = ['circuitBreaker', 'healthCheck', 'loadBalancer', 'retry', 'responseOverride', 'useClientProtocol'];
 
-export function attachBackendTrafficPolicies(idx: ResourceIndex, inv: TargetInventory, status: StatusCollector): void {
+export function attachBackendTrafficPolicies({ idx, targets: inv, status }: AttachContext): void {
   const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];
   for (const r of idx.list('BackendTrafficPolicy')) {
     const spec = (r.resource.spec ?? {}) as BackendTrafficPolicySpec;
-    const refs = [...(spec.targetRef ? [spec.targetRef] : []), ...(spec.targetRefs ?? [])];
-    const { targets, notFound } = resolveTargets(namespaceOf(r.resource), refs, spec.targetSelectors ?? [], inv);
-    policies.push({ resource: r, spec, targets, notFound });
+    policies.push(attachingPolicy(r, spec, inv));
     const unserved = NOT_SERVED.filter((f) => spec[f] !== undefined);
     if (unserved.length > 0) {
       status.condition(resourceKey(r.resource), {

@@ -64,7 +64,7 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const backendResources = translateHTTPRoutes(idx, gw.sections, backends, status);
   const families: PolicyFamily[] = [
     (ctx) => istio.attach(ctx),
-    (ctx) => attachBackendTrafficPolicies(ctx.idx, ctx.targets, ctx.status),
+    attachBackendTrafficPolicies,
   ];
   const ctx: AttachContext = { idx, targets: buildInventory(idx, gw.listeners), sections: gw.sections, backends, backendResources, status, errors, policyErrors };
   for (const attach of families) attach(ctx);
