@@ -3,15 +3,8 @@
 // (they travel in the IR); compileStringMatcher turns a list of them into one
 // predicate once per snapshot, so matching a request allocates nothing.
 
-/**
- * One pattern, with Envoy's StringMatcher/HeaderMatcher semantics:
- * - exact / prefix / suffix: as named (prefix and suffix are never empty);
- * - nonEmpty: the value exists and is not empty (Envoy's regex ".+");
- * - present: the value exists, even empty (Envoy's HeaderMatcher present_match).
- */
-export type StringPattern =
-  | { kind: 'exact' | 'prefix' | 'suffix'; value: string }
-  | { kind: 'nonEmpty' | 'present' };
+export type { StringPattern } from '../ir/patterns.ts';
+import type { StringPattern } from '../ir/patterns.ts';
 
 /**
  * Istio's wildcard syntax: "*" alone, "*suffix", "prefix*", else exact.

@@ -1,12 +1,10 @@
 // Stands where a policy that failed to translate would have run: its routes
 // answer 500 rather than run unprotected (Envoy Gateway's behaviour).
-import type { CompiledFilter, FilterModule } from './types.ts';
+import type { CompiledFilter, FilterModuleFor } from './types.ts';
 
-export interface FailClosedConfig {
-  reason: string;
-}
+export type { FailClosedConfig } from '../ir/filters.ts';
 
-export const failClosed: FilterModule<FailClosedConfig> = {
+export const failClosed: FilterModuleFor<'failClosed'> = {
   type: 'failClosed',
   compile(config, cc): CompiledFilter {
     const reply = { status: 500, headers: { 'content-type': 'text/plain' }, body: 'policy misconfigured\n' };

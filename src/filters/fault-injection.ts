@@ -1,10 +1,9 @@
 // BackendTrafficPolicy faultInjection: delay and/or abort a share of the
 // requests (chaos testing), as Envoy's fault filter does: the delay first,
 // then the abort, each drawn independently by its percentage.
-import type { CompiledFilter, Decision, FilterModule, Reply } from './types.ts';
-import type { IRFaultInjection } from '../ir/fault-injection.ts';
+import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
 
-export const faultInjection: FilterModule<IRFaultInjection> = {
+export const faultInjection: FilterModuleFor<'faultInjection'> = {
   type: 'faultInjection',
   compile(cfg, cc): CompiledFilter {
     const delay = cfg.delay && cfg.delay.ms > 0 && cfg.delay.percent > 0 ? cfg.delay : undefined;

@@ -1,7 +1,7 @@
 // Gateway API RequestHeaderModifier / ResponseHeaderModifier.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IRHeaderModifier } from '../ir/types.ts';
-import type { CompiledFilter, FilterModule } from './types.ts';
+import type { CompiledFilter, FilterModuleFor } from './types.ts';
 
 type HeaderBag = IncomingHttpHeaders | Record<string, string | string[] | number | undefined>;
 
@@ -19,7 +19,7 @@ export function applyHeaderModifier(m: IRHeaderModifier, headers: HeaderBag): vo
   for (let i = 0; i < m.remove.length; i++) delete headers[m.remove[i]];
 }
 
-export const requestHeaderModifier: FilterModule<IRHeaderModifier> = {
+export const requestHeaderModifier: FilterModuleFor<'requestHeaderModifier'> = {
   type: 'requestHeaderModifier',
   compile(config): CompiledFilter {
     return {
@@ -32,7 +32,7 @@ export const requestHeaderModifier: FilterModule<IRHeaderModifier> = {
   },
 };
 
-export const responseHeaderModifier: FilterModule<IRHeaderModifier> = {
+export const responseHeaderModifier: FilterModuleFor<'responseHeaderModifier'> = {
   type: 'responseHeaderModifier',
   compile(config): CompiledFilter {
     return {

@@ -11,65 +11,18 @@
 // snapshot; a request that needs no external check is decided synchronously.
 import type { RequestContext } from '../dataplane/context.ts';
 import type { TraceEntry } from '../dataplane/trace.ts';
-import type { CompiledFilter, Decision, FilterModule, Reply } from './types.ts';
+import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
 import { compileStringMatcher, parseWildcard, type StringPredicate, type StringPattern } from '../authz/string-match.ts';
 import { compileIpMatcher } from '../authz/ip-match.ts';
 import { compilePathTemplate, containsPathTemplate } from '../authz/path-template.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzClient, type ExtAuthzConfig } from '../authz/ext-authz/client.ts';
 import { authorityOf, headerValue, pathAndQuery } from '../authz/ext-authz/headers.ts';
 
-export const ISTIO_AUTHORIZATION = 'istio.authorization';
 
-// ---- IR config (plain JSON, produced by translate/istio/authorization-policy.ts) ----
-
-/** Request attributes a condition can test, in Istio's names (hosts/methods/paths get request.*). */
-export type IstioAttribute =
-  | 'source.ip' | 'remote.ip' | 'source.namespace' | 'source.principal' | 'source.serviceAccount'
-  | 'request.auth.principal' | 'request.auth.audiences' | 'request.auth.presenter' | 'request.auth.claims'
-  | 'request.headers' | 'request.host' | 'request.method' | 'request.path'
-  | 'destination.ip' | 'destination.port' | 'connection.sni';
-
-/** One field of a source/operation, or one `when` condition: any of values, and none of notValues. */
-export interface IstioCondition {
-  key: IstioAttribute;
-  /** Lowercase header name (request.headers). */
-  header?: string;
-  /** Claim path (request.auth.claims), e.g. ["realm_access", "roles"]. */
-  claim?: string[];
-  /** Already validated; for source.serviceAccount as "namespace/name". */
-  values: string[];
-  notValues: string[];
-}
-
-export interface IstioRule {
-  /** Index in spec.rules (for the trace). */
-  index: number;
-  /** Any entry must match (each entry: all its conditions); null = any source. */
-  from: IstioCondition[][] | null;
-  /** Any entry must match; null = any operation. */
-  to: IstioCondition[][] | null;
-  when: IstioCondition[];
-}
-
-export interface IstioPolicy {
-  /** "AuthorizationPolicy/ns/name". */
-  origin: string;
-  rules: IstioRule[];
-  /** Set when load errors changed what the policy does (shown in the trace). */
-  degraded?: string;
-}
-
-export interface IstioAuthorizationConfig {
-  /** The hop these policies select, for the trace: "Gateway/ns/name", "Service/ns/name". */
-  hop: string;
-  custom?: { provider: ExtAuthzConfig; policies: IstioPolicy[] };
-  deny: IstioPolicy[];
-  /** null when no ALLOW policy applies: whatever is not denied is allowed. */
-  allow: IstioPolicy[] | null;
-  audit: IstioPolicy[];
-  /** istio.io/dry-run policies: evaluated and recorded, never enforced. */
-  dryRun: { deny: IstioPolicy[]; allow: IstioPolicy[] | null };
-}
+// The IR config (plain JSON, produced by translate/istio/authorization-policy.ts) lives in src/ir/istio.ts.
+export type { IstioAttribute, IstioAuthorizationConfig, IstioCondition, IstioPolicy, IstioRule } from '../ir/istio.ts';
+import { ISTIO_AUTHORIZATION, type IstioAuthorizationConfig, type IstioCondition, type IstioPolicy } from '../ir/istio.ts';
+export { ISTIO_AUTHORIZATION };
 
 // ---- compilation ----
 
@@ -509,7 +462,7 @@ class IstioAuthorization {
   }
 }
 
-export const istioAuthorizationFilter: FilterModule<IstioAuthorizationConfig> = {
+export const istioAuthorizationFilter: FilterModuleFor<'istio.authorization'> = {
   type: ISTIO_AUTHORIZATION,
   compile(config: IstioAuthorizationConfig): CompiledFilter {
     const f = new IstioAuthorization(config);

@@ -10,8 +10,10 @@
 // - headers this filter writes are first removed from the incoming request, so
 //   clients cannot forge them; CORS preflights are not checked.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, Decision, FilterModule, Reply } from './types.ts';
-import type { JwksConfig, JwtProvider, VerifiedJwt } from '../auth/jwt/provider.ts';
+import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
+import type { JwtProvider, VerifiedJwt } from '../auth/jwt/provider.ts';
+import { ISTIO_REQUEST_AUTHENTICATION, type IstioRequestAuthenticationConfig } from '../ir/istio.ts';
+export { ISTIO_REQUEST_AUTHENTICATION };
 import { acquireJwtProvider } from '../auth/jwt/registry.ts';
 import { selectAndVerify, type SelectOutcome } from '../auth/jwt/select.ts';
 import { failureHttpStatus, failureMessage, type JwtFailure } from '../auth/jwt/status.ts';
@@ -20,35 +22,8 @@ import { cookieValue, queryParam, removeCookie, removeQueryParam, tokenFromHeade
 import type { Lease } from '../auth/jwt/shared.ts';
 import { authorityOf } from '../authz/ext-authz/headers.ts';
 
-export const ISTIO_REQUEST_AUTHENTICATION = 'istio.requestAuthentication';
 
-/** One jwtRule, normalized by translate (plain JSON: it lives in the IR). */
-export interface IstioJwtRule {
-  /** "RequestAuthentication/ns/name". */
-  origin: string;
-  /** Index in that policy's spec.jwtRules. */
-  ruleIndex: number;
-  /** Absent: any issuer (allowed by Istio when jwksUri is set). */
-  issuer?: string;
-  audiences: string[];
-  jwks: JwksConfig;
-  /** Lowercase names. Translate writes Envoy's defaults out when no location is given. */
-  fromHeaders: { name: string; prefix: string }[];
-  fromParams: string[];
-  fromCookies: string[];
-  /** Lowercase. */
-  outputPayloadToHeader?: string;
-  forwardOriginalToken: boolean;
-  /** Lowercase header names; claim is a dotted path. */
-  outputClaimToHeaders: { header: string; claim: string }[];
-  /** Claims split on spaces in the identity's claims (always "scope" and "permission"). */
-  spaceDelimitedClaims: string[];
-}
-
-export interface IstioRequestAuthenticationConfig {
-  /** In Istio's provider order (by issuer). */
-  rules: IstioJwtRule[];
-}
+export type { IstioJwtRule, IstioRequestAuthenticationConfig } from '../ir/istio.ts';
 
 interface CompiledRule {
   origin: string;
@@ -123,7 +98,7 @@ function compileLocations(rules: CompiledRule[], config: IstioRequestAuthenticat
   return { headers: lists.header, params: lists.param, cookies: lists.cookie };
 }
 
-export const istioRequestAuthentication: FilterModule<IstioRequestAuthenticationConfig> = {
+export const istioRequestAuthentication: FilterModuleFor<'istio.requestAuthentication'> = {
   type: ISTIO_REQUEST_AUTHENTICATION,
   compile(config, cc): CompiledFilter {
     const leases: Lease<JwtProvider>[] = [];

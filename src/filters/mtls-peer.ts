@@ -2,14 +2,11 @@
 // require a client certificate: a plaintext listener, or an HTTPS port shared
 // with Gateways that are not STRICT. The connection is reset, as Istio's
 // refused handshake would.
-import type { CompiledFilter, FilterModule } from './types.ts';
+import type { CompiledFilter, FilterModuleFor } from './types.ts';
 
-export interface MtlsPeerConfig {
-  /** Which setting decided ("mtls.mode", "portLevelMtls[8443]"). */
-  reason: string;
-}
+export type { MtlsPeerConfig } from '../ir/filters.ts';
 
-export const mtlsPeer: FilterModule<MtlsPeerConfig> = {
+export const mtlsPeer: FilterModuleFor<'mtlsPeer'> = {
   type: 'mtlsPeer',
   compile(config, cc): CompiledFilter {
     const reset = { status: 400, reset: true };

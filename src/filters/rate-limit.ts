@@ -13,7 +13,7 @@
 // registry (src/state), so a reload keeps them.
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { CompiledFilter, Decision, FilterModule, Reply } from './types.ts';
+import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
 import type { RequestContext } from '../dataplane/context.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import { compileIpMatcher } from '../authz/ip-match.ts';
@@ -154,7 +154,7 @@ interface Outcome {
 
 const FAILED_REPLY: Reply = { status: 500, body: 'rate limit service unavailable\n' };
 
-function makeModule(type: 'localRateLimit' | 'globalRateLimit'): FilterModule<IRRateLimit> {
+function makeModule<T extends 'localRateLimit' | 'globalRateLimit'>(type: T): FilterModuleFor<T> {
   return {
     type,
     compile(cfg, cc): CompiledFilter {

@@ -1,6 +1,9 @@
-// Every filter module, by IR filter type. A filter type missing here is a
-// translate bug, reported when the snapshot is compiled (never at request time).
-import type { FilterModule } from './types.ts';
+// Every filter module, by IR filter type. The mapped type makes the compiler
+// prove that each type of src/ir/filters.ts has a module here, compiling that
+// type's config; a snapshot naming a type without one (an IR from another
+// version) is refused when it is compiled, never at request time.
+import type { IRFilterType } from '../ir/filters.ts';
+import type { FilterModule, FilterModuleFor } from './types.ts';
 import { requestHeaderModifier, responseHeaderModifier } from './header-modifier.ts';
 import { failClosed } from './fail-closed.ts';
 import { mtlsPeer } from './mtls-peer.ts';
@@ -9,15 +12,18 @@ import { istioAuthorizationFilter } from './istio-authorization.ts';
 import { localRateLimit, globalRateLimit } from './rate-limit.ts';
 import { faultInjection } from './fault-injection.ts';
 
-const modules = new Map<string, FilterModule<any>>();
-
-export function registerFilter(m: FilterModule<any>): void {
-  modules.set(m.type, m);
-}
+const MODULES: { readonly [T in IRFilterType]: FilterModuleFor<T> } = {
+  failClosed,
+  mtlsPeer,
+  'istio.requestAuthentication': istioRequestAuthentication,
+  'istio.authorization': istioAuthorizationFilter,
+  requestHeaderModifier,
+  responseHeaderModifier,
+  localRateLimit,
+  globalRateLimit,
+  faultInjection,
+};
 
 export function filterModule(type: string): FilterModule<any> | undefined {
-  return modules.get(type);
+  return Object.hasOwn(MODULES, type) ? MODULES[type as IRFilterType] : undefined;
 }
-
-for (const m of [failClosed, mtlsPeer, istioRequestAuthentication, istioAuthorizationFilter, requestHeaderModifier, responseHeaderModifier]) registerFilter(m);
-for (const m of [localRateLimit, globalRateLimit, faultInjection]) registerFilter(m);

@@ -3,6 +3,7 @@
 // the handler runs per request and returns a decision.
 import type { RequestContext } from '../dataplane/context.ts';
 import type { Snapshot } from '../ir/types.ts';
+import type { IRFilterConfigs, IRFilterType } from '../ir/filters.ts';
 
 /** What a filter may answer instead of letting the request go on. */
 export interface Reply {
@@ -41,7 +42,10 @@ export interface CompileContext {
   origin: string;
 }
 
-export interface FilterModule<Config = unknown> {
-  type: string;
+export interface FilterModule<Config = unknown, Type extends string = string> {
+  type: Type;
   compile(config: Config, cc: CompileContext): CompiledFilter;
 }
+
+/** The module for one IR filter type: its config type comes from src/ir/filters.ts. */
+export type FilterModuleFor<T extends IRFilterType> = FilterModule<IRFilterConfigs[T], T>;

@@ -139,13 +139,8 @@ export interface IRValueMatch {
   value: string;
 }
 
-/** A filter's configuration. `type` names a module in src/filters (see filters/registry.ts). */
-export interface IRFilter {
-  type: string;
-  /** Which resource asked for it (for the decision trace and status). */
-  origin: string;
-  config: unknown;
-}
+export type { IRFilter, IRFilterConfigs, IRFilterType } from './filters.ts';
+import type { IRFilter } from './filters.ts';
 
 export type IRAction = IRProxyAction | IRRedirectAction | IRDirectResponseAction;
 

@@ -14,19 +14,9 @@ import { verifySignature } from './signature.ts';
 import { isStableFailure, type JwtFailure } from './status.ts';
 import { TokenCache } from './token-cache.ts';
 
-/** Where the keys come from. Plain JSON, so it can live in the IR. */
-export type JwksConfig =
-  | { type: 'inline'; jwks: string }
-  | ({ type: 'remote'; uri: string } & RemoteTuning)
-  | ({ type: 'discovery'; issuer: string } & RemoteTuning);
-
-export interface RemoteTuning {
-  timeoutMs: number;
-  cacheDurationMs: number;
-  cooldownMs?: number;
-  failureBackoffMs?: number;
-  maxStaleMs?: number;
-}
+/** Where the keys come from (plain data: it lives in the IR). */
+export type { JwksConfig, RemoteTuning } from '../../ir/jwt.ts';
+import type { JwksConfig } from '../../ir/jwt.ts';
 
 export interface JwtProviderConfig {
   /** Required `iss`. Undefined accepts any issuer (Istio ≥ 1.27 allows this with a jwksUri). */

@@ -1,57 +1,7 @@
-// External authorization (Envoy's ext_authz protocol), independent of who
-// configures it: Istio's CUSTOM action (meshConfig extensionProviders) and
-// Envoy Gateway's SecurityPolicy extAuth both translate into these plain,
-// JSON-serializable configs, which travel in the IR.
-import type { StringPattern } from '../string-match.ts';
+// External authorization (Envoy's ext_authz protocol). Its configs are IR data
+// (src/ir/ext-authz.ts, re-exported here); the normalized result is runtime only.
 
-export interface ExtAuthzEndpoint {
-  /** IP address or DNS name. */
-  host: string;
-  port: number;
-}
-
-interface ExtAuthzCommon {
-  /** Name for traces and errors (the provider name, or the policy that owns it). */
-  name: string;
-  /** Where the authorization service runs; requests go round-robin. Must not be empty. */
-  endpoints: ExtAuthzEndpoint[];
-  /** Deadline for one check, in ms (Istio's default is 600 s). */
-  timeoutMs: number;
-  /** On a failed check (unreachable, timeout, 5xx, garbage): let the request through. */
-  failOpen: boolean;
-  /** Status sent to the client when a check fails and failOpen is false (Envoy default 403). */
-  statusOnError: number;
-}
-
-/** Envoy's raw HTTP ext_authz service (envoy.filters.http.ext_authz http_service). */
-export interface ExtAuthzHttpConfig extends ExtAuthzCommon {
-  protocol: 'http';
-  /** Prepended to the original request path (Envoy path_prefix); "" for none. */
-  pathPrefix: string;
-  /**
-   * Client request headers copied into the check request (case-insensitive), in
-   * addition to Host, :method, :path and Authorization, which are always sent.
-   */
-  allowedHeaders: StringPattern[];
-  /** Headers set on the check request (Envoy headers_to_add), overriding client ones. */
-  headersToAdd: { name: string; value: string }[];
-  /** Authorization response headers copied onto the upstream request on allow (overwriting). */
-  allowedUpstreamHeaders: StringPattern[];
-  /**
-   * Authorization response headers relayed to the client on deny. Empty = every
-   * header but Host (Envoy's default); otherwise these plus WWW-Authenticate and Location.
-   */
-  allowedClientHeaders: StringPattern[];
-  /** Authorization response headers added to the client's response on allow. */
-  allowedClientHeadersOnSuccess: StringPattern[];
-}
-
-/** Envoy's gRPC ext_authz service: envoy.service.auth.v3.Authorization/Check. */
-export interface ExtAuthzGrpcConfig extends ExtAuthzCommon {
-  protocol: 'grpc';
-}
-
-export type ExtAuthzConfig = ExtAuthzHttpConfig | ExtAuthzGrpcConfig;
+export type { ExtAuthzCommon, ExtAuthzConfig, ExtAuthzEndpoint, ExtAuthzGrpcConfig, ExtAuthzHttpConfig } from '../../ir/ext-authz.ts';
 
 /** What the authorization service decided, normalized across both protocols. */
 export type ExtAuthzResult =

@@ -34,7 +34,7 @@ import {
   type IstioCondition,
   type IstioPolicy,
   type IstioRule,
-} from '../../filters/istio-authorization.ts';
+} from '../../ir/istio.ts';
 import { resolveExtAuthzProvider, type MeshProviders, type ServiceResolver } from './mesh-config.ts';
 import { validatePolicyTargeting } from './select.ts';
 

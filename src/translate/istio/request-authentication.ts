@@ -11,7 +11,7 @@ import { compareByAge } from '../attachment/precedence.ts';
 import { importJwks } from '../../auth/jwt/keys.ts';
 import { DEFAULT_LOCATIONS } from '../../auth/jwt/extract.ts';
 import type { JwksConfig } from '../../auth/jwt/provider.ts';
-import type { IstioJwtRule, IstioRequestAuthenticationConfig } from '../../filters/istio-request-authentication.ts';
+import type { IstioJwtRule, IstioRequestAuthenticationConfig } from '../../ir/istio.ts';
 
 export const REQUEST_AUTHENTICATION_FILTER = 'istio.requestAuthentication';
 
