@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { request } from 'undici';
-import { clientFromXff } from '../src/dataplane/handler.ts';
+import { clientFromXff } from '../src/dataplane/decide.ts';
 import { startGateway, gatewayYaml, routeTo, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';

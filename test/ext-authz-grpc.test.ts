@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { RequestContext } from '../src/dataplane/context.ts';
+import { RequestContext } from '../src/core/request.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzGrpcConfig } from '../src/authz/ext-authz/client.ts';
 import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS, openGrpcAuthzTargets } from '../src/authz/ext-authz/grpc-client.ts';
 import { freePort } from './helpers/ports.ts';

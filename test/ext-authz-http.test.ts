@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RequestContext } from '../src/dataplane/context.ts';
+import { RequestContext } from '../src/core/request.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzHttpConfig } from '../src/authz/ext-authz/client.ts';
 import { openHttpAuthzOrigins } from '../src/authz/ext-authz/http-client.ts';
 import { freePort } from './helpers/ports.ts';

@@ -8,7 +8,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { parseAllDocuments } from 'yaml';
-import { RequestContext } from '../src/dataplane/context.ts';
+import { RequestContext } from '../src/core/request.ts';
 import type { LoadedResource } from '../src/resources/types.ts';
 import type { Snapshot } from '../src/ir/types.ts';
 import type { CompiledFilter, Decision } from '../src/filters/types.ts';

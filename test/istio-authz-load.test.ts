@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
-import { RequestContext } from '../src/dataplane/context.ts';
+import { RequestContext } from '../src/core/request.ts';
 import type { LoadedResource, SourceRef } from '../src/resources/types.ts';
 import type { Snapshot } from '../src/ir/types.ts';
 import type { CompiledFilter, Reply } from '../src/filters/types.ts';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
-import { RequestContext, type TlsInfo } from '../src/dataplane/context.ts';
+import { RequestContext, type TlsInfo } from '../src/core/request.ts';
 import type { LoadedResource } from '../src/resources/types.ts';
 import type { Snapshot } from '../src/ir/types.ts';
 import type { CompiledFilter, Reply } from '../src/filters/types.ts';

@@ -6,7 +6,7 @@ import { createHmac, createPublicKey } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import { RequestContext } from '../src/dataplane/context.ts';
+import { RequestContext } from '../src/core/request.ts';
 import type { Decision, CompiledFilter, Reply } from '../src/filters/types.ts';
 import type { Snapshot } from '../src/ir/types.ts';
 import type { LoadedResource } from '../src/resources/types.ts';

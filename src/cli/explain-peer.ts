@@ -3,7 +3,7 @@
 // (through the intermediates the file carries), and the SPIFFE identity it gives.
 import { X509Certificate } from 'node:crypto';
 import { UsageError } from './args.ts';
-import type { TlsInfo } from '../dataplane/context.ts';
+import type { TlsInfo } from '../core/request.ts';
 import { peerIdentityFromUris, urisFromSubjectAltName } from '../auth/spiffe.ts';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;

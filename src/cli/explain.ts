@@ -6,14 +6,10 @@ import { parse, pathNormalization, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
-import { compileSnapshot, type Chain, type CompiledBackend, type DataRoute } from '../dataplane/compile.ts';
+import { compileSnapshot, type Chain } from '../dataplane/compile.ts';
 import { PoolRegistry } from '../upstream/pools.ts';
-import { RequestContext } from '../dataplane/context.ts';
-import { splitTarget } from '../dataplane/path.ts';
-import { hostOf } from '../dataplane/handler.ts';
-import { runChain } from '../dataplane/chain.ts';
-import { enterDestinationHop } from '../dataplane/proxy.ts';
-import type { Reply } from '../filters/types.ts';
+import { decideBackend, decideGatewayHop, type DecidedRequest } from '../dataplane/decide.ts';
+import { gatewayReply } from '../core/replies.ts';
 import type { PathNormalization } from '../ir/types.ts';
 import { tlsFor } from './explain-peer.ts';
 
@@ -173,61 +169,51 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
         return { text: lines.join('\n') + '\n', code: 3 };
       }
     }
-    const target = splitTarget(req.target, listener.ir.pathNormalization);
-    if (!target) {
-      say('answer: 400 (the path cannot be normalized)');
-      return { text: lines.join('\n') + '\n', code: 3 };
-    }
-    const rawPath = req.target.split('?')[0];
-    if (target.path !== rawPath) say(`path: ${rawPath} normalized to ${target.path} (${listener.ir.pathNormalization})`);
-    const headers: Record<string, string> = { host: req.url.host, ...req.headers };
-    const host = hostOf(headers.host);
-    const m = listener.router.match(host, target.path, req.method, headers, target.query);
-    if (!m) {
-      say('route: none matches');
-      say('answer: 404');
-      return { text: lines.join('\n') + '\n', code: 3 };
-    }
-    const route = m.route as DataRoute;
-    say(`route: ${route.ir.route.kind}/${route.ir.route.namespace}/${route.ir.route.name} rule ${route.ir.route.rule} (match ${m.match.path.type} ${m.match.path.value})`);
-    const ctx = new RequestContext({
+    // The same decision the listener makes, on the request described.
+    const gatewayHop = await decideGatewayHop(listener, {
       method: req.method,
-      host,
+      target: req.target,
+      headers: { host: req.url.host, ...req.headers },
       port,
       scheme,
-      path: target.path,
-      query: target.query,
-      headers,
-      clientIp: o.sourceIp,
       remoteIp: o.sourceIp,
       localIp: '127.0.0.1',
       tls,
-      requestId: 'explain',
       tracing: true,
+      requestId: 'explain',
     });
-    ctx.route = route;
+    const rawPath = req.target.split('?')[0];
+    if (gatewayHop.answer !== gatewayReply('badPath') && gatewayHop.path !== rawPath) say(`path: ${rawPath} normalized to ${gatewayHop.path} (${listener.ir.pathNormalization})`);
+    if (gatewayHop.clientIp !== gatewayHop.remoteIp) say(`client: ${gatewayHop.clientIp} (X-Forwarded-For, ${listener.ir.xffTrustedHops} trusted proxy hop${listener.ir.xffTrustedHops > 1 ? 's' : ''}; peer ${gatewayHop.remoteIp})`);
+    const route = gatewayHop.route;
+    if (!route) {
+      if (gatewayHop.answer === gatewayReply('noRoute')) say('route: none matches');
+      return finish(lines, gatewayHop);
+    }
+    say(`route: ${route.ir.route.kind}/${route.ir.route.namespace}/${route.ir.route.name} rule ${route.ir.route.rule} (match ${gatewayHop.match!.path.type} ${gatewayHop.match!.path.value})`);
     const gw = route.ir.section.gateway;
     say(`gateway hop (Gateway/${gw.namespace}/${gw.name}): ${describeChain(route.chain)}`);
-    const first = await runChain(ctx, route.chain);
-    if (first) return finish(lines, ctx, first);
+    if (gatewayHop.answer) {
+      const a = route.action;
+      const what = gatewayHop.error !== undefined || gatewayHop.replyChains.length === 0 ? undefined : a.type === 'redirect' && gatewayHop.answer.status === a.statusCode ? 'redirect' : a.type === 'direct' && gatewayHop.answer === a.reply ? 'direct response' : undefined;
+      return finish(lines, gatewayHop, what);
+    }
     const a = route.action;
-    if (a.type === 'redirect') return finish(lines, ctx, { status: a.statusCode }, 'redirect');
-    if (a.type === 'direct') return finish(lines, ctx, { status: a.status, body: a.body }, 'direct response');
-    if (a.backends.length === 0) return finish(lines, ctx, { status: 500 }, 'no backend');
+    if (a.type !== 'proxy') throw new Error('unreachable: a non-proxy action always answers');
     // Every backend the split may pick is its own destination hop: explain each.
     const answers: string[] = [];
     for (const b of a.backends) {
       const share = a.totalWeight > 0 ? Math.round((100 * b.weight) / a.totalWeight) : 0;
       say(`backend: ${b.cluster?.id ?? '(invalid reference → 500)'} (weight ${b.weight}, ${share}%)`);
       if (b.cluster) say(`  destination hop: ${describeChain(b.chain)}`);
-      const r = await backendHop(ctx, route, b);
-      const answer = r
-        ? `${r.status} (answered by the gateway on the destination hop)${r.body ? ` ${JSON.stringify(r.body.trim())}` : ''}`
+      const d = await decideBackend(fromGatewayHop(gatewayHop), b);
+      const answer = d.answer
+        ? describeAnswer(d, d.answeredOn === 'destination' ? 'answered by the gateway on the destination hop' : undefined)
         : `proxied to ${b.cluster!.id.replace(/:\d+$/, '')} at ${b.cluster!.ir.endpoints.map((e) => `${e.host}:${e.port}`).join(', ') || '(no endpoint → 503)'}`;
       say(`  answer on this backend: ${answer}`);
       answers.push(answer);
     }
-    printTrace(lines, ctx);
+    printTrace(lines, gatewayHop);
     const allSame = answers.every((x) => x === answers[0]);
     say(`answer: ${allSame ? answers[0] : 'depends on the backend the split picks (see each backend above)'}`);
     return { text: lines.join('\n') + '\n', code: answers.every((x) => x.startsWith('proxied')) ? 0 : 3 };
@@ -237,15 +223,18 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
   }
 }
 
-async function backendHop(gatewayHop: RequestContext, route: DataRoute, b: CompiledBackend): Promise<Reply | undefined> {
-  if (!b.cluster) return { status: 500, body: 'no valid backend' };
-  if (b.chain.request.length === 0) return undefined;
-  // Each backend of a split is explained from the same gateway-hop state.
-  const ctx = Object.assign(Object.create(Object.getPrototypeOf(gatewayHop)) as RequestContext, gatewayHop, { headers: { ...gatewayHop.headers }, identity: { ...gatewayHop.identity } });
-  enterDestinationHop(ctx, route);
-  const reply = (await runChain(ctx, b.chain)) ?? undefined;
-  if (ctx.trace && ctx.trace !== gatewayHop.trace) gatewayHop.trace?.push(...ctx.trace.filter((t) => !gatewayHop.trace!.includes(t)));
-  return reply;
+/**
+ * Each backend of a split is explained from the same gateway-hop state (its
+ * own headers and identity; the trace is shared, so every hop's decisions print).
+ */
+function fromGatewayHop(gatewayHop: DecidedRequest): DecidedRequest {
+  return Object.assign(Object.create(Object.getPrototypeOf(gatewayHop)) as DecidedRequest, gatewayHop, { headers: { ...gatewayHop.headers }, identity: { ...gatewayHop.identity } });
+}
+
+function describeAnswer(d: DecidedRequest, what = 'answered by the gateway'): string {
+  const r = d.answer!;
+  if (d.error !== undefined) return `${r.status} (internal error: ${(d.error as Error)?.message ?? String(d.error)})`;
+  return `${r.status} (${what})${r.body ? ` ${JSON.stringify(r.body.trim())}` : ''}`;
 }
 
 /** The filters of one hop, with the policies each came from. */
@@ -254,13 +243,13 @@ function describeChain(chain: Chain): string {
   return chain.request.map((f) => `${f.type} [${f.origin}]`).join(' → ');
 }
 
-function finish(lines: string[], ctx: RequestContext, reply: Reply, what = 'answered by the gateway'): { text: string; code: number } {
-  printTrace(lines, ctx);
-  lines.push(`answer: ${reply.status} (${what})${reply.body ? ` ${JSON.stringify(reply.body.trim())}` : ''}`);
+function finish(lines: string[], d: DecidedRequest, what?: string): { text: string; code: number } {
+  printTrace(lines, d);
+  lines.push(`answer: ${describeAnswer(d, what)}`);
   return { text: lines.join('\n') + '\n', code: 3 };
 }
 
-function printTrace(lines: string[], ctx: RequestContext): void {
+function printTrace(lines: string[], ctx: DecidedRequest): void {
   if (!ctx.trace || ctx.trace.length === 0) return;
   lines.push('decisions:');
   for (const t of ctx.trace) lines.push(`  ${t.decision.padEnd(8)} ${t.filter}${t.origin ? ` [${t.origin}]` : ''}: ${t.reason}`);

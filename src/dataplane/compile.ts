@@ -4,6 +4,7 @@ import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { IRAction, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
 import type { CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
+import type { Reply } from '../core/decision.ts';
 import { filterModule } from '../filters/registry.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { Cluster } from '../upstream/cluster.ts';
@@ -28,7 +29,8 @@ export interface CompiledBackend {
 export type CompiledAction =
   | { type: 'proxy'; backends: CompiledBackend[]; totalWeight: number; rewrite?: IRUrlRewrite; mirrors: { cluster: Cluster | null; percent: number }[] }
   | IRRedirectAction
-  | IRDirectResponseAction;
+  /** The direct response's answer, built once per snapshot. */
+  | (IRDirectResponseAction & { reply: Reply });
 
 export interface DataRoute extends CompiledRoute {
   chain: Chain;
@@ -80,6 +82,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     return chain;
   };
   const compileAction = (a: IRAction, routeChain: Chain): CompiledAction => {
+    if (a.type === 'direct') return { ...a, reply: { status: a.status, body: a.body, headers: a.contentType ? { 'content-type': a.contentType } : undefined } };
     if (a.type !== 'proxy') return a;
     const backends = a.backends.map((b) => {
       const chain = chainOf(b.filters);

@@ -9,17 +9,17 @@
 // back; a route timeout aborts through the controller, no AbortController.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { RequestContext } from './context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledBackend } from './compile.ts';
 import { CLIENT_CLOSED, type Observer } from './observe.ts';
 import { copyEndToEnd } from './headers.ts';
 import { finishHeaders, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
-import type { Reply } from '../filters/types.ts';
+import { gatewayReply } from '../core/replies.ts';
 
-const BAD_GATEWAY: Reply = { status: 502, body: 'upstream connect error or disconnect/reset before headers\n' };
-const GATEWAY_TIMEOUT: Reply = { status: 504, body: 'upstream request timeout\n' };
-const TOO_LARGE: Reply = { status: 413, headers: { connection: 'close' }, body: 'payload too large\n' };
+const BAD_GATEWAY = gatewayReply('badGateway');
+const GATEWAY_TIMEOUT = gatewayReply('gatewayTimeout');
+const TOO_LARGE = gatewayReply('payloadTooLarge');
 
 /** A streamed request body went over the limit (see limitBody in proxy.ts). */
 export class BodyTooLarge extends Error {}

@@ -9,6 +9,7 @@ import type { IRListener } from '../ir/types.ts';
 import type { CompiledListener } from './compile.ts';
 import { hostnameMatches } from '../translate/hostnames.ts';
 import { deferContinue } from './expect.ts';
+import { rawHttp1 } from '../core/replies.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -33,8 +34,8 @@ export interface ListenerOptions {
   onError: (err: Error) => void;
 }
 
-const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 12\r\n\r\nbad request\n';
-const HEADERS_TOO_LARGE = 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 25\r\n\r\nrequest headers too large';
+const BAD_REQUEST = rawHttp1('badRequest');
+const HEADERS_TOO_LARGE = rawHttp1('headersTooLarge');
 
 function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (!socket.writable || (err.code === 'ECONNRESET')) {

@@ -3,15 +3,15 @@
 import type { Logger } from 'pino';
 import type { AccessLog } from '../log/access-log.ts';
 import type { Metrics } from '../admin/metrics.ts';
-import type { RequestContext } from './context.ts';
+import type { RequestContext } from '../core/request.ts';
 import { sendReply, type Res } from './respond.ts';
-import type { Reply } from '../filters/types.ts';
+import type { Reply } from '../core/decision.ts';
+import { gatewayReply } from '../core/replies.ts';
 import type { Chain } from './compile.ts';
 
 /** nginx's status for a request whose client closed the connection first (Envoy logs the flag DC). */
 export const CLIENT_CLOSED = 499;
 
-const INTERNAL_ERROR: Reply = { status: 500, body: 'internal error\n' };
 
 export class Observer {
   private log: Logger;
@@ -67,10 +67,14 @@ export class Observer {
     this.metrics.upstreamErrors.labels(backend, kind).inc();
   }
 
-  internalError(ctx: RequestContext, res: Res, err: unknown): void {
-    // A bug in a filter must cost one request, never the process.
+  logInternalError(ctx: RequestContext, err: unknown): void {
     this.log.error({ request_id: ctx.requestId, route: ctx.route?.label, err }, 'internal error while handling a request');
+  }
+
+  internalError(ctx: RequestContext, res: Res, err: unknown): void {
+    // A bug must cost one request, never the process.
+    this.logInternalError(ctx, err);
     ctx.record({ filter: 'gateway', decision: 'error', reason: 'internal error' });
-    this.reply(res, ctx, INTERNAL_ERROR, []);
+    this.reply(res, ctx, gatewayReply('internalError'), []);
   }
 }

@@ -3,7 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Reply } from '../filters/types.ts';
-import type { RequestContext } from './context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { Chain } from './compile.ts';
 import type { IRRedirectAction } from '../ir/types.ts';
 

@@ -5,14 +5,11 @@
 // Hostnames select a bucket the way Envoy selects a virtual host: the most
 // specific hostname wins and there is no fallthrough to less specific ones.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { IRMatch, IRRoute, IRValueMatch } from '../ir/types.ts';
+import type { IRMatch, IRValueMatch } from '../ir/types.ts';
+import type { RouteInfo } from '../core/request.ts';
 
 /** What the router needs of a compiled route (the data plane adds its handlers). */
-export interface CompiledRoute {
-  id: string;
-  label: string;
-  ir: IRRoute;
-}
+export type CompiledRoute = RouteInfo;
 
 export interface RouteMatch<R extends CompiledRoute = CompiledRoute> {
   route: R;

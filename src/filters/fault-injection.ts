@@ -2,6 +2,7 @@
 // requests (chaos testing), as Envoy's fault filter does: the delay first,
 // then the abort, each drawn independently by its percentage.
 import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
+import { faultAbort } from '../core/replies.ts';
 
 export const faultInjection: FilterModuleFor<'faultInjection'> = {
   type: 'faultInjection',
@@ -10,9 +11,7 @@ export const faultInjection: FilterModuleFor<'faultInjection'> = {
     const abort = cfg.abort && cfg.abort.percent > 0 ? cfg.abort : undefined;
     let reply: Reply | undefined;
     if (abort) {
-      reply = abort.grpcStatus !== undefined
-        ? { status: 200, headers: { 'content-type': 'application/grpc', 'grpc-status': String(abort.grpcStatus), 'grpc-message': 'fault filter abort' } }
-        : { status: abort.httpStatus ?? 500, body: 'fault filter abort' };
+      reply = faultAbort(abort.httpStatus, abort.grpcStatus);
     }
     const hit = (percent: number) => percent >= 100 || Math.random() * 100 < percent;
     const aborted = (ctx: Parameters<NonNullable<CompiledFilter['onRequest']>>[0]): Decision => {

@@ -9,9 +9,10 @@
 // within an entry, every field must match; within a field, any value. A not*
 // field fails when any of its values matches. Everything is compiled once per
 // snapshot; a request that needs no external check is decided synchronously.
-import type { RequestContext } from '../dataplane/context.ts';
-import type { TraceEntry } from '../dataplane/trace.ts';
+import type { RequestContext } from '../core/request.ts';
+import type { TraceEntry } from '../core/trace.ts';
 import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
+import { gatewayReply } from '../core/replies.ts';
 import { compileStringMatcher, parseWildcard, type StringPredicate, type StringPattern } from '../authz/string-match.ts';
 import { compileIpMatcher } from '../authz/ip-match.ts';
 import { compilePathTemplate, containsPathTemplate } from '../authz/path-template.ts';
@@ -222,7 +223,9 @@ function claimAt(ctx: RequestContext, path: string[]): unknown {
 /** Header values as Envoy's header matchers see them; pseudo-headers map to the request line. */
 function headerGetter(name: string): (ctx: RequestContext) => string | undefined {
   switch (name) {
-    case ':authority': return authorityOf;
+    // Host and :authority are one value, normalized once (decide.ts): never the raw header.
+    case ':authority':
+    case 'host': return authorityOf;
     case ':method': return (ctx) => ctx.method;
     case ':path': return pathAndQuery;
     case ':scheme': return (ctx) => ctx.scheme;
@@ -257,7 +260,7 @@ function valuesMatcher(c: IstioCondition, values: string[]): Predicate {
       return (ctx) => m(ctx.method);
     }
     case 'request.host': {
-      // Case-insensitive, against the authority as sent (a port, when sent, is part of it).
+      // Case-insensitive, against the normalized authority (a port, when sent, is part of it).
       const m = headerMatcher(values, true);
       return (ctx) => m(authorityOf(ctx));
     }
@@ -333,7 +336,7 @@ function compilePolicy(p: IstioPolicy, action: string, decision: TraceEntry['dec
 }
 
 function rbacDenied(): Reply {
-  return { status: 403, headers: { 'content-type': 'text/plain' }, body: 'RBAC: access denied' };
+  return gatewayReply('rbacDenied');
 }
 
 class IstioAuthorization {

@@ -9,7 +9,7 @@
 //   removed from where it was found unless forwardOriginalToken;
 // - headers this filter writes are first removed from the incoming request, so
 //   clients cannot forge them; CORS preflights are not checked.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
 import type { JwtProvider, VerifiedJwt } from '../auth/jwt/provider.ts';
 import { ISTIO_REQUEST_AUTHENTICATION, type IstioRequestAuthenticationConfig } from '../ir/istio.ts';
@@ -17,6 +17,7 @@ export { ISTIO_REQUEST_AUTHENTICATION };
 import { acquireJwtProvider } from '../auth/jwt/registry.ts';
 import { selectAndVerify, type SelectOutcome } from '../auth/jwt/select.ts';
 import { failureHttpStatus, failureMessage, type JwtFailure } from '../auth/jwt/status.ts';
+import { jwtRejected } from '../core/replies.ts';
 import { claimAt, claimHeaderValue } from '../auth/jwt/claims.ts';
 import { cookieValue, queryParam, removeCookie, removeQueryParam, tokenFromHeader, withDefaultLocations } from '../auth/jwt/extract.ts';
 import type { Lease } from '../auth/jwt/shared.ts';
@@ -64,7 +65,7 @@ const UNSAFE_REALM = /[^\x20-\x7e]|["\\]/g;
 const MAX_REALM = 256;
 
 /**
- * Envoy's realm is the request URI: scheme, Host as sent (with its port) and path
+ * Envoy's realm is the request URI: scheme, Host (normalized, with its port) and path
  * (Http::Utility::buildOriginalUri). We leave the query out so an access_token is
  * never echoed back.
  */
@@ -176,11 +177,7 @@ export const istioRequestAuthentication: FilterModuleFor<'istio.requestAuthentic
         decision: 'deny',
         reason: `${o.rule ? `${o.rule.label}: ` : ''}${message}${o.detail ? ` (${o.detail})` : ''}`,
       });
-      return {
-        status: failureHttpStatus(o.failure),
-        headers: { 'www-authenticate': `Bearer realm="${realmOf(ctx)}", error="invalid_token"`, 'content-type': 'text/plain' },
-        body: message,
-      };
+      return jwtRejected(failureHttpStatus(o.failure), message, realmOf(ctx));
     };
 
     const removeToken = (ctx: RequestContext, loc: Location): void => {

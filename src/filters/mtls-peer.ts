@@ -3,13 +3,14 @@
 // with Gateways that are not STRICT. The connection is reset, as Istio's
 // refused handshake would.
 import type { CompiledFilter, FilterModuleFor } from './types.ts';
+import { gatewayReply } from '../core/replies.ts';
 
 export type { MtlsPeerConfig } from '../ir/filters.ts';
 
 export const mtlsPeer: FilterModuleFor<'mtlsPeer'> = {
   type: 'mtlsPeer',
   compile(config, cc): CompiledFilter {
-    const reset = { status: 400, reset: true };
+    const reset = gatewayReply('connectionReset');
     return {
       type: 'mtlsPeer',
       onRequest(ctx) {

@@ -14,7 +14,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
+import { gatewayReply, rateLimited } from '../core/replies.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import { compileIpMatcher } from '../authz/ip-match.ts';
 import { DENIED, STORE_FAILED, UNIT_MS, type WindowStore } from '../state/windows.ts';
@@ -152,7 +153,7 @@ interface Outcome {
   each: { rule: CompiledRule; remaining: number }[] | undefined;
 }
 
-const FAILED_REPLY: Reply = { status: 500, body: 'rate limit service unavailable\n' };
+const FAILED_REPLY: Reply = gatewayReply('rateLimitUnavailable');
 
 function makeModule<T extends 'localRateLimit' | 'globalRateLimit'>(type: T): FilterModuleFor<T> {
   return {
@@ -169,7 +170,6 @@ function makeModule<T extends 'localRateLimit' | 'globalRateLimit'>(type: T): Fi
       const { ietf, kong, retryAfter } = cfg.headers;
       const wantEach = kong;
       const responseCost = rules.some((r) => r.ir.responseCost > 0);
-      const body = type === 'localRateLimit' ? 'local_rate_limited\n' : 'rate_limited\n';
       const scratchKey = `rl:${type}`;
 
       const record = (o: Outcome, rule: CompiledRule, remaining: number) => {
@@ -212,7 +212,7 @@ function makeModule<T extends 'localRateLimit' | 'globalRateLimit'>(type: T): Fi
           headers['x-envoy-ratelimited'] = 'true';
           if (retryAfter) headers['retry-after'] = String(resetS);
           ctx.record({ filter: type, origin: cc.origin, decision: 'deny', reason: `over ${o.denied.ir.requests} per ${o.denied.ir.unit} (rule ${o.denied.ir.index})` });
-          return { status: 429, headers, body };
+          return rateLimited(type === 'localRateLimit', headers);
         }
         for (const name in headers) ctx.addResponseHeader(name, headers[name]);
         return undefined;

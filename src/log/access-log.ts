@@ -7,7 +7,7 @@ import type { SonicBoom as SonicBoomType } from 'sonic-boom';
 
 // A CommonJS module whose export is the class itself.
 const SonicBoom = sonicBoom as unknown as typeof SonicBoomType;
-import type { TraceEntry } from '../dataplane/trace.ts';
+import type { TraceEntry } from '../core/trace.ts';
 
 export interface AccessRecord {
   requestId: string;

@@ -1,7 +1,7 @@
 // One entry point for both ext_authz protocols.
 import { GrpcExtAuthzClient } from './grpc-client.ts';
 import { HttpExtAuthzClient } from './http-client.ts';
-import type { RequestContext } from '../../dataplane/context.ts';
+import type { RequestContext } from '../../core/request.ts';
 import type { ExtAuthzConfig, ExtAuthzResult } from './types.ts';
 
 export interface ExtAuthzClient {

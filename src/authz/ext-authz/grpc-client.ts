@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import type { RequestContext } from '../../dataplane/context.ts';
+import type { RequestContext } from '../../core/request.ts';
 import { authorityOf, headerValue, isSafeHeader, pathAndQuery, usableStatus } from './headers.ts';
 import { SharedClients, hostPort } from './shared-clients.ts';
 import type { ExtAuthzGrpcConfig, ExtAuthzResult } from './types.ts';

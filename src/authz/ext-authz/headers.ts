@@ -1,7 +1,7 @@
 // Header plumbing shared by both ext_authz clients and the decision that applies
 // their result: what may be forwarded, what an authorization service may set.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestContext } from '../../dataplane/context.ts';
+import type { RequestContext } from '../../core/request.ts';
 import type { Decision } from '../../filters/types.ts';
 import type { ExtAuthzConfig, ExtAuthzResult } from './types.ts';
 
@@ -18,10 +18,9 @@ export function isSafeHeader(name: string, value: string): boolean {
   return name.length > 0 && name.length <= 256 && TOKEN.test(name) && value.length <= 16384 && FIELD_VALUE.test(value);
 }
 
-/** The request's authority as the client sent it (port included when sent). */
+/** The request's authority, normalized once by decide() (port included when sent). */
 export function authorityOf(ctx: RequestContext): string {
-  const h = ctx.headers.host ?? (ctx.headers[':authority'] as string | undefined);
-  return typeof h === 'string' && h.length > 0 ? h : ctx.host;
+  return ctx.authority;
 }
 
 /** Path and query as the upstream will see them. */

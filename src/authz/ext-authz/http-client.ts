@@ -9,7 +9,7 @@
 // answer is an error; any other status denies, relayed with its body and the
 // allowedClientHeaders (all but Host when that list is empty).
 import { Pool } from 'undici';
-import type { RequestContext } from '../../dataplane/context.ts';
+import type { RequestContext } from '../../core/request.ts';
 import { compileStringMatcher, type StringPredicate } from '../string-match.ts';
 import { HOP_BY_HOP, authorityOf, isSafeHeader, pathAndQuery, headerValue, usableStatus } from './headers.ts';
 import { SharedClients, hostPort } from './shared-clients.ts';

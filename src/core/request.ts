@@ -1,6 +1,10 @@
+// The request context: everything a filter may read or change about one
+// request. The bottom layer (filters/, authz/ and auth/ import it, never
+// dataplane/); deliberately independent of the socket objects, so that
+// `decide()` runs the same way for the listener, `portcullis explain` and tests.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { IRRoute } from '../ir/types.ts';
 import type { TraceEntry } from './trace.ts';
-import type { CompiledRoute } from './router.ts';
 
 /** The TLS facts of the downstream connection that policies may look at. */
 export interface TlsInfo {
@@ -30,10 +34,22 @@ export interface Identity {
   consumer?: string;
 }
 
-/** What the listener (or `portcullis explain`) knows when a request starts. */
+/** What routing settled on, as far as filters and the access log need it. */
+export interface RouteInfo {
+  id: string;
+  label: string;
+  ir: IRRoute;
+}
+
+/** What the decision knows when a request starts (the listener's and explain's facts, after address and authority processing). */
 export interface RequestInit {
   method: string;
+  /** Lowercase, without port or brackets. */
   host: string;
+  /** host[:port], normalized; '' when the request named none. Default: `host`. */
+  authority?: string;
+  /** The port the authority names, undefined when it names none. */
+  authorityPort?: number;
   port: number;
   scheme: 'http' | 'https';
   path: string;
@@ -50,15 +66,18 @@ export interface RequestInit {
   startMs?: number;
 }
 
-/**
- * Everything a filter may read or change about one request.
- * Deliberately independent of the socket objects: `portcullis explain` builds
- * one from a request line and runs the same chain without a server.
- */
 export class RequestContext {
   method: string;
-  /** Lowercase, without port. */
+  /**
+   * The authority's host: lowercase, no port, no brackets around an IPv6
+   * literal, no trailing dot. Routing, authorization, rate-limit keys and
+   * explain all read this (and `authority`), computed once in decide().
+   */
   host: string;
+  /** The normalized authority, host[:port] as sent ("[::1]:8080" for IPv6); '' when absent. */
+  authority: string;
+  /** The port the authority names, when it names one. */
+  authorityPort: number | undefined;
   /** Port the request arrived on (the listener's). */
   port: number;
   scheme: 'http' | 'https';
@@ -80,7 +99,7 @@ export class RequestContext {
   tls: TlsInfo | undefined;
   requestId: string;
   identity: Identity;
-  route: CompiledRoute | undefined;
+  route: RouteInfo | undefined;
   /** Extra headers for the client's response, added by filters (e.g. CORS, ext_authz). */
   responseHeaders: Record<string, string | string[]> | undefined;
   /** null unless the decision trace is being recorded (debug log, explain). */
@@ -93,6 +112,8 @@ export class RequestContext {
   constructor(init: RequestInit) {
     this.method = init.method;
     this.host = init.host;
+    this.authority = init.authority ?? init.host;
+    this.authorityPort = init.authorityPort;
     this.port = init.port;
     this.scheme = init.scheme;
     this.path = init.path;

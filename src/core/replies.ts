@@ -1,0 +1,95 @@
+// The gateway's own answers: every 4xx/5xx the gateway writes itself (not
+// relayed from a backend or an external authorizer) is built here, with its
+// content type, body and headers, so that one place says what a client sees —
+// and one place can later change it (Envoy Gateway's responseOverride).
+// Bodies follow Envoy's local replies where clients and tooling match on them
+// ("RBAC: access denied", "no healthy upstream", jwt_verify_lib's messages).
+import type { Reply } from './decision.ts';
+
+/** Names of the gateway's own replies; the access log and metrics see their status. */
+export type GatewayReplyName =
+  | 'badRequest'
+  | 'badPath'
+  | 'badHost'
+  | 'noListener'
+  | 'noRoute'
+  | 'uriTooLong'
+  | 'payloadTooLarge'
+  | 'headersTooLarge'
+  | 'rbacDenied'
+  | 'policyMisconfigured'
+  | 'noValidBackend'
+  | 'rateLimitUnavailable'
+  | 'internalError'
+  | 'badGateway'
+  | 'noHealthyUpstream'
+  | 'gatewayTimeout'
+  | 'connectionReset';
+
+const TEXT = 'text/plain; charset=utf-8';
+/** Envoy's own local replies say text/plain without a charset; kept where clients compare. */
+const ENVOY_TEXT = 'text/plain';
+
+function reply(status: number, body: string, contentType = TEXT, extra?: Record<string, string>): Reply {
+  return Object.freeze({ status, body, headers: Object.freeze({ 'content-type': contentType, ...extra }) as Record<string, string> });
+}
+
+/** A request the gateway cannot read: the connection is closed after the answer. */
+const closing = { connection: 'close' };
+
+const CATALOGUE: Record<GatewayReplyName, Reply> = {
+  badRequest: reply(400, 'bad request\n', TEXT, closing),
+  badPath: reply(400, 'bad request path\n', TEXT, closing),
+  badHost: reply(400, 'bad Host header\n', TEXT, closing),
+  noListener: reply(404, 'no listener\n', TEXT, closing),
+  noRoute: reply(404, 'no route\n'),
+  uriTooLong: reply(414, 'URI too long\n', TEXT, closing),
+  payloadTooLarge: reply(413, 'payload too large\n', TEXT, closing),
+  headersTooLarge: reply(431, 'request headers too large', TEXT, closing),
+  rbacDenied: reply(403, 'RBAC: access denied', ENVOY_TEXT),
+  policyMisconfigured: reply(500, 'policy misconfigured\n', ENVOY_TEXT),
+  noValidBackend: reply(500, 'no valid backend\n'),
+  rateLimitUnavailable: reply(500, 'rate limit service unavailable\n'),
+  internalError: reply(500, 'internal error\n'),
+  badGateway: reply(502, 'upstream connect error or disconnect/reset before headers\n'),
+  noHealthyUpstream: reply(503, 'no healthy upstream\n'),
+  gatewayTimeout: reply(504, 'upstream request timeout\n'),
+  // Istio STRICT mTLS refused per request: no answer, the connection is reset (the status is what is logged).
+  connectionReset: Object.freeze({ status: 400, reset: true }),
+};
+
+/** The gateway's reply by name (shared, frozen: never mutate it). */
+export function gatewayReply(name: GatewayReplyName): Reply {
+  return CATALOGUE[name];
+}
+
+/** Over a rate limit (Envoy's local_ratelimit / ratelimit bodies), with the filter's rate-limit headers. */
+export function rateLimited(local: boolean, headers: Record<string, string>): Reply {
+  return { status: 429, headers: { 'content-type': TEXT, ...headers }, body: local ? 'local_rate_limited\n' : 'rate_limited\n' };
+}
+
+/** A fault-injection abort: an HTTP status, or an HTTP 200 carrying a gRPC status. */
+export function faultAbort(httpStatus: number | undefined, grpcStatus: number | undefined): Reply {
+  return grpcStatus !== undefined
+    ? { status: 200, headers: { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': 'fault filter abort' } }
+    : { status: httpStatus ?? 500, headers: { 'content-type': TEXT }, body: 'fault filter abort' };
+}
+
+/** A JWT refused (status and message from auth/jwt/status.ts), with the challenge Envoy sends. */
+export function jwtRejected(status: 401 | 403, message: string, realm: string): Reply {
+  return { status, headers: { 'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`, 'content-type': ENVOY_TEXT }, body: message };
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
+
+/**
+ * The same reply as raw HTTP/1.1 bytes, for the answers written on a socket
+ * before any request object exists (a head the parser refused).
+ */
+export function rawHttp1(name: 'badRequest' | 'headersTooLarge'): string {
+  const r = CATALOGUE[name];
+  const body = r.body ?? '';
+  let head = `HTTP/1.1 ${r.status} ${REASONS[r.status]}\r\n`;
+  for (const [k, v] of Object.entries(r.headers ?? {})) head += `${k}: ${v}\r\n`;
+  return `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}

@@ -1,0 +1,245 @@
+// decide(snapshot, request): everything that settles a request's answer, in
+// one place and without a socket — the listener (handler.ts), `portcullis
+// explain` and tests all call it (fastify's inject() is the model). The
+// handler keeps only the socket work around it: limits, streaming, upstream.
+//
+// In order: client address (X-Forwarded-For trust), path normalization, the
+// normalized authority, routing, the gateway hop's chain, the route's action
+// (redirect, direct response, traffic split), the destination hop's chain.
+// The result is the request context itself (no second object per request):
+// the route, the backend picked, the decisions (trace), and the answer — a
+// Reply, or none when the request goes to `backend`. Synchronous while every
+// filter is; a Promise only from the first filter that needs I/O.
+import { isIP } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { IRMatch } from '../ir/types.ts';
+import { RequestContext, type TlsInfo } from '../core/request.ts';
+import type { Decision, Reply } from '../core/decision.ts';
+import { gatewayReply } from '../core/replies.ts';
+import type { Chain, CompiledAction, CompiledBackend, CompiledListener, CompiledSnapshot, DataRoute } from './compile.ts';
+import { runChain } from './chain.ts';
+import { splitTarget } from './path.ts';
+import { hostOfAuthority, portOfAuthority, requestAuthority } from './authority.ts';
+import { redirectLocation } from './respond.ts';
+import { newRequestId } from './request-id.ts';
+
+/** One request as it arrived, transport-free: what the listener, explain or a test knows. */
+export interface RequestFacts {
+  method: string;
+  /** The request target exactly as sent (path and query, or absolute-form). */
+  target: string;
+  /** Lowercase names; Host or :authority among them. Filters may change it (it becomes the upstream request's). */
+  headers: IncomingHttpHeaders;
+  /** The listener's port. */
+  port: number;
+  scheme: 'http' | 'https';
+  /** The directly connected peer. */
+  remoteIp: string;
+  /** The local address the connection arrived on. */
+  localIp: string;
+  tls: TlsInfo | undefined;
+  /** Record every decision, not only denials. */
+  tracing: boolean;
+  /** When absent: the client's X-Request-Id if usable, else a new one. */
+  requestId?: string;
+  startMs?: number;
+}
+
+type ProxyAction = Extract<CompiledAction, { type: 'proxy' }>;
+
+const NO_CHAINS: readonly Chain[] = [];
+
+/** A request once decided: the context the filters saw, plus what was decided. */
+export class DecidedRequest extends RequestContext {
+  declare route: DataRoute | undefined;
+  /** The backend the traffic split picked (proxy routes that got that far). */
+  backend: CompiledBackend | undefined = undefined;
+  /** The gateway's answer; undefined = send the request to `backend`. */
+  answer: Reply | undefined = undefined;
+  /** Response hooks the answer runs through: none, the route's hop, or both hops. */
+  replyChains: readonly Chain[] = NO_CHAINS;
+  /** Which hop answered, for explain: 'gateway' (incl. routing and the action) or 'destination'. */
+  answeredOn: 'gateway' | 'destination' = 'gateway';
+  /** The route match that matched. */
+  match: IRMatch | undefined = undefined;
+  /** Its PathPrefix value, when it is one (URLRewrite ReplacePrefixMatch needs it). */
+  matchedPrefix: string | undefined = undefined;
+  /**
+   * The address of the client's connection. remoteIp is what each hop's
+   * policies see (the gateway's own address on the destination hop); upstream
+   * X-Forwarded-For is told about this one either way.
+   */
+  connectionPeer = '';
+  /** A filter threw: the answer is a 500 and this is what the log should say. */
+  error: unknown = undefined;
+}
+
+export type Decided = DecidedRequest | Promise<DecidedRequest>;
+
+/** decide() on the listener of the request's port; undefined when the snapshot has none there. */
+export function decide(snapshot: CompiledSnapshot, facts: RequestFacts): Decided | undefined {
+  const listener = snapshot.listeners.get(facts.port);
+  return listener ? decideOn(listener, facts) : undefined;
+}
+
+/** The whole decision on one listener: both hops. */
+export function decideOn(listener: CompiledListener, facts: RequestFacts): Decided {
+  const d = decideGatewayHop(listener, facts);
+  if (d instanceof DecidedRequest) return d.answer || d.route === undefined ? d : chooseBackend(d);
+  return d.then((x) => (x.answer || x.route === undefined ? x : chooseBackend(x)));
+}
+
+/**
+ * Address, path, authority, routing, the gateway hop's chain and the route's
+ * own action. A proxy route comes back without an answer and without a
+ * backend: decideBackend() (or decideOn) goes on from there.
+ */
+export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts): Decided {
+  const l = listener.ir;
+  const headers = facts.headers;
+  const split = splitTarget(facts.target, l.pathNormalization);
+  const authority = split ? requestAuthority(headers) : '';
+  let requestId = facts.requestId ?? headers['x-request-id'];
+  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = newRequestId();
+  const ctx = new DecidedRequest({
+    method: facts.method,
+    host: authority ? hostOfAuthority(authority) : '',
+    authority: authority ?? '',
+    authorityPort: authority ? portOfAuthority(authority) : undefined,
+    port: facts.port,
+    scheme: facts.scheme,
+    path: split ? split.path : facts.target.slice(0, 256),
+    query: split ? split.query : '',
+    headers,
+    clientIp: l.xffTrustedHops > 0 ? clientFromXff(headers['x-forwarded-for'], l.xffTrustedHops, facts.remoteIp) : facts.remoteIp,
+    remoteIp: facts.remoteIp,
+    localIp: facts.localIp,
+    tls: facts.tls,
+    requestId,
+    tracing: facts.tracing,
+    startMs: facts.startMs,
+  });
+  ctx.connectionPeer = facts.remoteIp;
+  if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
+  // Malformed (brackets around a name, userinfo, a list — two Host headers joined by ", "), or Host ≠ :authority.
+  if (authority === null) return answered(ctx, gatewayReply('badHost'), NO_CHAINS, 'authority: malformed Host / :authority');
+  const match = listener.router.match(ctx.host, ctx.path, ctx.method, headers, ctx.query);
+  if (!match) return answered(ctx, gatewayReply('noRoute'), NO_CHAINS);
+  const route = match.route;
+  ctx.route = route;
+  ctx.match = match.match;
+  if (match.match.path.type === 'PathPrefix') ctx.matchedPrefix = match.match.path.value;
+  // A route without policies runs no filter code at all.
+  if (route.chain.request.length === 0) return routeAction(ctx, route);
+  return afterChain(ctx, route.chain, route.chains, routeAction);
+}
+
+/** The route's action once the gateway hop let the request through. */
+function routeAction(ctx: DecidedRequest, route: DataRoute): DecidedRequest {
+  const a = route.action;
+  switch (a.type) {
+    case 'redirect':
+      return answered(ctx, { status: a.statusCode, headers: { location: redirectLocation(ctx, a, ctx.matchedPrefix) } }, route.chains);
+    case 'direct':
+      return answered(ctx, a.reply, route.chains);
+    case 'proxy':
+      if (a.backends.length === 0) return answered(ctx, gatewayReply('noValidBackend'), route.chains, 'route: no backend');
+      return ctx;
+  }
+}
+
+/** The traffic split's pick (a random draw by weight), then its destination hop. */
+function chooseBackend(ctx: DecidedRequest): Decided {
+  const route = ctx.route!;
+  const b = pickBackend(route.action as ProxyAction);
+  if (!b || !b.cluster) return answered(ctx, gatewayReply('noValidBackend'), route.chains, 'backend: no valid backend');
+  return decideBackend(ctx, b);
+}
+
+/** The destination hop of one backend (explain runs it for every backend of a split). */
+export function decideBackend(ctx: DecidedRequest, b: CompiledBackend): Decided {
+  const route = ctx.route!;
+  ctx.backend = b;
+  ctx.replyChains = b.chains;
+  if (!b.cluster) return answered(ctx, gatewayReply('noValidBackend'), route.chains, 'backend: invalid reference');
+  if (b.chain.request.length === 0) return ctx;
+  enterDestinationHop(ctx, route);
+  ctx.answeredOn = 'destination';
+  return afterChain(ctx, b.chain, b.chains, keep);
+}
+
+const keep = (ctx: DecidedRequest): DecidedRequest => ctx;
+
+/** Run a hop's chain: its reply is the answer, else `next` goes on (synchronously while the filters are). */
+function afterChain(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided): Decided {
+  let d: Reply | undefined | Promise<Decision>;
+  try {
+    d = runChain(ctx, chain);
+  } catch (err) {
+    return failed(ctx, err);
+  }
+  if (d === undefined) return next(ctx, ctx.route!);
+  if ('then' in d) {
+    return d.then(
+      (reply) => (reply ? answered(ctx, reply, replyChains) : next(ctx, ctx.route!)),
+      (err: unknown) => failed(ctx, err),
+    );
+  }
+  return answered(ctx, d, replyChains);
+}
+
+function answered(ctx: DecidedRequest, reply: Reply, replyChains: readonly Chain[], why?: string): DecidedRequest {
+  ctx.answer = reply;
+  ctx.replyChains = replyChains;
+  if (why && ctx.trace) ctx.record({ filter: 'gateway', decision: 'info', reason: why });
+  return ctx;
+}
+
+/** A filter that throws costs this request a 500, never the process. */
+function failed(ctx: DecidedRequest, err: unknown): DecidedRequest {
+  ctx.error = err;
+  ctx.record({ filter: 'gateway', decision: 'error', reason: 'internal error' });
+  return answered(ctx, gatewayReply('internalError'), NO_CHAINS);
+}
+
+export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
+  const list = a.backends;
+  if (list.length === 1) return list[0].weight > 0 ? list[0] : undefined;
+  if (a.totalWeight <= 0) return undefined;
+  let r = Math.random() * a.totalWeight;
+  for (let i = 0; i < list.length; i++) {
+    r -= list[i].weight;
+    if (r < 0) return list[i];
+  }
+  return list[list.length - 1];
+}
+
+/**
+ * The destination hop sees the request as the backend's own proxy would in a
+ * mesh: its peer is the gateway (whose workload identity is the one Istio gives
+ * a Gateway API gateway: service account "<gateway>-istio"), its source.ip the
+ * gateway's address, and only the JWT that was forwarded to it.
+ */
+export function enterDestinationHop(ctx: RequestContext, route: DataRoute): void {
+  const gw = route.ir.section.gateway;
+  ctx.identity = { principal: `cluster.local/ns/${gw.namespace}/sa/${gw.name}-istio`, sourceNamespace: gw.namespace };
+  ctx.remoteIp = ctx.localIp;
+}
+
+export function plainIp(addr: string | undefined): string {
+  if (!addr) return '';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+/**
+ * The client address with N trusted proxies in front (Envoy's xff_num_trusted_hops):
+ * the Nth address from the right of X-Forwarded-For; the peer when the header is short or absent.
+ */
+export function clientFromXff(xff: string | string[] | undefined, hops: number, peer: string): string {
+  if (xff === undefined) return peer;
+  const list = (Array.isArray(xff) ? xff.join(',') : xff).split(',');
+  const i = list.length - hops;
+  if (i < 0) return peer;
+  const ip = list[i].trim();
+  return isIP(ip) ? plainIp(ip) : peer;
+}
