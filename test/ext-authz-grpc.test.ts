@@ -98,7 +98,7 @@ function config(over: Partial<ExtAuthzGrpcConfig> = {}): ExtAuthzGrpcConfig {
 
 function ctx(path: string, headers: Record<string, string> = {}, query = ''): RequestContext {
   const c = new RequestContext({
-    method: 'GET', host: 'httpbin.foo', port: 8000, scheme: 'http', path, query,
+    method: 'GET', host: 'httpbin.foo', authority: 'httpbin.foo:8000', port: 8000, scheme: 'http', path, query,
     headers: { host: 'httpbin.foo:8000', 'user-agent': 'curl/8', ...headers }, clientIp: '192.168.10.15', remoteIp: '10.44.0.22',
     localIp: '10.44.3.30', tls: { peerVerified: true, peerUris: ['spiffe://cluster.local/ns/foo/sa/sleep'] }, requestId: 'req-7', tracing: true,
   });

@@ -100,7 +100,7 @@ function config(over: Partial<ExtAuthzHttpConfig> = {}): ExtAuthzHttpConfig {
 
 function ctx(path: string, headers: Record<string, string> = {}, method = 'GET', query = ''): RequestContext {
   return new RequestContext({
-    method, host: 'httpbin.foo', port: 8000, scheme: 'http', path, query,
+    method, host: 'httpbin.foo', authority: 'httpbin.foo:8000', port: 8000, scheme: 'http', path, query,
     headers: { host: 'httpbin.foo:8000', ...headers }, clientIp: '10.0.0.1', remoteIp: '10.0.0.1', localIp: '10.0.0.2',
     tls: undefined, requestId: 'r1', tracing: true,
   });

@@ -1,6 +1,7 @@
 // AuthorizationPolicies from Istio's authorization task pages (same YAML),
 // built by the translate builder and evaluated by the compiled filter on
 // RequestContext objects; then every field and condition key, one by one.
+import { normalizeAuthority } from '../src/dataplane/authority.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
@@ -46,6 +47,8 @@ function ctx(o: CtxInit = {}): RequestContext {
   const c = new RequestContext({
     method: o.method ?? 'GET',
     host: host.replace(/:\d+$/, '').toLowerCase(),
+    // As decide() normalizes it from the Host header.
+    authority: normalizeAuthority(host) ?? '',
     port: o.port ?? 8000,
     scheme: 'http',
     path: o.path ?? '/headers',

@@ -10,6 +10,8 @@ import { translate, type TranslateOptions } from '../translate/index.ts';
 export interface BuildResult {
   /** Absent when any error makes the configuration unusable. */
   snapshot?: Snapshot;
+  /** What translate made of the valid resources, even when errors keep it from serving (golden tests, status). */
+  translated: Snapshot;
   /** Load, validation and translation errors; any of them rejects the snapshot. */
   errors: ConfigError[];
   /** Policies rejected on their own; the snapshot serves with their hops treated conservatively. */
@@ -28,5 +30,5 @@ export function buildFromResources(resources: LoadedResource[], options: Transla
   const errors = [...loadErrors, ...checked.errors];
   const t = translate(checked.valid, options);
   errors.push(...t.errors);
-  return { snapshot: errors.length === 0 ? t.snapshot : undefined, errors, policyErrors: t.policyErrors, resources: checked.valid, files };
+  return { snapshot: errors.length === 0 ? t.snapshot : undefined, translated: t.snapshot, errors, policyErrors: t.policyErrors, resources: checked.valid, files };
 }
