@@ -89,4 +89,8 @@ test('decide() is transport-free and synchronous on a synchronous chain', () => 
   assert.equal((decide(snap, facts('/x', { host: '[localhost]' })) as DecidedRequest).answer?.status, 400);
   assert.equal((decide(snap, facts('/%zz')) as DecidedRequest).answer?.status, 400);
   assert.equal(decide(snap, { ...facts('/open'), port: port + 1 }), undefined, 'no listener on that port');
+  const named = (host: string) => decide(snap, facts('/open', { host })) as DecidedRequest;
+  assert.deepEqual([named('LocalHost:8080').authority, named('LocalHost:8080').host, named('LocalHost:8080').authorityPort], ['localhost:8080', 'localhost', 8080]);
+  assert.deepEqual([named('[::1]:81').host, named('[::1]:81').authorityPort], ['::1', 81]);
+  assert.deepEqual([named('[::1]').host, named('[::1]').authorityPort, named('localhost').authorityPort], ['::1', undefined, undefined]);
 });

@@ -48,8 +48,6 @@ export interface RequestInit {
   host: string;
   /** host[:port], normalized; '' when the request named none. Default: `host`. */
   authority?: string;
-  /** The port the authority names, undefined when it names none. */
-  authorityPort?: number;
   port: number;
   scheme: 'http' | 'https';
   path: string;
@@ -76,8 +74,6 @@ export class RequestContext {
   host: string;
   /** The normalized authority, host[:port] as sent ("[::1]:8080" for IPv6); '' when absent. */
   authority: string;
-  /** The port the authority names, when it names one. */
-  authorityPort: number | undefined;
   /** Port the request arrived on (the listener's). */
   port: number;
   scheme: 'http' | 'https';
@@ -113,7 +109,6 @@ export class RequestContext {
     this.method = init.method;
     this.host = init.host;
     this.authority = init.authority ?? init.host;
-    this.authorityPort = init.authorityPort;
     this.port = init.port;
     this.scheme = init.scheme;
     this.path = init.path;
@@ -131,6 +126,13 @@ export class RequestContext {
     this.trace = init.tracing ? [] : null;
     this.scratch = undefined;
     this.startMs = init.startMs ?? performance.now();
+  }
+
+  /** The port the authority names, undefined when it names none (read on demand: most requests never ask). */
+  get authorityPort(): number | undefined {
+    const a = this.authority;
+    const colon = a.indexOf(':', a.charCodeAt(0) === 91 /* [ */ ? a.indexOf(']') : 0);
+    return colon < 0 ? undefined : Number(a.slice(colon + 1));
   }
 
   /** Record a decision step. Denials are always kept (the access log shows why). */

@@ -41,6 +41,8 @@ export function normalizeAuthority(raw: string): string | null {
     if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e) continue;
     if (c >= 0x41 && c <= 0x5a) lower = true;
     else if (c === 0x3a /* : */) {
+      // The common case, a lowercase name and a plain port, is returned as it is (no new string).
+      if (!lower && i > 0 && raw.charCodeAt(i - 1) !== 0x2e && plainPort(raw, i + 1)) return raw;
       return withPort(lower ? raw.slice(0, i).toLowerCase() : raw.slice(0, i), raw, i);
     } else return null;
   }
@@ -63,6 +65,19 @@ function withPort(hostPart: string, raw: string, colon: number): string | null {
   const port = portOf(raw, colon + 1);
   if (port === null) return null;
   return port === '' ? host : `${host}:${port}`;
+}
+
+/** 1-5 digits to the end, no leading zero, at most 65535: already in normal form. */
+function plainPort(raw: string, from: number): boolean {
+  const digits = raw.length - from;
+  if (digits < 1 || digits > 5 || (digits > 1 && raw.charCodeAt(from) === 0x30)) return false;
+  let n = 0;
+  for (let i = from; i < raw.length; i++) {
+    const c = raw.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return false;
+    n = n * 10 + c;
+  }
+  return n <= MAX_PORT;
 }
 
 /** Digits from `from` to the end: '' for none, null when not a port. */
@@ -98,10 +113,4 @@ export function hostOfAuthority(authority: string): string {
   if (authority.charCodeAt(0) === 91 /* [ */) return authority.slice(1, authority.indexOf(']'));
   const colon = authority.indexOf(':');
   return colon < 0 ? authority : authority.slice(0, colon);
-}
-
-/** The port a normalized authority names, undefined when none. */
-export function portOfAuthority(authority: string): number | undefined {
-  const colon = authority.indexOf(':', authority.charCodeAt(0) === 91 /* [ */ ? authority.indexOf(']') : 0);
-  return colon < 0 ? undefined : Number(authority.slice(colon + 1));
 }

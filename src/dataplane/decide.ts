@@ -19,7 +19,7 @@ import { gatewayReply } from '../core/replies.ts';
 import type { Chain, CompiledAction, CompiledBackend, CompiledListener, CompiledSnapshot, DataRoute } from './compile.ts';
 import { runChain } from './chain.ts';
 import { splitTarget } from './path.ts';
-import { hostOfAuthority, portOfAuthority, requestAuthority } from './authority.ts';
+import { hostOfAuthority, requestAuthority } from './authority.ts';
 import { redirectLocation } from './respond.ts';
 import { newRequestId } from './request-id.ts';
 
@@ -85,8 +85,17 @@ export function decide(snapshot: CompiledSnapshot, facts: RequestFacts): Decided
 /** The whole decision on one listener: both hops. */
 export function decideOn(listener: CompiledListener, facts: RequestFacts): Decided {
   const d = decideGatewayHop(listener, facts);
-  if (d instanceof DecidedRequest) return d.answer || d.route === undefined ? d : chooseBackend(d);
-  return d.then((x) => (x.answer || x.route === undefined ? x : chooseBackend(x)));
+  return d instanceof DecidedRequest ? toBackend(d) : d.then(toBackend);
+}
+
+/** A proxy route that the gateway hop let through goes on to its backend. */
+function toBackend(d: DecidedRequest): Decided {
+  if (d.answer || d.route === undefined) return d;
+  try {
+    return chooseBackend(d);
+  } catch (err) {
+    return failed(d, err);
+  }
 }
 
 /**
@@ -105,7 +114,6 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     method: facts.method,
     host: authority ? hostOfAuthority(authority) : '',
     authority: authority ?? '',
-    authorityPort: authority ? portOfAuthority(authority) : undefined,
     port: facts.port,
     scheme: facts.scheme,
     path: split ? split.path : facts.target.slice(0, 256),
@@ -180,10 +188,8 @@ function afterChain(ctx: DecidedRequest, chain: Chain, replyChains: readonly Cha
   }
   if (d === undefined) return next(ctx, ctx.route!);
   if ('then' in d) {
-    return d.then(
-      (reply) => (reply ? answered(ctx, reply, replyChains) : next(ctx, ctx.route!)),
-      (err: unknown) => failed(ctx, err),
-    );
+    // Whatever fails after the await (a filter, or what comes next) is this request's 500.
+    return d.then((reply) => (reply ? answered(ctx, reply, replyChains) : next(ctx, ctx.route!))).catch((err: unknown) => failed(ctx, err));
   }
   return answered(ctx, d, replyChains);
 }

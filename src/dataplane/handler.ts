@@ -8,7 +8,7 @@ import { verifiedPeerOf } from '../auth/spiffe.ts';
 import type { TlsInfo } from '../core/request.ts';
 import { gatewayReply, type GatewayReplyName } from '../core/replies.ts';
 import type { CompiledSnapshot } from './compile.ts';
-import { decideOn, DecidedRequest, plainIp } from './decide.ts';
+import { decideOn, DecidedRequest, plainIp, type Decided } from './decide.ts';
 import { forward } from './proxy.ts';
 import { sendReply } from './respond.ts';
 import { CLIENT_CLOSED, type Observer } from './observe.ts';
@@ -46,18 +46,25 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
   }
   const socket = req.socket as TLSSocket;
   const encrypted = socket.encrypted === true;
-  const d = decideOn(listener, {
-    method: req.method ?? 'GET',
-    target,
-    headers: req.headers,
-    port,
-    scheme: encrypted ? 'https' : 'http',
-    remoteIp: plainIp(socket.remoteAddress),
-    localIp: plainIp(socket.localAddress),
-    tls: encrypted ? tlsInfo(req, socket) : undefined,
-    tracing: obs.tracing,
-    startMs,
-  });
+  let d: Decided;
+  try {
+    d = decideOn(listener, {
+      method: req.method ?? 'GET',
+      target,
+      headers: req.headers,
+      port,
+      scheme: encrypted ? 'https' : 'http',
+      remoteIp: plainIp(socket.remoteAddress),
+      localIp: plainIp(socket.localAddress),
+      tls: encrypted ? tlsInfo(req, socket) : undefined,
+      tracing: obs.tracing,
+      startMs,
+    });
+  } catch (err) {
+    // decide() turns a failing filter into a 500 itself; this is a bug in decide.
+    obs.logInternalError(undefined, err);
+    return early(req, res, obs, startMs, 'internalError');
+  }
   if (d instanceof DecidedRequest) act(d, req, res, obs, lim.maxBodyBytes);
   else {
     d.then((ctx) => {

@@ -67,8 +67,8 @@ export class Observer {
     this.metrics.upstreamErrors.labels(backend, kind).inc();
   }
 
-  logInternalError(ctx: RequestContext, err: unknown): void {
-    this.log.error({ request_id: ctx.requestId, route: ctx.route?.label, err }, 'internal error while handling a request');
+  logInternalError(ctx: RequestContext | undefined, err: unknown): void {
+    this.log.error({ request_id: ctx?.requestId, route: ctx?.route?.label, err }, 'internal error while handling a request');
   }
 
   internalError(ctx: RequestContext, res: Res, err: unknown): void {
