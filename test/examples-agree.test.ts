@@ -77,7 +77,11 @@ function add(cat: Catalogue, config: string | undefined, text: string, line: str
   if (NOT_HERE[config]) return void skipped.push(`${line}: ${NOT_HERE[config]}`);
   const r = parseCurl(text, line);
   if (typeof r === 'string') skipped.push(`${line}: ${r}`);
-  else cat.get(config)?.push(r) ?? cat.set(config, [r]);
+  else {
+    const list = cat.get(config);
+    if (list) list.push(r);
+    else cat.set(config, [r]);
+  }
 }
 
 /** Console blocks: `$ npx portcullis run [-f FILE]` says which example the following `$ curl` lines are for. */
