@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { request } from 'undici';
 import { clientFromXff } from '../src/dataplane/decide.ts';
-import { startGateway, gatewayYaml, routeTo, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, routeTo, trustProxies, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 
@@ -49,16 +49,7 @@ spec:
   selector: { matchLabels: { app: dest } }
   action: ALLOW
   rules: [{ to: [{ operation: { methods: [GET] } }] }]
----
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-    defaultConfig:
-      gatewayTopology:
-        numTrustedProxies: 1
----
+${trustProxies(1)}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: ingress-policy, namespace: default }

@@ -4,7 +4,7 @@
 // that explain said was 403.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, gatewayYaml, routeTo, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, routeTo, trustProxies, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { send } from './helpers/istio-e2e.ts';
@@ -24,16 +24,7 @@ const pools = new PoolRegistry();
 before(async () => {
   up = await startUpstream('up');
   port = await freePort();
-  gw = await startGateway(gatewayYaml(port, { up: up.port }, routeTo('up') + `---
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: istio, namespace: istio-system }
-data:
-  mesh: |
-    defaultConfig:
-      gatewayTopology:
-        numTrustedProxies: 1
----
+  gw = await startGateway(gatewayYaml(port, { up: up.port }, routeTo('up') + `${trustProxies(1)}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: { name: internal-only, namespace: default }

@@ -84,3 +84,17 @@ spec:
   rules: [{ backendRefs: [${beRef(backend)}] }]
 `;
 }
+
+/** The Istio mesh config trusting N proxy hops of X-Forwarded-For (a YAML document, leading ---). */
+export function trustProxies(n: number): string {
+  return `---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  mesh: |
+    defaultConfig:
+      gatewayTopology:
+        numTrustedProxies: ${n}
+`;
+}
