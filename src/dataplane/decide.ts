@@ -13,7 +13,7 @@
 import { isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IRMatch } from '../ir/types.ts';
-import { RequestContext, type TlsInfo } from '../core/request.ts';
+import { RequestContext, type RequestInit, type TlsInfo } from '../core/request.ts';
 import type { Decision, Reply } from '../core/decision.ts';
 import { gatewayReply } from '../core/replies.ts';
 import type { Chain, CompiledAction, CompiledBackend, CompiledListener, CompiledSnapshot, DataRoute } from './compile.ts';
@@ -53,25 +53,38 @@ const NO_CHAINS: readonly Chain[] = [];
 export class DecidedRequest extends RequestContext {
   declare route: DataRoute | undefined;
   /** The backend the traffic split picked (proxy routes that got that far). */
-  backend: CompiledBackend | undefined = undefined;
+  declare backend: CompiledBackend | undefined;
   /** The gateway's answer; undefined = send the request to `backend`. */
-  answer: Reply | undefined = undefined;
+  declare answer: Reply | undefined;
   /** Response hooks the answer runs through: none, the route's hop, or both hops. */
-  replyChains: readonly Chain[] = NO_CHAINS;
+  declare replyChains: readonly Chain[];
   /** Which hop answered, for explain: 'gateway' (incl. routing and the action) or 'destination'. */
-  answeredOn: 'gateway' | 'destination' = 'gateway';
+  declare answeredOn: 'gateway' | 'destination';
   /** The route match that matched. */
-  match: IRMatch | undefined = undefined;
+  declare match: IRMatch | undefined;
   /** Its PathPrefix value, when it is one (URLRewrite ReplacePrefixMatch needs it). */
-  matchedPrefix: string | undefined = undefined;
+  declare matchedPrefix: string | undefined;
   /**
    * The address of the client's connection. remoteIp is what each hop's
    * policies see (the gateway's own address on the destination hop); upstream
    * X-Forwarded-For is told about this one either way.
    */
-  connectionPeer = '';
+  declare connectionPeer: string;
   /** A filter threw: the answer is a 500 and this is what the log should say. */
-  error: unknown = undefined;
+  declare error: unknown;
+
+  constructor(init: RequestInit, connectionPeer: string) {
+    super(init);
+    // Assigned, not class-field initializers: one hidden class, no defineProperty per request.
+    this.backend = undefined;
+    this.answer = undefined;
+    this.replyChains = NO_CHAINS;
+    this.answeredOn = 'gateway';
+    this.match = undefined;
+    this.matchedPrefix = undefined;
+    this.connectionPeer = connectionPeer;
+    this.error = undefined;
+  }
 }
 
 export type Decided = DecidedRequest | Promise<DecidedRequest>;
@@ -126,8 +139,7 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     requestId,
     tracing: facts.tracing,
     startMs: facts.startMs,
-  });
-  ctx.connectionPeer = facts.remoteIp;
+  }, facts.remoteIp);
   if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
   // Malformed (brackets around a name, userinfo, a list — two Host headers joined by ", "), or Host ≠ :authority.
   if (authority === null) return answered(ctx, gatewayReply('badHost'), NO_CHAINS, 'authority: malformed Host / :authority');
