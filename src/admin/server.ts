@@ -1,6 +1,7 @@
 // The admin listener: health, readiness, Prometheus metrics, and the running
 // configuration with every resource's status. Served once per instance.
 import http from 'node:http';
+import { createDualServer } from './listener.ts';
 import type { Snapshot } from '../ir/types.ts';
 import { redactSnapshot } from './redact.ts';
 
@@ -18,11 +19,23 @@ export interface AdminState {
   snapshot(): Snapshot | undefined;
   lastReload(): ReloadReport | undefined;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The management API (src/admin/api), when enabled: its paths, and who may read /config. */
+  routes?: AdminRoutes;
+  /** TLS for the admin listener (PEM), on the same port as plain HTTP; with `ca`, client certificates are asked for and verified. */
+  tls?: { cert: string; key: string; ca?: string };
+}
+
+export interface AdminRoutes {
+  owns(path: string): boolean;
+  handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  allowRead(req: http.IncomingMessage, res: http.ServerResponse): boolean;
 }
 
 export async function startAdmin(host: string, port: number, state: AdminState): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (state.routes?.owns(path)) return state.routes.handle(req, res);
+    if (state.routes && path.startsWith('/config') && !state.routes.allowRead(req, res)) return;
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
@@ -53,7 +66,11 @@ export async function startAdmin(host: string, port: number, state: AdminState):
       default:
         return send(404, 'text/plain', 'not found: try /healthz /readyz /metrics /config /config/version\n');
     }
-  });
+  };
+  // The dual server has the surface the callers use (listen, close, closeAllConnections, address).
+  const server: http.Server = state.tls
+    ? (createDualServer({ cert: state.tls.cert, key: state.tls.key, ca: state.tls.ca, requestCert: state.tls.ca !== undefined, rejectUnauthorized: false }, handler) as unknown as http.Server)
+    : http.createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parse, hostPort, pathNormalization, positiveInt, UsageError } from './args.ts';
 import { DEFAULT_LIMITS } from '../translate/index.ts';
-import type { RunOptions } from '../runtime/options.ts';
+import { readFileSync } from 'node:fs';
+import type { ManagementOptions, RunOptions } from '../runtime/options.ts';
 import type { LogLevel } from '../log/logger.ts';
 import { startSingle, StartupError } from '../runtime/single.ts';
 import { startEcho } from '../demo/echo.ts';
@@ -36,6 +37,21 @@ Options:
       --redis-timeout MS     longest a request waits for Redis (default 100)
       --redis-fail-closed    answer 500 while Redis is unreachable (default: admit, logged and counted)
       --drain-timeout MS     on SIGTERM, how long requests in flight may finish (default 10000)
+
+Management API (Kubernetes-compatible, on the admin listener; kubectl works):
+      --data-dir DIR         store, admin token and audit log (default .portcullis)
+      --store KIND           sqlite (default) | etcd | kubernetes | off (no management API)
+      --etcd-endpoints URLS  comma-separated etcd v3 endpoints (default http://127.0.0.1:2379)
+      --etcd-prefix PREFIX   key prefix in etcd (default /portcullis/)
+      --kube-server URL      Kubernetes mode: the API server whose resources to serve
+      --kube-token-file F    its bearer token
+      --admin-token-file F   Kubernetes static token file (token,user,uid,"groups"); group
+                             portcullis:read-only may only read. Default: <data-dir>/admin-token,
+                             generated on first start
+      --admin-allow-anonymous  anonymous callers may read and write (local development only)
+      --admin-tls-cert F, --admin-tls-key F   serve the admin listener over HTTPS
+      --admin-client-ca F    accept client certificates signed by this CA (user = CN, groups = O)
+      --audit-log TARGET     file (<data-dir>/audit.log, default) | stdout | off
   -h, --help
 `;
 
@@ -64,6 +80,18 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
     redis: { type: 'string' },
     'redis-timeout': { type: 'string', default: '100' },
     'redis-fail-closed': { type: 'boolean' },
+    'data-dir': { type: 'string', default: '.portcullis' },
+    store: { type: 'string', default: 'sqlite' },
+    'etcd-endpoints': { type: 'string' },
+    'etcd-prefix': { type: 'string' },
+    'kube-server': { type: 'string' },
+    'kube-token-file': { type: 'string' },
+    'admin-token-file': { type: 'string' },
+    'admin-allow-anonymous': { type: 'boolean' },
+    'admin-tls-cert': { type: 'string' },
+    'admin-tls-key': { type: 'string' },
+    'admin-client-ca': { type: 'string' },
+    'audit-log': { type: 'string', default: 'file' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
@@ -99,6 +127,41 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
     drainMs: positiveInt(values['drain-timeout']!, '--drain-timeout'),
     redis,
     print: (line) => console.log(line),
+    management: managementOptions(values),
+  };
+}
+
+const STORES = ['sqlite', 'etcd', 'kubernetes', 'off'];
+
+function managementOptions(v: Record<string, string | boolean | string[] | undefined>): ManagementOptions | undefined {
+  const str = (k: string) => v[k] as string | undefined;
+  const store = str('store')!;
+  if (!STORES.includes(store)) throw new UsageError(`--store wants one of ${STORES.join(', ')}`);
+  if (store === 'off') return undefined;
+  const audit = str('audit-log')!;
+  if (audit !== 'file' && audit !== 'stdout' && audit !== 'off') throw new UsageError('--audit-log wants file, stdout or off');
+  if (store === 'kubernetes' && !str('kube-server')) throw new UsageError('--store kubernetes needs --kube-server URL');
+  if ((str('admin-tls-cert') === undefined) !== (str('admin-tls-key') === undefined)) throw new UsageError('--admin-tls-cert and --admin-tls-key go together');
+  if (str('admin-client-ca') && !str('admin-tls-cert')) throw new UsageError('--admin-client-ca needs --admin-tls-cert and --admin-tls-key');
+  let kubeToken: string | undefined;
+  if (str('kube-token-file')) {
+    try {
+      kubeToken = readFileSync(str('kube-token-file')!, 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`cannot read --kube-token-file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return {
+    dataDir: str('data-dir')!,
+    store: store as ManagementOptions['store'],
+    etcdEndpoints: str('etcd-endpoints')?.split(',').map((e) => e.trim()).filter(Boolean),
+    etcdPrefix: str('etcd-prefix'),
+    kubeServer: str('kube-server'),
+    kubeToken,
+    tokenFile: str('admin-token-file'),
+    allowAnonymous: v['admin-allow-anonymous'] === true,
+    audit,
+    tls: str('admin-tls-cert') ? { cert: str('admin-tls-cert')!, key: str('admin-tls-key')!, clientCa: str('admin-client-ca') } : undefined,
   };
 }
 

@@ -4,7 +4,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { buildFromPaths, type BuildResult } from '../config/pipeline.ts';
+import { buildFromResources, type BuildResult } from '../config/pipeline.ts';
+import { loadPaths } from '../resources/load.ts';
+import type { LoadedResource } from '../resources/types.ts';
 import { formatError } from '../resources/errors.ts';
 import type { TranslateOptions } from '../translate/index.ts';
 import type { ReloadReport } from '../admin/server.ts';
@@ -19,16 +21,65 @@ export class ConfigController {
   private timer: NodeJS.Timeout | undefined;
   private building = false;
   private again = false;
+  private extra: (() => LoadedResource[]) | undefined;
+  private onChange: (() => Promise<void>) | undefined;
   last: ReloadReport | undefined;
+  /** The last build, served or not (the management API reads status and the file objects from it). */
+  lastBuild: BuildResult | undefined;
+  /** Resources of the last build that came from the files. */
+  fileResources: LoadedResource[] = [];
+  /** Runs after every build, served or rejected. */
+  afterBuild: ((r: BuildResult) => void) | undefined;
 
-  constructor(paths: string[], options: TranslateOptions) {
+  /** `extra`: resources from the management API's store, built together with the files. */
+  constructor(paths: string[], options: TranslateOptions, extra?: () => LoadedResource[]) {
     this.paths = paths;
     this.options = options;
+    this.extra = extra;
   }
 
-  build(): Promise<BuildResult> {
-    return buildFromPaths(this.paths, this.options);
+  /** `withExtra` false: the files alone (a start whose stored objects are rejected). */
+  async build(withExtra = true): Promise<BuildResult> {
+    const loaded = await loadPaths(this.paths);
+    const extra = (withExtra ? (this.extra?.() ?? []) : []).map((r, i) => ({ ...r, seq: loaded.resources.length + i }));
+    this.fileResources = loaded.resources;
+    const r = buildFromResources([...loaded.resources, ...extra], this.options, loaded.errors, loaded.files);
+    this.lastBuild = r;
+    this.afterBuild?.(r);
+    return r;
   }
+
+  /** What runs on a change (files under --watch, or the store); set once. */
+  setOnChange(onChange: () => Promise<void>): void {
+    this.onChange = onChange;
+  }
+
+  /** Something the configuration is built from changed: rebuild soon (debounced, never two builds at once). */
+  changed(): void {
+    if (this.onChange) this.trigger();
+  }
+
+  private trigger = (): void => {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), 30);
+  };
+
+  private run = async (): Promise<void> => {
+    if (this.building) {
+      this.again = true;
+      return;
+    }
+    this.building = true;
+    try {
+      await this.onChange?.();
+    } finally {
+      this.building = false;
+      if (this.again) {
+        this.again = false;
+        this.trigger();
+      }
+    }
+  };
 
   /** Record a build that is now served: report, count, and say which policies were rejected. */
   served(r: BuildResult, reloads: Counter<'result'>, log: Logger): void {
@@ -77,26 +128,8 @@ export class ConfigController {
    * never twice at once; edits during a build schedule one more build.
    */
   async watch(onChange: () => Promise<void>): Promise<void> {
-    const trigger = () => {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => void run(), 30);
-    };
-    const run = async () => {
-      if (this.building) {
-        this.again = true;
-        return;
-      }
-      this.building = true;
-      try {
-        await onChange();
-      } finally {
-        this.building = false;
-        if (this.again) {
-          this.again = false;
-          trigger();
-        }
-      }
-    };
+    this.onChange = onChange;
+    const trigger = this.trigger;
     for (const p of this.paths) {
       const isDir = (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
       // Watch a file's directory: editors replace files (rename), which drops a watch on the file itself.

@@ -17,4 +17,26 @@ export interface RunOptions {
   drainMs: number;
   /** Print each address as it starts listening. */
   print: (line: string) => void;
+  /** The management API; absent: the admin listener serves health, metrics and /config only, unauthenticated. */
+  management?: ManagementOptions;
+}
+
+/** The management API (admin listener) and its store. */
+export interface ManagementOptions {
+  /** Holds the SQLite store, the generated admin token and the audit log. */
+  dataDir: string;
+  store: 'sqlite' | 'etcd' | 'kubernetes';
+  etcdEndpoints?: string[];
+  /** Key prefix in etcd, so that fleets can share one etcd. */
+  etcdPrefix?: string;
+  /** Kubernetes mode: the API server to read the resources from, and its bearer token. */
+  kubeServer?: string;
+  kubeToken?: string;
+  /** A Kubernetes static token file (token,user,uid,"groups"); without it, <dataDir>/admin-token. */
+  tokenFile?: string;
+  /** Anonymous callers may read and write (local development only). */
+  allowAnonymous: boolean;
+  audit: 'file' | 'stdout' | 'off';
+  /** Serve the admin listener over TLS; with clientCa, client certificates authenticate. */
+  tls?: { cert: string; key: string; clientCa?: string };
 }

@@ -9,6 +9,8 @@ import { ConfigController } from './config-controller.ts';
 import { formatError } from '../resources/errors.ts';
 import type { RunOptions } from './options.ts';
 import { closeGlobalCounters, configureRedis } from '../state/registry.ts';
+import { startManagement, adminRoutes, type Management } from './management.ts';
+import { version } from './version.ts';
 
 export interface Instance {
   dataplane: DataPlane;
@@ -39,24 +41,41 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     metrics,
     onListening: (addr, proto) => opts.print(`listening on ${proto === 'HTTPS' ? 'https' : 'http'}://${addr}`),
   });
-  const config = new ConfigController(opts.paths, opts.translate);
-  const first = await config.build();
+  let mg: Management | undefined;
+  const config = new ConfigController(opts.paths, opts.translate, () => mg?.resources() ?? []);
+  if (opts.management) {
+    mg = await startManagement(opts.management, version(), log, () => config.changed());
+    config.afterBuild = (r) => mg!.built(r, config.fileResources);
+  }
+  const fail = async (err: StartupError) => {
+    await mg?.close();
+    return err;
+  };
+  let first = await config.build();
+  if (!first.snapshot && mg && mg.resources().length > 0) {
+    // Stored objects the translator rejects must not keep the instance from starting (the API is how they get fixed).
+    log.error({ errors: first.errors.map(formatError) }, 'the stored objects are rejected; serving the files alone until they are fixed');
+    first = await config.build(false);
+  }
   if (!first.snapshot) {
     config.report(first);
-    throw new StartupError('the configuration has errors', first.errors.map(formatError));
+    throw await fail(new StartupError('the configuration has errors', first.errors.map(formatError)));
   }
   try {
     await dataplane.apply(first.snapshot);
   } catch (err) {
     await dataplane.shutdown(0);
-    throw new StartupError(`cannot serve the configuration: ${(err as Error).message}`, []);
+    throw await fail(new StartupError(`cannot serve the configuration: ${(err as Error).message}`, []));
   }
   config.served(first, metrics.reloads, log);
 
   const reload = () => config.reload(dataplane.current?.version, (snap) => dataplane.apply(snap), metrics.reloads, log);
   if (opts.watch) await config.watch(async () => void (await reload()));
+  else config.setOnChange(async () => void (await reload()));
 
   const admin = await startAdmin(opts.admin.host, opts.admin.port, {
+    routes: mg ? adminRoutes(mg) : undefined,
+    tls: mg?.tls,
     ready: () => dataplane.current !== undefined,
     snapshot: () => dataplane.current?.ir,
     lastReload: () => config.last,
@@ -64,6 +83,10 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
   });
   const aa = admin.address();
   if (aa && typeof aa === 'object') opts.print(`admin on http://${aa.address}:${aa.port}`);
+  if (mg && aa && typeof aa === 'object') {
+    const kubeconfig = mg.listening(aa);
+    opts.print(`management API on https://${aa.address}:${aa.port}${kubeconfig ? ` (kubectl --kubeconfig ${kubeconfig})` : ''}`);
+  }
 
   return {
     dataplane,
@@ -72,6 +95,7 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     reload,
     async close() {
       config.close();
+      await mg?.close();
       admin.close();
       admin.closeAllConnections();
       await dataplane.shutdown(opts.drainMs);
