@@ -23,7 +23,7 @@ export class SqliteStore implements Store {
   private listeners = new Set<Listener>();
   private rev: number;
   private compacted: number;
-  private q: Record<'get' | 'put' | 'del' | 'event' | 'events' | 'list' | 'listAfter' | 'setMeta' | 'trim', StatementSync>;
+  private q: Record<'get' | 'put' | 'del' | 'event' | 'events' | 'list' | 'listAfter' | 'setMeta' | 'trim' | 'revision', StatementSync>;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -52,6 +52,7 @@ export class SqliteStore implements Store {
       listAfter: this.db.prepare('SELECT key, rev, body FROM objects WHERE key > ? AND key < ? ORDER BY key LIMIT ?'),
       setMeta: this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
       trim: this.db.prepare('DELETE FROM events WHERE rev <= ?'),
+      revision: this.db.prepare("SELECT value FROM meta WHERE name = 'revision'"),
     };
   }
 
@@ -104,7 +105,8 @@ export class SqliteStore implements Store {
     try {
       const cur = this.q.get.get(key) as { rev: number; body: string } | undefined;
       const next = decide(cur);
-      const rev = this.rev + 1;
+      // Read inside the transaction: another process on the same file may have written since.
+      const rev = Math.max(this.rev, (this.q.revision.get() as { value: number } | undefined)?.value ?? 0) + 1;
       const stored = { ...next, metadata: { ...next.metadata } };
       delete stored.metadata.resourceVersion;
       const body = JSON.stringify(stored);

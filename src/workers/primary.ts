@@ -18,6 +18,8 @@ import { ConfigController } from '../runtime/config-controller.ts';
 import { StartupError } from '../runtime/single.ts';
 import type { RunOptions } from '../runtime/options.ts';
 import { startLeaseCoordinator } from '../state/registry.ts';
+import { startManagement, adminRoutes, type Management } from '../runtime/management.ts';
+import { version } from '../runtime/version.ts';
 import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
 
 const PREPARE_TIMEOUT_MS = 15_000;
@@ -26,7 +28,12 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   const log = createLogger(opts.logLevel);
   const metrics = new Metrics({ processMetrics: false });
   const aggregator = new AggregatorRegistry();
-  const config = new ConfigController(opts.paths, opts.translate);
+  let mg: Management | undefined;
+  const config = new ConfigController(opts.paths, opts.translate, () => mg?.resources() ?? []);
+  if (opts.management) {
+    mg = await startManagement(opts.management, version(), log, () => config.changed());
+    config.afterBuild = (r) => mg!.built(r, config.fileResources);
+  }
   const settings: WorkerSettings = { bind: opts.translate.bindAddress, logLevel: opts.logLevel, accessLog: opts.accessLog, redis: opts.redis };
   const leases = startLeaseCoordinator();
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), silent: false });
@@ -36,9 +43,15 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   const printed = new Set<string>();
   const workers = new Set<Worker>();
 
-  const first = await config.build();
+  let first = await config.build();
+  if (!first.snapshot && mg && mg.resources().length > 0) {
+    // Stored objects the translator rejects must not keep the instance from starting (the API is how they get fixed).
+    log.error({ errors: first.errors.map(formatError) }, 'the stored objects are rejected; serving the files alone until they are fixed');
+    first = await config.build(false);
+  }
   if (!first.snapshot) {
     config.report(first);
+    await mg?.close();
     throw new StartupError('the configuration has errors', first.errors.map(formatError));
   }
 
@@ -79,6 +92,7 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   if (err) {
     stopping = true;
     for (const w of initial) w.kill();
+    await mg?.close();
     throw new StartupError(`cannot serve the configuration: ${err}`, []);
   }
   current = first.snapshot;
@@ -92,8 +106,11 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   };
   const reload = async () => void (await config.reload(current?.version, serveOnAll, metrics.reloads, log));
   if (opts.watch) await config.watch(reload);
+  else config.setOnChange(reload);
 
   const admin = await startAdmin(opts.admin.host, opts.admin.port, {
+    routes: mg ? adminRoutes(mg) : undefined,
+    tls: mg?.tls,
     ready: () => current !== undefined && workers.size > 0,
     snapshot: () => current,
     lastReload: () => config.last,
@@ -104,10 +121,15 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   });
   const aa = admin.address();
   if (aa && typeof aa === 'object') opts.print(`admin on http://${aa.address}:${aa.port} (${opts.workers} workers)`);
+  if (mg && aa && typeof aa === 'object') {
+    const kubeconfig = mg.listening(aa);
+    opts.print(`management API on https://${aa.address}:${aa.port}${kubeconfig ? ` (kubectl --kubeconfig ${kubeconfig})` : ''}`);
+  }
 
   return async () => {
     stopping = true;
     config.close();
+    await mg?.close();
     admin.close();
     admin.closeAllConnections();
     const exits = [...workers].map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));

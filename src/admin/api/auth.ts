@@ -104,7 +104,14 @@ export function ensureAdminToken(dataDir: string): { token: string; file: string
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const token = randomBytes(32).toString('base64url');
-  const fd = openSync(file, 'wx', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(file, 'wx', 0o600);
+  } catch (err) {
+    // Another instance on the same data directory made it first: use that one.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { token: readFileSync(file, 'utf8').trim(), file, created: false };
+    throw err;
+  }
   try {
     writeSync(fd, token + '\n');
   } finally {

@@ -1,0 +1,339 @@
+// The management API over real sockets: every verb and error answer,
+// selectors, paging, watch and its resume, optimistic concurrency, auth,
+// the translator's status, and changes reaching the data plane.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { gatewayYaml, routeTo } from './helpers/gateway.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { freePort } from './helpers/ports.ts';
+import { startManaged, apiClient, until, type ManagedGateway } from './helpers/management.ts';
+
+let gw: ManagedGateway;
+let up: Upstream;
+let port: number;
+const AP = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
+
+function denyPolicy(name: string, path: string, labels: Record<string, string> = {}) {
+  return {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name, labels },
+    spec: {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
+      action: 'DENY',
+      rules: [{ to: [{ operation: { paths: [path] } }] }],
+    },
+  };
+}
+
+async function status(path: string): Promise<number> {
+  const r = await request(`http://127.0.0.1:${port}${path}`);
+  await r.body.dump();
+  return r.statusCode;
+}
+
+before(async () => {
+  up = await startUpstream('v1');
+  port = await freePort();
+  gw = await startManaged(gatewayYaml(port, { v1: up.port }, routeTo('v1')));
+});
+
+after(async () => {
+  await gw?.close();
+  await up?.close();
+});
+
+test('discovery lists every kind of the registry, and /version is public', async () => {
+  const groups = await gw.api.call('GET', '/apis');
+  assert.equal(groups.status, 200);
+  const names = groups.body.groups.map((g: { name: string }) => g.name);
+  for (const g of ['gateway.networking.k8s.io', 'security.istio.io', 'gateway.envoyproxy.io', 'discovery.k8s.io']) assert.ok(names.includes(g), g);
+  const istio = await gw.api.call('GET', '/apis/security.istio.io/v1');
+  assert.deepEqual(istio.body.resources.filter((r: { name: string }) => !r.name.includes('/')).map((r: { kind: string }) => r.kind).sort(), ['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication']);
+  const core = await gw.api.call('GET', '/api/v1');
+  assert.ok(core.body.resources.some((r: { name: string; namespaced: boolean }) => r.name === 'namespaces' && !r.namespaced));
+  const v = await gw.api.call('GET', '/version', undefined, { token: null });
+  assert.equal(v.status, 200);
+  assert.equal(v.body.major, '1');
+  const oa = await gw.api.call('GET', '/openapi/v3');
+  const url = oa.body.paths['apis/security.istio.io/v1'].serverRelativeURL as string;
+  const doc = await gw.api.call('GET', url);
+  assert.ok(doc.body.components.schemas['io.istio.security.v1.AuthorizationPolicy'].properties.spec);
+});
+
+test('without a valid token: 401 Status on resources and /config; health and metrics stay open', async () => {
+  for (const token of [null, 'not-the-token']) {
+    const r = await gw.api.call('GET', AP, undefined, { token });
+    assert.equal(r.status, 401);
+    assert.equal(r.body.kind, 'Status');
+    assert.equal(r.body.reason, 'Unauthorized');
+    const c = await gw.api.call('GET', '/config', undefined, { token });
+    assert.equal(c.status, 401);
+  }
+  assert.equal((await gw.api.call('POST', AP, denyPolicy('anon', '/x'), { token: null })).status, 401);
+  assert.equal((await gw.api.call('GET', '/config')).status, 200);
+  for (const p of ['/healthz', '/readyz', '/metrics']) assert.equal((await gw.api.call('GET', p, undefined, { token: null })).status, 200, p);
+  const tokenFile = await readFile(join(gw.dataDir, 'admin-token'));
+  assert.ok(tokenFile.length > 30);
+});
+
+test('create, get, list, replace, merge/JSON patch, delete; errors are Status objects', async () => {
+  const created = await gw.api.call('POST', AP, denyPolicy('p1', '/blocked', { team: 'a' }));
+  assert.equal(created.status, 201);
+  const md = created.body.metadata;
+  assert.match(md.uid, /^[0-9a-f-]{36}$/);
+  assert.match(md.resourceVersion, /^\d+$/);
+  assert.equal(md.generation, 1);
+  assert.match(md.creationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  assert.equal(md.namespace, 'default');
+
+  const dup = await gw.api.call('POST', AP, denyPolicy('p1', '/blocked'));
+  assert.equal(dup.status, 409);
+  assert.equal(dup.body.reason, 'AlreadyExists');
+  assert.deepEqual(dup.body.details, { name: 'p1', group: 'security.istio.io', kind: 'authorizationpolicies' });
+
+  const missing = await gw.api.call('GET', `${AP}/nope`);
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body.reason, 'NotFound');
+  assert.equal(missing.body.message, 'authorizationpolicies.security.istio.io "nope" not found');
+
+  const bad = denyPolicy('p2', '/x') as any;
+  bad.spec.action = 'BLOCK';
+  bad.spec.bogus = true;
+  const invalid = await gw.api.call('POST', AP, bad);
+  assert.equal(invalid.status, 422);
+  assert.equal(invalid.body.reason, 'Invalid');
+  const fields = invalid.body.details.causes.map((c: { field: string }) => c.field).sort();
+  assert.deepEqual(fields, ['spec.action', 'spec.bogus']);
+
+  // status is the translator's, written once the change was built (as a controller would, shortly after)
+  const got = await until('the translator\'s status', async () => {
+    const r = await gw.api.call('GET', `${AP}/p1`);
+    return r.body.status ? r : undefined;
+  });
+  assert.equal(got.body.metadata.resourceVersion, md.resourceVersion);
+  assert.equal(got.body.status.conditions.find((c: { type: string }) => c.type === 'Accepted').status, 'True');
+  assert.equal(got.body.status.conditions[0].observedGeneration, 1);
+
+  // replace with a stale resourceVersion: 409 Conflict; with the current one: accepted, generation 2
+  const replaced = { ...got.body, spec: { ...got.body.spec, rules: [{ to: [{ operation: { paths: ['/blocked', '/also'] } }] }] } };
+  const put = await gw.api.call('PUT', `${AP}/p1`, replaced);
+  assert.equal(put.status, 200);
+  const stale = await gw.api.call('PUT', `${AP}/p1`, { ...replaced, spec: got.body.spec });
+  assert.equal(stale.status, 409, 'the resourceVersion the first replace was based on is stale now');
+  assert.equal(stale.body.reason, 'Conflict');
+  assert.match(stale.body.message, /the object has been modified/);
+  assert.equal(put.body.metadata.generation, 2);
+  assert.ok(Number(put.body.metadata.resourceVersion) > Number(md.resourceVersion));
+  assert.equal(put.body.metadata.uid, md.uid);
+
+  const merged = await gw.api.call('PATCH', `${AP}/p1`, { metadata: { labels: { team: 'b' } } }, { contentType: 'application/merge-patch+json' });
+  assert.equal(merged.status, 200);
+  assert.equal(merged.body.metadata.labels.team, 'b');
+  assert.equal(merged.body.metadata.generation, 2, 'a metadata change leaves generation alone');
+  const jp = await gw.api.call('PATCH', `${AP}/p1`, [{ op: 'replace', path: '/spec/rules/0/to/0/operation/paths/1', value: '/other' }], { contentType: 'application/json-patch+json' });
+  assert.equal(jp.status, 200);
+  assert.deepEqual(jp.body.spec.rules[0].to[0].operation.paths, ['/blocked', '/other']);
+  const jpBad = await gw.api.call('PATCH', `${AP}/p1`, [{ op: 'remove', path: '/spec/nothing' }], { contentType: 'application/json-patch+json' });
+  assert.equal(jpBad.status, 422);
+  const badType = await gw.api.call('PATCH', `${AP}/p1`, '{}', { contentType: 'text/plain' });
+  assert.equal(badType.status, 415);
+  const badJson = await gw.api.call('POST', AP, '{"apiVersion": ', {});
+  assert.equal(badJson.status, 400);
+  assert.equal(badJson.body.reason, 'BadRequest');
+  const wrongNs = await gw.api.call('POST', AP, { ...denyPolicy('p3', '/x'), metadata: { name: 'p3', namespace: 'other' } });
+  assert.equal(wrongNs.status, 400);
+
+  const del = await gw.api.call('DELETE', `${AP}/p1`);
+  assert.equal(del.status, 200);
+  assert.equal((await gw.api.call('GET', `${AP}/p1`)).status, 404);
+  assert.equal((await gw.api.call('DELETE', `${AP}/p1`)).status, 404);
+  const log = (await readFile(join(gw.dataDir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const mine = log.filter((e) => e.name === 'p1');
+  assert.deepEqual(mine.map((e) => e.verb), ['create', 'update', 'patch', 'patch', 'delete']);
+  assert.equal(mine[0].user, 'admin');
+  assert.equal(mine[1].oldResourceVersion, md.resourceVersion);
+  assert.equal(mine.at(-1).newResourceVersion, undefined);
+});
+
+test('an applied policy changes what the gateway enforces within a second; delete lifts it', async () => {
+  assert.equal(await status('/secret'), 200);
+  const t0 = Date.now();
+  assert.equal((await gw.api.call('POST', AP, denyPolicy('block-secret', '/secret'))).status, 201);
+  await until('the DENY policy to apply', async () => (await status('/secret')) === 403);
+  assert.ok(Date.now() - t0 < 1000, `applied in ${Date.now() - t0} ms`);
+  assert.equal(await status('/open'), 200);
+  const t1 = Date.now();
+  assert.equal((await gw.api.call('DELETE', `${AP}/block-secret`)).status, 200);
+  await until('the DENY policy to lift', async () => (await status('/secret')) === 200);
+  assert.ok(Date.now() - t1 < 1000, `lifted in ${Date.now() - t1} ms`);
+});
+
+test('a change the translator rejects is stored with its error in status; the last good snapshot keeps serving', async () => {
+  const before = (await gw.api.call('GET', '/config/version')).body.version;
+  // Valid on its own (the schema passes), rejected by translate: a CUSTOM policy naming no known provider.
+  const custom = {
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'custom-unknown' },
+    spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }], action: 'CUSTOM', provider: { name: 'nowhere' }, rules: [{ to: [{ operation: { paths: ['/x'] } }] }] },
+  };
+  assert.equal((await gw.api.call('POST', AP, custom)).status, 201);
+  const st = await until('status to show the rejection', async () => {
+    const r = await gw.api.call('GET', `${AP}/custom-unknown/status`);
+    const c = r.body.status?.conditions?.find((x: { type: string }) => x.type === 'Accepted');
+    return c?.status === 'False' ? c : undefined;
+  });
+  assert.match(st.message, /nowhere|provider/);
+  assert.equal(await status('/anything'), 200, 'still serving');
+  const cfg = (await gw.api.call('GET', '/config')).body;
+  assert.ok(cfg.lastReload.ok === false || cfg.lastReload.policyErrors.length > 0 || cfg.version === before);
+  assert.equal((await gw.api.call('DELETE', `${AP}/custom-unknown`)).status, 200);
+});
+
+test('labelSelector (equality and set-based), fieldSelector, and limit/continue paging across namespaces', async () => {
+  const ns = ['alpha', 'beta'];
+  for (const n of ns) {
+    for (let i = 0; i < 7; i++) {
+      const p = denyPolicy(`sel-${i}`, `/sel/${i}`, { tier: i % 2 ? 'odd' : 'even', idx: String(i) });
+      const r = await gw.api.call('POST', `/apis/security.istio.io/v1/namespaces/${n}/authorizationpolicies`, p);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+    }
+  }
+  const names = (r: { body: { items: { metadata: { namespace: string; name: string } }[] } }) => r.body.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`);
+  const all = '/apis/security.istio.io/v1/authorizationpolicies';
+  const q = async (query: string) => gw.api.call('GET', `${all}?${query}`);
+  assert.equal((await q('labelSelector=tier%3Deven')).body.items.length, 8);
+  assert.equal((await q('labelSelector=tier!%3Deven,idx')).body.items.length, 6);
+  assert.equal((await q('labelSelector=idx%20in%20(1,2,3)')).body.items.length, 6);
+  assert.equal((await q('labelSelector=idx%20notin%20(1,2,3),tier')).body.items.length, 8);
+  assert.deepEqual(names(await q('labelSelector=!idx')), []);
+  assert.equal((await q('labelSelector=idx%3E4')).body.items.length, 4);
+  assert.equal((await q('labelSelector=%3D%3Dbroken')).status, 400);
+  assert.deepEqual(names(await q('fieldSelector=metadata.name%3Dsel-3')), ['alpha/sel-3', 'beta/sel-3']);
+  assert.deepEqual(names(await q('fieldSelector=metadata.namespace%3Dbeta,metadata.name!%3Dsel-0')).length, 6);
+  assert.equal((await q('fieldSelector=spec.action%3DDENY')).status, 400);
+  const perNs = await gw.api.call('GET', '/apis/security.istio.io/v1/namespaces/alpha/authorizationpolicies');
+  assert.equal(perNs.body.kind, 'AuthorizationPolicyList');
+  assert.equal(perNs.body.items.length, 7);
+
+  // paging: 14 objects, 4 per page, with a selector that skips some
+  const seen: string[] = [];
+  let token = '';
+  let pages = 0;
+  do {
+    const r = await q(`limit=4${token ? `&continue=${encodeURIComponent(token)}` : ''}&labelSelector=tier`);
+    assert.ok(r.body.items.length <= 4);
+    seen.push(...names(r));
+    token = r.body.metadata.continue ?? '';
+    pages++;
+  } while (token);
+  assert.equal(pages, 4);
+  assert.deepEqual(seen, [...new Set(seen)].sort(), 'key order, no item twice');
+  assert.equal(seen.length, 14);
+  assert.equal((await q('limit=2&continue=garbage')).status, 400);
+});
+
+test('watch streams events, resumes from a resourceVersion, and starts with the current objects without one', async () => {
+  const list = await gw.api.call('GET', AP);
+  const rv = list.body.metadata.resourceVersion as string;
+  const events: { type: string; object: { metadata: { name: string; resourceVersion: string } } }[] = [];
+  const ac = new AbortController();
+  const res = await request(`${gw.adminUrl}${AP}?watch=true&resourceVersion=${rv}`, { headers: { authorization: `Bearer ${gw.token}` }, signal: ac.signal });
+  assert.equal(res.statusCode, 200);
+  let buf = '';
+  const reading = (async () => {
+    try {
+      for await (const chunk of res.body) {
+        buf += chunk;
+        let nl;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          events.push(JSON.parse(buf.slice(0, nl)));
+          buf = buf.slice(nl + 1);
+        }
+      }
+    } catch {
+      // aborted at the end of the test
+    }
+  })();
+  await gw.api.call('POST', AP, denyPolicy('w1', '/w1'));
+  await gw.api.call('PATCH', `${AP}/w1`, { metadata: { labels: { x: 'y' } } }, { contentType: 'application/merge-patch+json' });
+  await gw.api.call('DELETE', `${AP}/w1`);
+  await until('three events', async () => events.length >= 3);
+  assert.deepEqual(events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED w1', 'MODIFIED w1', 'DELETED w1']);
+  ac.abort();
+  await reading;
+
+  // Resume from the version of the ADDED event: the two later events, nothing else.
+  const from = events[0].object.metadata.resourceVersion;
+  const r2 = await request(`${gw.adminUrl}${AP}?watch=1&resourceVersion=${from}&timeoutSeconds=1`, { headers: { authorization: `Bearer ${gw.token}` } });
+  const text = await r2.body.text();
+  const resumed = text.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(resumed.map((e) => e.type), ['MODIFIED', 'DELETED']);
+
+  // Without resourceVersion: the current objects first, as ADDED.
+  const r3 = await request(`${gw.adminUrl}/apis/security.istio.io/v1/namespaces/alpha/authorizationpolicies?watch=true&timeoutSeconds=1&labelSelector=idx%3D1`, { headers: { authorization: `Bearer ${gw.token}` } });
+  const initial = (await r3.body.text()).trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(initial.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED sel-1']);
+  const bad = await gw.api.call('GET', `${AP}?watch=true&resourceVersion=abc`);
+  assert.equal(bad.status, 400);
+});
+
+test('two writers racing on one object: one wins, the other gets 409 Conflict', async () => {
+  const created = await gw.api.call('POST', AP, denyPolicy('race', '/race'));
+  const base = created.body;
+  const attempts = await Promise.all(['/a', '/b', '/c', '/d'].map((p) =>
+    gw.api.call('PUT', `${AP}/race`, { ...base, spec: { ...base.spec, rules: [{ to: [{ operation: { paths: [p] } }] }] } })));
+  const codes = attempts.map((a) => a.status).sort();
+  assert.deepEqual(codes, [200, 409, 409, 409]);
+  for (const a of attempts.filter((x) => x.status === 409)) assert.equal(a.body.reason, 'Conflict');
+  await gw.api.call('DELETE', `${AP}/race`);
+});
+
+test('a read-only token may read but not write (403 Forbidden); a token file replaces the generated token', async () => {
+  const file = join(gw.dataDir, 'tokens.csv');
+  await writeFile(file, 'admin-token-0123456789,ops,1\nviewer-token-0123456789,viewer,2,"portcullis:read-only,other"\n');
+  const up2 = await startUpstream('v2');
+  const p2 = await freePort();
+  const other = await startManaged(gatewayYaml(p2, { v1: up2.port }, routeTo('v1')), { tokenFile: file });
+  try {
+    const viewer = apiClient(other.adminUrl, 'viewer-token-0123456789');
+    const ops = apiClient(other.adminUrl, 'admin-token-0123456789');
+    assert.equal((await viewer.call('GET', AP)).status, 200);
+    const denied = await viewer.call('POST', AP, denyPolicy('v', '/v'));
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body.reason, 'Forbidden');
+    assert.match(denied.body.message, /User "viewer" cannot post/);
+    assert.equal((await ops.call('POST', AP, denyPolicy('v', '/v'))).status, 201);
+    const log = (await readFile(join(other.dataDir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(log[0].user, 'ops');
+  } finally {
+    await other.close();
+    await up2.close();
+  }
+});
+
+test('objects from -f files are listed read-only; writes to them are refused with 409', async () => {
+  const gws = await gw.api.call('GET', '/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways');
+  assert.deepEqual(gws.body.items.map((g: { metadata: { name: string } }) => g.metadata.name), ['gw']);
+  assert.equal(gws.body.items[0].metadata.annotations['portcullis.io/read-only-source'], gw.file);
+  const r = await gw.api.call('DELETE', '/apis/gateway.networking.k8s.io/v1/namespaces/default/gateways/gw');
+  assert.equal(r.status, 409);
+  assert.match(r.body.message, /read-only/);
+  const c = await gw.api.call('POST', '/apis/gateway.envoyproxy.io/v1alpha1/namespaces/default/backends', { apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind: 'Backend', metadata: { name: 'v1' }, spec: { endpoints: [{ ip: { address: '127.0.0.1', port: 1 } }] } });
+  assert.equal(c.status, 409);
+});
+
+test('hostile input gets a clear error: oversized body, unknown paths and kinds, a bad continue token', async () => {
+  const big = JSON.stringify({ ...denyPolicy('big', '/x'), pad: 'x'.repeat(4 * 1024 * 1024) });
+  const r = await gw.api.call('POST', AP, big);
+  assert.equal(r.status, 413);
+  assert.equal((await gw.api.call('GET', '/apis/security.istio.io/v1/namespaces/default/widgets')).status, 404);
+  assert.equal((await gw.api.call('GET', '/apis/nope.example/v1')).status, 404);
+  assert.equal((await gw.api.call('GET', `${AP}/x/y/z`)).status, 404);
+  assert.equal((await gw.api.call('PUT', `${AP}/p9`, denyPolicy('p9', '/x'))).status, 404);
+  assert.equal((await gw.api.call('POST', '/apis/security.istio.io/v1/authorizationpolicies', denyPolicy('x', '/x'))).status, 405);
+  assert.equal((await gw.api.call('PUT', `${AP}/x/status`, {})).status, 405);
+  assert.equal((await gw.api.call('GET', '/readyz')).status, 200, 'still up');
+});
