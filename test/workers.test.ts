@@ -18,6 +18,7 @@ let v2: Upstream;
 let port: number;
 let admin: string;
 let file: string;
+let token: string;
 
 const config = (backend: string) => gatewayYaml(port, { v1: v1.port, v2: v2.port }, routeTo(backend));
 
@@ -29,9 +30,10 @@ before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-workers-'));
   file = join(dir, 'gw.yaml');
   await writeFile(file, config('v1'));
-  gw = startCli(['run', '-f', file, '--watch', '--workers', '2', '--bind', '127.0.0.1', '--admin', `127.0.0.1:${adminPort}`, '--access-log', 'off', '--log-level', 'info']);
+  gw = startCli(['run', '-f', file, '--watch', '--workers', '2', '--bind', '127.0.0.1', '--admin', `127.0.0.1:${adminPort}`, '--access-log', 'off', '--log-level', 'info', '--data-dir', join(dir, 'data')]);
   await gw.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
   await gw.waitFor(/admin on .*\(2 workers\)/);
+  token = readFileSync(join(dir, 'data', 'admin-token'), 'utf8').trim();
 });
 
 after(async () => {
@@ -77,7 +79,7 @@ test('every worker serves the same snapshot and /metrics sums their counters', a
   const metrics = await (await request(admin + '/metrics')).body.text();
   const m = /portcullis_requests_total\{route="default\/r\/0",status="200"\} (\d+)/.exec(metrics);
   assert.equal(Number(m?.[1]), 40, 'the counts of both workers add up to the requests sent');
-  const cfg = (await (await request(admin + '/config')).body.json()) as { version: string };
+  const cfg = (await (await request(admin + '/config', { headers: { authorization: `Bearer ${token}` } })).body.json()) as { version: string };
   assert.match(cfg.version, /^[0-9a-f]{16}$/);
 });
 
@@ -89,6 +91,33 @@ test('a reload reaches every worker', async () => {
     if (got.every((g) => g === '200 v2')) break;
     assert.ok(got.every((g) => g.startsWith('200 ')), `no failed request during the reload: ${got}`);
     if (Date.now() > end) assert.fail(`workers did not all switch: ${got}`);
+  }
+});
+
+test('a policy created through the management API reaches every worker within a second, and its deletion too', async () => {
+  const path = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const policy = {
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'deny-all-paths' },
+    spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }], action: 'DENY', rules: [{ to: [{ operation: { paths: ['/*'] } }] }] },
+  };
+  const t0 = Date.now();
+  const created = await request(admin + path, { method: 'POST', headers, body: JSON.stringify(policy) });
+  await created.body.dump();
+  assert.equal(created.statusCode, 201);
+  for (;;) {
+    const got = await backends(10);
+    if (got.every((g) => g.startsWith('403 '))) break;
+    if (Date.now() - t0 > 1000) assert.fail(`not every worker denies within a second: ${got}`);
+  }
+  const t1 = Date.now();
+  const deleted = await request(`${admin}${path}/deny-all-paths`, { method: 'DELETE', headers });
+  await deleted.body.dump();
+  assert.equal(deleted.statusCode, 200);
+  for (;;) {
+    const got = await backends(10);
+    if (got.every((g) => g.startsWith('200 '))) break;
+    if (Date.now() - t1 > 1000) assert.fail(`not every worker lifted the policy within a second: ${got}`);
   }
 });
 
