@@ -7,6 +7,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 const NEEDED: { command: string; pkg: string }[] = [
   { command: 'curl', pkg: 'curl' }, // expect-continue.test.ts: curl decides about Expect as users' curl does
   { command: 'redis-server', pkg: 'redis-server' },
+  { command: 'etcd', pkg: 'etcd-server' }, // management-etcd.test.ts: a fleet on one etcd
+  // management-kubectl.test.ts: kubectl itself. Debian's package of it (1.20); a newer kubectl on the PATH is used as is.
+  { command: 'kubectl', pkg: 'kubernetes-client' },
 ];
 
 function has(command: string): boolean {

@@ -45,6 +45,7 @@ Management API (Kubernetes-compatible, on the admin listener; kubectl works):
       --etcd-prefix PREFIX   key prefix in etcd (default /portcullis/)
       --kube-server URL      Kubernetes mode: the API server whose resources to serve
       --kube-token-file F    its bearer token
+      --kube-ca-file F       the CA its certificate is checked against (default: the system's)
       --admin-token-file F   Kubernetes static token file (token,user,uid,"groups"); group
                              portcullis:read-only may only read. Default: <data-dir>/admin-token,
                              generated on first start
@@ -86,6 +87,7 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
     'etcd-prefix': { type: 'string' },
     'kube-server': { type: 'string' },
     'kube-token-file': { type: 'string' },
+    'kube-ca-file': { type: 'string' },
     'admin-token-file': { type: 'string' },
     'admin-allow-anonymous': { type: 'boolean' },
     'admin-tls-cert': { type: 'string' },
@@ -151,8 +153,17 @@ function managementOptions(v: Record<string, string | boolean | string[] | undef
       throw new UsageError(`cannot read --kube-token-file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
+  let kubeCa: string | undefined;
+  if (str('kube-ca-file')) {
+    try {
+      kubeCa = readFileSync(str('kube-ca-file')!, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --kube-ca-file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   return {
     dataDir: str('data-dir')!,
+    kubeCa,
     store: store as ManagementOptions['store'],
     etcdEndpoints: str('etcd-endpoints')?.split(',').map((e) => e.trim()).filter(Boolean),
     etcdPrefix: str('etcd-prefix'),

@@ -47,7 +47,7 @@ async function openStore(m: ManagementOptions): Promise<Store> {
     }
     case 'kubernetes': {
       const { KubeStore } = await import('../store/kube.ts');
-      return new KubeStore(m.kubeServer!, m.kubeToken);
+      return new KubeStore(m.kubeServer!, m.kubeToken, m.kubeCa);
     }
   }
 }

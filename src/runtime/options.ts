@@ -32,6 +32,8 @@ export interface ManagementOptions {
   /** Kubernetes mode: the API server to read the resources from, and its bearer token. */
   kubeServer?: string;
   kubeToken?: string;
+  /** PEM of the CA that signed the API server's certificate. */
+  kubeCa?: string;
   /** A Kubernetes static token file (token,user,uid,"groups"); without it, <dataDir>/admin-token. */
   tokenFile?: string;
   /** Anonymous callers may read and write (local development only). */

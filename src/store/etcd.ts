@@ -19,6 +19,9 @@ function prefixEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]);
 }
 
+/** Recent events kept for watches that resume. */
+const RING = 10_000;
+
 function unavailable(err: unknown): StoreError {
   return new StoreError('Unavailable', `etcd: ${(err as Error).message}`);
 }
@@ -139,7 +142,62 @@ export class EtcdStore implements Store {
     return withRevision(JSON.parse(r.previous.value.toString('utf8')), r.revision);
   }
 
+  /**
+   * Watches are served from one etcd watch per instance (as the Kubernetes
+   * API server's watch cache does) and a ring of its recent events; only a
+   * resume from before this instance started opens a watch of its own.
+   */
   async watch(prefix: string, from: number, onEvent: (e: WatchEvent) => void, onError: (err: Error) => void): Promise<Watch> {
+    await this.ensureRoot();
+    if (from >= this.ringStart) {
+      const listener = { prefix, onEvent, onError };
+      this.listeners.add(listener);
+      for (const e of this.ring) if (e.revision > from && e.key.startsWith(prefix)) onEvent(e);
+      return { close: () => void this.listeners.delete(listener) };
+    }
+    // Older than the ring: etcd's own history, if not compacted.
+    try {
+      await this.client.kv.range({ key: this.k(prefix), limit: 1, revision: from + 1 });
+    } catch (err) {
+      if (/compact/i.test((err as Error).message)) throw new StoreError('Expired', `resourceVersion ${from} was compacted`);
+      throw unavailable(err);
+    }
+    const w = await this.openWatch(prefix, from, onEvent, onError);
+    this.own.add(w);
+    return {
+      close: () => {
+        this.own.delete(w);
+        void w.cancel().catch(() => {});
+      },
+    };
+  }
+
+  private ring: WatchEvent[] = [];
+  private ringStart = Infinity;
+  private listeners = new Set<{ prefix: string; onEvent: (e: WatchEvent) => void; onError: (err: Error) => void }>();
+  private rootWatch: Promise<void> | undefined;
+  private rootWatcher: { cancel(): Promise<void> } | undefined;
+  private own = new Set<{ cancel(): Promise<void> }>();
+
+  private ensureRoot(): Promise<void> {
+    this.rootWatch ??= (async () => {
+      const rev = await this.revision();
+      this.rootWatcher = await this.openWatch('', rev, (e) => {
+        this.ring.push(e);
+        if (this.ring.length > RING) this.ringStart = this.ring.splice(0, this.ring.length - RING).at(-1)!.revision;
+        for (const l of this.listeners) if (e.key.startsWith(l.prefix)) l.onEvent(e);
+      }, (err) => {
+        for (const l of this.listeners) l.onError(err);
+      });
+      this.ringStart = rev;
+    })().catch((err: unknown) => {
+      this.rootWatch = undefined; // the next watch tries again
+      throw err;
+    });
+    return this.rootWatch;
+  }
+
+  private async openWatch(prefix: string, from: number, onEvent: (e: WatchEvent) => void, onError: (err: Error) => void) {
     let watcher;
     try {
       watcher = await this.client.watch().prefix(this.root + prefix).startRevision(String(from + 1)).withPreviousKV().create();
@@ -160,10 +218,13 @@ export class EtcdStore implements Store {
     watcher.on('error', (err) => {
       onError(/compact/i.test(err.message) ? new StoreError('Expired', err.message) : err);
     });
-    return { close: () => void watcher.cancel().catch(() => {}) };
+    return watcher;
   }
 
   async close(): Promise<void> {
+    this.listeners.clear();
+    // Watchers cancelled before the client closes: else the watch stream keeps reconnecting (and the process alive).
+    await Promise.all([this.rootWatcher, ...this.own].map((w) => w?.cancel().catch(() => {})));
     this.client.close();
   }
 }

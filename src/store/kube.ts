@@ -4,6 +4,7 @@
 // preferred version, across namespaces; a watch that ends is resumed from
 // the last resourceVersion seen, and a 410 Expired relists the kind. Writes
 // belong to the API server, so this store refuses them.
+import { Agent, fetch, type Response } from 'undici';
 import { KINDS, apiVersionOf, type KindInfo } from '../resources/kinds/index.ts';
 import type { Resource } from '../resources/types.ts';
 import { StoreError, keyString, type ListPage, type Store, type Watch, type WatchEvent } from './types.ts';
@@ -30,9 +31,13 @@ export class KubeStore implements Store {
   /** Kinds the server does not serve (404 on list): left out, not an error. */
   readonly missing: string[] = [];
 
-  constructor(server: string, token?: string) {
+  private agent: Agent;
+
+  /** `ca`: PEM of the CA the API server's certificate is checked against (else the system's). */
+  constructor(server: string, token?: string, ca?: string) {
     this.server = server.replace(/\/+$/, '');
     this.token = token;
+    this.agent = new Agent({ connect: ca ? { ca } : {}, bodyTimeout: 0 });
   }
 
   private headers(): Record<string, string> {
@@ -67,7 +72,7 @@ export class KubeStore implements Store {
       const url = `${this.base(k)}?limit=${PAGE}${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`;
       let res: Response;
       try {
-        res = await fetch(url, { headers: this.headers() });
+        res = await fetch(url, { headers: this.headers(), dispatcher: this.agent });
       } catch (err) {
         throw new StoreError('Unavailable', `${url}: ${(err as Error).message}`);
       }
@@ -113,7 +118,7 @@ export class KubeStore implements Store {
       let last = rv;
       let expired = false;
       try {
-        const res = await fetch(`${this.base(k)}?watch=true&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`, { headers: this.headers(), signal: ac.signal });
+        const res = await fetch(`${this.base(k)}?watch=true&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(rv)}`, { headers: this.headers(), signal: ac.signal, dispatcher: this.agent });
         if (res.status === 410) expired = true;
         else if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
         else {
@@ -206,5 +211,6 @@ export class KubeStore implements Store {
     this.closed = true;
     for (const a of this.aborts) a.abort();
     this.listeners.clear();
+    await this.agent.close().catch(() => {});
   }
 }
