@@ -68,6 +68,14 @@ function rows(s: ScenarioResult): Row[] {
         `${r.routes} routes: idle ${perWorker(r.idleKiB)}, loaded ${perWorker(r.loadedPeakKiB)}`,
         '—', '—', i === 0 ? s.target : '', '—', i === 0 ? s.verdict : '',
       ]);
+    case 'management': {
+      const fmt = (xs: (number | null)[]) => xs.map((x) => (x === null ? 'not seen' : String(Math.round(x)))).join('/');
+      return [[
+        s.title,
+        `list ${Math.round(s.listMs)} ms (${s.pages} pages of ${s.pageSize}); change enforced ${fmt(s.applyMs)} ms, lifted ${fmt(s.liftMs)} ms`,
+        '—', '—', s.target, '—', s.verdict,
+      ]];
+    }
     case 'error':
       return [[s.title, `ERROR: ${s.notes[0] ?? s.error}`, '—', '—', s.target, '—', s.verdict]];
   }

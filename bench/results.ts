@@ -51,12 +51,26 @@ export interface MemoryScenario extends Base {
   rows: { name: string; routes: number; idleKiB: Record<string, number>; loadedPeakKiB: Record<string, number>; primaryIdleKiB?: number }[];
 }
 
+export interface ManagementScenario extends Base {
+  kind: 'management';
+  policies: number;
+  pageSize: number;
+  pages: number;
+  /** Every page of a full list across namespaces, one after the other. */
+  listMs: number;
+  firstPageMs: number;
+  /** API answered → the data plane enforces the new policy; null: not within 10 s. */
+  applyMs: (number | null)[];
+  /** API answered the delete → the data plane no longer enforces it. */
+  liftMs: (number | null)[];
+}
+
 export interface ErrorScenario extends Base {
   kind: 'error';
   error: string;
 }
 
-export type ScenarioResult = ThroughputScenario | LatencyScenario | ReloadScenario | MemoryScenario | ErrorScenario;
+export type ScenarioResult = ThroughputScenario | LatencyScenario | ReloadScenario | MemoryScenario | ManagementScenario | ErrorScenario;
 
 export interface BenchResults {
   meta: {

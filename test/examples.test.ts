@@ -4,7 +4,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from './helpers/cli.ts';
@@ -63,6 +64,54 @@ test('the quickstart answers the README curl lines', async () => {
   }
 });
 
+
+// README "Managing it with kubectl", as written, on the quickstart. Run from a directory of its own (with
+// examples/ linked in), so that its .portcullis/ is this test's alone: other tests start gateways from
+// the repository, whose .portcullis/kubeconfig each of them rewrites with its own port.
+test('the README kubectl lines on the quickstart: apply changes what is enforced within a second; delete lifts it', async () => {
+  const cwd = await mkdtemp(join(tmpdir(), 'portcullis-readme-kubectl-'));
+  await symlink(fileURLToPath(new URL('../examples', import.meta.url)), join(cwd, 'examples'));
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/portcullis.js', import.meta.url)), 'run', '--access-log', 'off'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const sh = (line: string) => new Promise<string>((resolve, reject) => {
+    execFile('bash', ['-c', line], { cwd, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${line}\n${stderr}`)) : resolve(stdout)));
+  });
+  const status = async (headers: Record<string, string> = {}) => (await send(8080, '/echo/hello', { headers })).status;
+  try {
+    for (const end = Date.now() + 60_000; !/management API on https:\/\/127\.0\.0\.1:9901/.test(out); ) {
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`the quickstart did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await status(), 200);
+    // Timed from kubectl's answer (the change accepted) to the data plane enforcing it; kubectl's own start is not the gateway's.
+    assert.match(await sh('kubectl --kubeconfig .portcullis/kubeconfig apply -f examples/management/deny-get.yaml'), /^authorizationpolicy.security.istio.io\/deny-method-get created$/m);
+    const t0 = Date.now();
+    while ((await status()) !== 403) if (Date.now() - t0 > 1000) assert.fail('not enforced within a second');
+    assert.equal(await sh('curl -s localhost:8080/echo/hello'), 'RBAC: access denied');
+    assert.match(await sh("curl -s -H 'x-token: admin' localhost:8080/echo/hello | grep backend"), /"backend": "echo-v1"/);
+    const listed = await sh('kubectl --kubeconfig .portcullis/kubeconfig get authorizationpolicies -A');
+    assert.match(listed, /^NAMESPACE\s+NAME\s+ACCEPTED\s+AGE$/m);
+    assert.match(listed, /^default\s+deny-method-get\s+True\s+\d+s$/m);
+    assert.match(listed, /^default\s+no-admin\s+True\s+/m, 'the quickstart file\'s own policies are listed too');
+    const flags = await sh('kubectl --server https://127.0.0.1:9901 --certificate-authority .portcullis/admin-tls/ca.crt --token "$(cat .portcullis/admin-token)" get authorizationpolicy deny-method-get -o yaml | grep -A3 "type: Accepted" | head -1');
+    assert.match(flags, /type: Accepted/);
+    assert.match(await sh('kubectl --kubeconfig .portcullis/kubeconfig delete -f examples/management/deny-get.yaml'), /deny-method-get" deleted/);
+    const t1 = Date.now();
+    while ((await status()) !== 200) if (Date.now() - t1 > 1000) assert.fail('not lifted within a second');
+    assert.match(await sh('curl -s localhost:8080/echo/hello | grep backend'), /"backend": "echo-v1"/);
+    const audit = await sh('tail -2 .portcullis/audit.log');
+    assert.match(audit, /"verb":"create".*"name":"deny-method-get"/);
+    assert.match(audit, /"verb":"delete".*"name":"deny-method-get"/);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    const code = await exited;
+    await rm(cwd, { recursive: true, force: true });
+    assert.equal(code, 0, `SIGTERM drains and exits 0:\n${out}`);
+  }
+});
 
 describeExamples();
 

@@ -22,6 +22,8 @@ export class ConfigController {
   private building = false;
   private again = false;
   private extra: (() => LoadedResource[]) | undefined;
+  /** After close(), a build still running serves nothing (it would start listeners again after shutdown). */
+  private closed = false;
   private onChange: (() => Promise<void>) | undefined;
   last: ReloadReport | undefined;
   /** The last build, served or not (the management API reads status and the file objects from it). */
@@ -65,6 +67,7 @@ export class ConfigController {
   };
 
   private run = async (): Promise<void> => {
+    if (this.closed) return;
     if (this.building) {
       this.again = true;
       return;
@@ -95,6 +98,7 @@ export class ConfigController {
    */
   async reload(currentVersion: string | undefined, apply: (snapshot: Snapshot) => Promise<void>, reloads: Counter<'result'>, log: Logger): Promise<boolean> {
     const r = await this.build();
+    if (this.closed) return false;
     let failure: Error | undefined;
     if (r.snapshot && r.snapshot.version === currentVersion) {
       this.report(r);
@@ -145,6 +149,7 @@ export class ConfigController {
   }
 
   close(): void {
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     for (const w of this.watchers) w.close();
     this.watchers = [];
