@@ -17,12 +17,22 @@ function objectName(r: LoadedResource): string | undefined {
   return ns ? `${res.kind}/${ns}/${name}` : `${res.kind}/${name}`;
 }
 
+/** Issues of immutable resources, by object: 10,000 stored policies are validated once, not on every rebuild. */
+const checkedOnce = new WeakMap<object, ReturnType<typeof validateResource>>();
+
+function issuesOf(r: LoadedResource): ReturnType<typeof validateResource> {
+  if (!r.immutable || r.resource === null || typeof r.resource !== 'object') return validateResource(r.resource);
+  let issues = checkedOnce.get(r.resource);
+  if (!issues) checkedOnce.set(r.resource, (issues = validateResource(r.resource)));
+  return issues;
+}
+
 export function checkResources(loaded: readonly LoadedResource[]): CheckResult {
   const valid: LoadedResource[] = [];
   const errors: ConfigError[] = [];
   const seen = new Map<string, LoadedResource>();
   for (const r of loaded) {
-    const issues = validateResource(r.resource);
+    const issues = issuesOf(r);
     const object = objectName(r);
     if (issues.length > 0) {
       for (const i of issues) {

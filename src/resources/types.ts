@@ -43,6 +43,11 @@ export interface LoadedResource {
   source?: SourceRef;
   /** Monotonic per store: orders resources whose creationTimestamp ties. */
   seq: number;
+  /**
+   * The object never changes once read (the management API's store hands out a
+   * new object for every change): its validation is done once, not every build.
+   */
+  immutable?: boolean;
 }
 
 /** `kind/namespace/name`, the identity of a resource across the pipeline. */

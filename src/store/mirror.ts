@@ -66,7 +66,7 @@ export class StoreMirror {
   }
 
   resources(): LoadedResource[] {
-    return [...this.objects.values()].map((resource, seq) => ({ resource, seq }));
+    return [...this.objects.values()].map((resource, seq) => ({ resource, seq, immutable: true }));
   }
 
   close(): void {

@@ -72,6 +72,11 @@ export async function listObjects(store: Store, objects: Objects, files: Map<str
       if (opts.match(e.r)) items.push(objects.present(e.r, t));
     }
     if (more) break;
+    if (items.length >= limit) {
+      // Full, and the page read ended exactly here: more remain if the store or the files have any past it.
+      more = upTo !== undefined || fileKeys.some((k) => k > lastKey!);
+      break;
+    }
     if (upTo === undefined) break;
     after = upTo;
   }
