@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { LoadedResource, Resource } from '../src/resources/types.ts';
 import type { ConfigError } from '../src/resources/errors.ts';
 import { formatError } from '../src/resources/errors.ts';
-import { resolvePeerAuthentication, validatePeerAuthentication, trustBundleFrom, gatewayWorkloadLabels, clientValidationFor, type WorkloadRef } from '../src/translate/istio/peer-authentication.ts';
+import { checkResources } from '../src/resources/check.ts';
+import { resolvePeerAuthentication, trustBundleFrom, gatewayWorkloadLabels, clientValidationFor, type WorkloadRef } from '../src/translate/istio/peer-authentication.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
 
 const ROOT = 'istio-system';
@@ -100,7 +101,8 @@ test('gatewayWorkloadLabels adds the label Istio puts on gateway pods', () => {
 function errorsOf(spec: unknown, ns = 'apps'): string[] {
   const lr = pa(ns, 'p', spec as Record<string, unknown>);
   lr.source = { file: 'peer.yaml', doc: 2, line: 10, lineOf: (path) => (path.join('.') === 'spec.portLevelMtls' ? 17 : undefined) };
-  return validatePeerAuthentication(lr).map(formatError);
+  // Validation lives in src/resources (one set of rules); translate reads only what passed it.
+  return checkResources([lr]).errors.map(formatError);
 }
 
 test('validation: Istio accepts its documented examples', () => {
@@ -114,25 +116,25 @@ test('validation: Istio accepts its documented examples', () => {
 
 test('validation: what Istio rejects, with file, line and field path', () => {
   const e = errorsOf({ ...mode('STRICT'), portLevelMtls: { 8080: { mode: 'DISABLE' } } });
-  assert.deepEqual(e, ['peer.yaml:17 (document 2) PeerAuthentication/apps/p: spec.portLevelMtls: mesh/namespace peer authentication cannot have port level mTLS (portLevelMtls requires a selector with matchLabels)']);
+  assert.deepEqual(e, ['peer.yaml:17 (document 2) PeerAuthentication/apps/p: spec.portLevelMtls: portLevelMtls requires selector (a namespace- or mesh-wide policy cannot have port level mTLS)']);
   assert.match(errorsOf({ selector: { matchLabels: {} }, portLevelMtls: { 80: {} } }).join(), /cannot have port level mTLS/);
-  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: {} })).join(), /must have at least one element/);
-  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { 0: { mode: 'STRICT' } } })).join(), /portLevelMtls\["0"\]: port must be in range 1\.\.65535/);
-  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { 70000: { mode: 'STRICT' } } })).join(), /port must be in range/);
-  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { http: { mode: 'STRICT' } } })).join(), /port must be in range/);
-  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { 80: { mode: 'MUTUAL' } } })).join(), /mode: must be one of UNSET, DISABLE, PERMISSIVE, STRICT \(got "MUTUAL"\)/);
+  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: {} })).join(), /must have at least 1 entry/);
+  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { 0: { mode: 'STRICT' } } })).join(), /portLevelMtls\["0"\]: port must be between 1-65535/);
+  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { 70000: { mode: 'STRICT' } } })).join(), /port must be between 1-65535/);
+  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { http: { mode: 'STRICT' } } })).join(), /must be a port number/);
+  assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: { 80: { mode: 'MUTUAL' } } })).join(), /mode: must be one of: UNSET, DISABLE, PERMISSIVE, STRICT \(got "MUTUAL"\)/);
   assert.match(errorsOf(mode('strict')).join(), /spec\.mtls\.mode: must be one of/);
   assert.match(errorsOf({ mtls: { mode: 1 } }).join(), /must be one of/);
-  assert.match(errorsOf({ mtls: 'STRICT' }).join(), /spec\.mtls: must be an object/);
+  assert.match(errorsOf({ mtls: 'STRICT' }).join(), /spec\.mtls: must be a map/);
   assert.match(errorsOf({ mtls: { mode: 'STRICT', extra: 1 } }).join(), /spec\.mtls\.extra: unknown field/);
   assert.match(errorsOf({ targetRef: { kind: 'Service', name: 'x' } }).join(), /spec\.targetRef: unknown field/);
-  assert.match(errorsOf({ selector: { matchLabels: { app: '*' } } }).join(), /wildcard is not supported/);
-  assert.match(errorsOf({ selector: { matchLabels: { 'a*': 'x' } } }).join(), /wildcard is not supported/);
-  assert.match(errorsOf({ selector: { matchLabels: { '': 'x' } } }).join(), /empty key is not supported/);
+  assert.match(errorsOf({ selector: { matchLabels: { app: '*' } } }).join(), /wildcard not allowed/);
+  assert.match(errorsOf({ selector: { matchLabels: { 'a*': 'x' } } }).join(), /wildcard not allowed/);
+  assert.match(errorsOf({ selector: { matchLabels: { '': 'x' } } }).join(), /key must not be empty/);
   assert.match(errorsOf({ selector: { matchLabels: { a: 1 } } }).join(), /must be a string/);
   assert.match(errorsOf({ selector: { matchExpressions: [] } }).join(), /spec\.selector\.matchExpressions: unknown field/);
-  assert.match(errorsOf({ selector: 'app=x' }).join(), /spec\.selector: must be an object/);
-  assert.match(errorsOf([1, 2]).join(), /spec: must be an object/);
+  assert.match(errorsOf({ selector: 'app=x' }).join(), /spec\.selector: must be a map/);
+  assert.match(errorsOf([1, 2]).join(), /spec: must be a map/);
   assert.match(errorsOf(sel({ a: 'b' }, { portLevelMtls: [{ mode: 'STRICT' }] })).join(), /must be a map/);
 });
 

@@ -11,7 +11,12 @@ import type { Decision, CompiledFilter, Reply } from '../src/filters/types.ts';
 import type { Snapshot } from '../src/ir/types.ts';
 import type { LoadedResource } from '../src/resources/types.ts';
 import { formatPath } from '../src/resources/errors.ts';
-import { buildRequestAuthenticationFilter, parseGoDuration } from '../src/translate/istio/request-authentication.ts';
+import { buildRequestAuthenticationFilter } from '../src/translate/istio/request-authentication.ts';
+import { parseGoDuration } from '../src/resources/kinds/check-helpers.ts';
+import { checkResources } from '../src/resources/check.ts';
+import { buildFromResources } from '../src/config/pipeline.ts';
+import { parseYamlResources } from '../src/resources/load.ts';
+import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { istioRequestAuthentication, type IstioRequestAuthenticationConfig } from '../src/filters/istio-request-authentication.ts';
 import { jwksSources, jwtProviders } from '../src/auth/jwt/registry.ts';
 
@@ -84,9 +89,14 @@ function ra(name: string, jwtRules: unknown[], extra: Record<string, unknown> = 
 const inlineJwks = (): string => JSON.stringify({ keys: [rs.jwk, es.jwk] });
 
 const compiled: CompiledFilter[] = [];
+/** Validation (src/resources) then translate: what the pipeline does. */
+function build(policies: LoadedResource[]) {
+  assert.deepEqual(checkResources(policies).errors, []);
+  return buildRequestAuthenticationFilter(policies);
+}
+
 function compile(policies: LoadedResource[]): CompiledFilter {
-  const { filter, errors } = buildRequestAuthenticationFilter(policies);
-  assert.deepEqual(errors, []);
+  const filter = build(policies);
   assert.ok(filter);
   // The IR must survive a trip between processes.
   const config = JSON.parse(JSON.stringify(filter.config)) as IstioRequestAuthenticationConfig;
@@ -138,12 +148,11 @@ const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer 
 
 describe('translate', () => {
   test('merges the rules of several policies, ordered by issuer, with default locations written out', () => {
-    const { filter, errors } = buildRequestAuthenticationFilter([
+    const filter = build([
       ra('b', [{ issuer: 'https://z.test', jwks: inlineJwks() }]),
       ra('a', [{ issuer: 'https://a.test', jwksUri: 'https://a.test/jwks', timeout: '1.5s', fromCookies: ['session'] }]),
       ra('empty', []),
     ]);
-    assert.deepEqual(errors, []);
     assert.ok(filter);
     assert.equal(filter.type, 'istio.requestAuthentication');
     // Policies oldest first (load order stands in for creation time); rules by issuer.
@@ -159,19 +168,19 @@ describe('translate', () => {
   });
 
   test('issuer without jwks or jwksUri means OpenID discovery; jwksUri without issuer is allowed', () => {
-    const { filter, errors } = buildRequestAuthenticationFilter([ra('d', [{ issuer: ISS }, { jwksUri: 'http://keys.test/jwks' }])]);
-    assert.deepEqual(errors, []);
+    const filter = build([ra('d', [{ issuer: ISS }, { jwksUri: 'http://keys.test/jwks' }])]);
     const cfg = filter?.config as IstioRequestAuthenticationConfig;
     assert.deepEqual(cfg.rules.map((r) => r.jwks.type).sort(), ['discovery', 'remote']);
     assert.equal(cfg.rules.find((r) => r.jwks.type === 'remote')?.issuer, undefined);
   });
 
   test('no policy, or policies without rules, give no filter', () => {
-    assert.deepEqual(buildRequestAuthenticationFilter([]), { errors: [] });
-    assert.deepEqual(buildRequestAuthenticationFilter([ra('x', [], { selector: { matchLabels: { app: 'a' } } })]), { errors: [] });
+    assert.equal(build([]), undefined);
+    assert.equal(build([ra('x', [], { selector: { matchLabels: { app: 'a' } } })]), undefined);
   });
 
-  test('bad fields are ConfigErrors with paths; the invalid policy is left out, the others still build', () => {
+  test('bad fields are ConfigErrors with paths, from validation (src/resources), the one place the rules live', () => {
+    // Semantic faults (the schema passes): keys, URLs, durations, exclusive fields.
     const bad = ra('bad', [
       { issuer: ISS, jwks: '{"keys": [' },
       { issuer: ISS, jwksUri: 'ftp://keys.test/jwks' },
@@ -179,52 +188,91 @@ describe('translate', () => {
       { issuer: ISS, jwksUri: 'https://k.test/j', timeout: 'soon' },
       { issuer: ISS, jwks: inlineJwks(), jwksUri: 'https://k.test/j' },
       { audiences: ['x'] },
-      { issuer: ISS, jwks: inlineJwks(), outputClaimToHeaders: [{ header: 'x bad', claim: 'sub' }, { header: 'X-A', claim: '' }] },
       { issuer: ISS, jwks: inlineJwks(), outputClaimToHeaders: [{ header: 'x-a', claim: 'a' }, { header: 'X-A', claim: 'b' }] },
-      { issuer: ISS, jwks: inlineJwks(), fromHeaders: [{ prefix: 'Bearer ' }], fromCookies: ['bad cookie'] },
-      { issuer: ISS, jwks: inlineJwks(), forwardOriginalToken: 'yes', jwksurl: 'typo' },
-      { issuer: ISS, jwks: JSON.stringify({ keys: [{ kty: 'RSA', n: 'AQAB', e: 'AQAB' }] }) },
+      { issuer: ISS, jwksUri: 'https://k.test/j', timeout: '0.1ms' },
     ]);
     bad.source = { file: 'policies.yaml', doc: 2, line: 10, lineOf: (p) => (formatPath(p) === 'spec.jwtRules[0].jwks' ? 12 : undefined) };
+    // Shape faults (the schema refuses them; semantic checks do not run on such an object).
+    const shape = ra('shape', [
+      { issuer: ISS, jwks: inlineJwks(), outputClaimToHeaders: [{ header: 'x bad', claim: 'sub' }, { header: 'X-A', claim: '' }] },
+      { issuer: ISS, jwks: inlineJwks(), fromHeaders: [{ name: 'bad name', prefix: 'Bearer ' }], fromCookies: ['bad cookie'], outputPayloadToHeader: 'x bad' },
+      { issuer: ISS, jwks: inlineJwks(), forwardOriginalToken: 'yes', jwksurl: 'typo' },
+    ]);
     const good = ra('good', [{ issuer: ISS, jwks: inlineJwks() }]);
-    const { filter, errors } = buildRequestAuthenticationFilter([bad, good]);
-    const byPath = new Map(errors.map((e) => [e.path, e]));
-    for (const p of [
+    const { errors, valid } = checkResources([bad, shape, good]);
+    const paths = (name: string) => errors.filter((e) => e.object === `RequestAuthentication/default/${name}`).map((e) => e.path);
+    assert.deepEqual(paths('bad'), [
       'spec.jwtRules[0].jwks',
       'spec.jwtRules[1].jwksUri',
       'spec.jwtRules[2].jwksUri',
       'spec.jwtRules[3].timeout',
-      'spec.jwtRules[4].jwks',
-      'spec.jwtRules[5].issuer',
-      'spec.jwtRules[6].outputClaimToHeaders[0].header',
-      'spec.jwtRules[6].outputClaimToHeaders[1].claim',
-      'spec.jwtRules[7].outputClaimToHeaders[1].header',
-      'spec.jwtRules[8].fromHeaders[0].name',
-      'spec.jwtRules[8].fromCookies[0]',
-      'spec.jwtRules[9].forwardOriginalToken',
-      'spec.jwtRules[9].jwksurl',
-      'spec.jwtRules[10].jwks',
-    ]) {
-      assert.ok(byPath.has(p), `expected an error at ${p}; got ${[...byPath.keys()].join(', ')}`);
-      assert.equal(byPath.get(p)?.object, 'RequestAuthentication/default/bad');
-    }
-    assert.equal(byPath.get('spec.jwtRules[0].jwks')?.line, 12, 'points at the YAML line');
-    assert.equal(byPath.get('spec.jwtRules[0].jwks')?.source?.file, 'policies.yaml');
+      'spec.jwtRules[4]',
+      'spec.jwtRules[5]',
+      'spec.jwtRules[6].outputClaimToHeaders[1].header',
+      'spec.jwtRules[7].timeout',
+    ]);
+    assert.deepEqual(paths('shape').sort(), [
+      'spec.jwtRules[0].outputClaimToHeaders[0].header',
+      'spec.jwtRules[0].outputClaimToHeaders[1].claim',
+      'spec.jwtRules[1].fromCookies[0]',
+      'spec.jwtRules[1].fromHeaders[0].name',
+      'spec.jwtRules[1].outputPayloadToHeader',
+      'spec.jwtRules[2].forwardOriginalToken',
+      'spec.jwtRules[2].jwksurl',
+    ]);
+    const first = errors.find((e) => e.path === 'spec.jwtRules[0].jwks');
+    assert.equal(first?.line, 12, 'points at the YAML line');
+    assert.equal(first?.source?.file, 'policies.yaml');
     assert.ok(!JSON.stringify(errors).includes(String(rs.jwk.n)), 'no key material in messages');
-    assert.ok(filter);
-    assert.equal(filter.origin, 'RequestAuthentication/default/good');
+    assert.deepEqual(valid.map((r) => r.resource.metadata.name), ['good']);
+    assert.equal(buildRequestAuthenticationFilter(valid)?.origin, 'RequestAuthentication/default/good');
   });
 
   test('unknown spec fields are reported; a non-object spec is reported', () => {
-    const r1 = buildRequestAuthenticationFilter([ra('x', [{ issuer: ISS, jwks: inlineJwks() }], { jwtRule: [] })]);
-    assert.deepEqual(r1.errors.map((e) => e.path), ['spec.jwtRule']);
+    const paths = (lr: LoadedResource) => checkResources([lr]).errors.map((e) => e.path);
+    assert.deepEqual(paths(ra('x', [{ issuer: ISS, jwks: inlineJwks() }], { jwtRule: [] })), ['spec.jwtRule']);
     const weird = ra('y', []);
     weird.resource.spec = 'nope';
-    assert.deepEqual(buildRequestAuthenticationFilter([weird]).errors.map((e) => e.path), ['spec']);
+    assert.deepEqual(paths(weird), ['spec']);
     const notList = ra('z', []);
     notList.resource.spec = { jwtRules: { issuer: ISS } };
-    assert.deepEqual(buildRequestAuthenticationFilter([notList]).errors.map((e) => e.path), ['spec.jwtRules']);
+    assert.deepEqual(paths(notList), ['spec.jwtRules']);
   });
+
+  test('one rule for timeout, whatever else is configured: 2h passes validate alone and with a route on the Gateway', () => {
+    const policy = `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: slow-idp, namespace: apps }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
+  jwtRules: [{ issuer: "${ISS}", jwksUri: "https://idp.test/jwks", timeout: 2h }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: apps }
+spec: { gatewayClassName: portcullis, listeners: [{ name: http, protocol: HTTP, port: 80 }] }
+`;
+    const route = `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: r, namespace: apps }
+spec: { parentRefs: [{ name: gw }], rules: [{}] }
+`;
+    const load = (text: string) => parseYamlResources(text, 'policies.yaml').resources.map((r, i) => ({ ...r, seq: i }));
+    const alone = buildFromResources(load(policy), DEFAULT_TRANSLATE_OPTIONS);
+    assert.deepEqual([...alone.errors, ...alone.policyErrors], []);
+    const withRoute = buildFromResources(load(policy + route), DEFAULT_TRANSLATE_OPTIONS);
+    assert.deepEqual([...withRoute.errors, ...withRoute.policyErrors], []);
+    const filter = withRoute.snapshot?.listeners[0].routes[0].filters.find((f) => f.type === 'istio.requestAuthentication');
+    assert.ok(filter && filter.type === 'istio.requestAuthentication');
+    assert.deepEqual(filter.config.rules[0].jwks, { type: 'remote', uri: 'https://idp.test/jwks', timeoutMs: 7_200_000, cacheDurationMs: 300_000 });
+    assert.equal(withRoute.snapshot?.status.find((x) => x.object === 'RequestAuthentication/apps/slow-idp')?.accepted, true);
+    // And what is invalid is invalid without any route too.
+    const tooShort = buildFromResources(load(policy.replace('timeout: 2h', 'timeout: 0s')), DEFAULT_TRANSLATE_OPTIONS);
+    assert.deepEqual(tooShort.errors.map((e) => e.path), ['spec.jwtRules[0].timeout']);
+  });
+
+
 
   test('durations parse like Go/protobuf durations', () => {
     assert.equal(parseGoDuration('5s'), 5000);

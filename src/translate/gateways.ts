@@ -4,27 +4,16 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { IRCertificate, IRListener, NamespacedName, PathNormalization } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
+import type { GatewayListener, GatewaySpec } from '../resources/kinds/gatewayapi-gateway.ts';
 import { secretValue, type ResourceIndex } from './index-resources.ts';
 import { referenceAllowed } from './reference-grant.ts';
 import type { StatusCollector } from './status.ts';
 import { compareByAge } from './attachment/precedence.ts';
 
-export interface GatewayListenerSpec {
-  name: string;
-  hostname?: string;
-  port: number;
-  protocol: string;
-  tls?: { mode?: string; certificateRefs?: { group?: string; kind?: string; name: string; namespace?: string }[] };
-  allowedRoutes?: {
-    namespaces?: { from?: 'All' | 'Same' | 'Selector'; selector?: LabelSelector };
-    kinds?: { group?: string; kind: string }[];
-  };
-}
+/** A Gateway listener as validated by src/resources (the schema's type). */
+export type GatewayListenerSpec = GatewayListener;
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
-}
+export type { LabelSelector } from '../resources/kinds/common.ts';
 
 /** A Gateway listener that was accepted, with what routes need to attach to it. */
 export interface AttachableSection {
@@ -51,7 +40,7 @@ export function translateGateways(
   const gateways = idx.list('Gateway').sort(compareByAge);
   for (const gw of gateways) {
     const key = `Gateway/${namespaceOf(gw.resource)}/${gw.resource.metadata.name}`;
-    const spec = (gw.resource.spec ?? {}) as { gatewayClassName?: string; listeners?: GatewayListenerSpec[] };
+    const spec = (gw.resource.spec ?? {}) as GatewaySpec;
     if (opts.gatewayClass && spec.gatewayClassName !== opts.gatewayClass) {
       status.reject(key, 'NotReconciled', `gatewayClassName ${spec.gatewayClassName ?? '(none)'} is not served (--gateway-class ${opts.gatewayClass})`);
       continue;

@@ -1,6 +1,6 @@
 // GatewayClass and Gateway (gateway.networking.k8s.io/v1, gateway_types.go
 // and gatewayclass_types.go), standard + experimental channel.
-import { type Schema, obj, arr, map, str, oneOfValues, resourceSchema, LABEL_SELECTOR } from './common.ts';
+import { type Static, obj, arr, map, str, oneOfValues, resourceSchema, LABEL_SELECTOR } from './common.ts';
 import {
   GROUP, KIND, OBJECT_NAME, NAMESPACE, SECTION_NAME, HOSTNAME, PORT_NUMBER, GATEWAY_CONTROLLER,
   ANNOTATION_KEY, ANNOTATION_VALUE, SECRET_OBJECT_REFERENCE, OBJECT_REFERENCE, LABEL_MAP_8, ANNOTATION_MAP_16,
@@ -8,14 +8,14 @@ import {
 import { list, has, isIPAddress, checkUniqueBy, checkLabelSelector } from './check-helpers.ts';
 import type { ValidationIssue } from './issues.ts';
 
-const PROTOCOL: Schema = str({
+const PROTOCOL = str({
   minLength: 1,
   maxLength: 255,
   pattern: '^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9]+$',
   description: 'a protocol such as HTTP, HTTPS, TLS, TCP or UDP, or a domain-prefixed name such as "example.com/proto"',
 });
 
-const ADDRESS_TYPE: Schema = str({
+const ADDRESS_TYPE = str({
   minLength: 1,
   maxLength: 253,
   pattern: "^Hostname|IPAddress|NamedAddress|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$",
@@ -24,7 +24,7 @@ const ADDRESS_TYPE: Schema = str({
 
 const HOSTNAME_VALUE = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const FRONTEND_TLS_VALIDATION: Schema = obj(
+const FRONTEND_TLS_VALIDATION = obj(
   {
     caCertificateRefs: arr(OBJECT_REFERENCE, { minItems: 1, maxItems: 8 }),
     mode: oneOfValues(['AllowValidOnly', 'AllowInsecureFallback']),
@@ -32,9 +32,9 @@ const FRONTEND_TLS_VALIDATION: Schema = obj(
   ['caCertificateRefs'],
 );
 
-const TLS_CONFIG: Schema = obj({ validation: FRONTEND_TLS_VALIDATION });
+const TLS_CONFIG = obj({ validation: FRONTEND_TLS_VALIDATION });
 
-const LISTENER_TLS: Schema = obj({
+const LISTENER_TLS = obj({
   mode: oneOfValues(['Terminate', 'Passthrough']),
   certificateRefs: arr(SECRET_OBJECT_REFERENCE, { maxItems: 64 }),
   options: map(ANNOTATION_VALUE, ANNOTATION_KEY, { maxProperties: 16 }),
@@ -42,17 +42,17 @@ const LISTENER_TLS: Schema = obj({
   frontendValidation: obj({ caCertificateRefs: arr(OBJECT_REFERENCE, { minItems: 1, maxItems: 8 }) }),
 });
 
-const ALLOWED_ROUTES: Schema = obj({
+const ALLOWED_ROUTES = obj({
   namespaces: obj({ from: oneOfValues(['All', 'Selector', 'Same']), selector: LABEL_SELECTOR }),
   kinds: arr(obj({ group: GROUP, kind: KIND }, ['kind']), { maxItems: 8 }),
 });
 
-const LISTENER: Schema = obj(
+const LISTENER = obj(
   { name: SECTION_NAME, hostname: HOSTNAME, port: PORT_NUMBER, protocol: PROTOCOL, tls: LISTENER_TLS, allowedRoutes: ALLOWED_ROUTES },
   ['name', 'port', 'protocol'],
 );
 
-const GATEWAY_SPEC: Schema = obj(
+const GATEWAY_SPEC = obj(
   {
     gatewayClassName: OBJECT_NAME,
     listeners: arr(LISTENER, { minItems: 1, maxItems: 64 }),
@@ -84,7 +84,7 @@ const GATEWAY_SPEC: Schema = obj(
   ['listeners'],
 );
 
-export const gatewayClassSchema: Schema = resourceSchema({
+export const gatewayClassSchema = resourceSchema({
   fields: {
     spec: obj(
       {
@@ -101,7 +101,11 @@ export const gatewayClassSchema: Schema = resourceSchema({
   required: ['spec'],
 });
 
-export const gatewaySchema: Schema = resourceSchema({ fields: { spec: GATEWAY_SPEC }, required: ['spec'] });
+/** A Gateway spec that passed validation (translate reads it through these types). */
+export type GatewaySpec = Static<typeof GATEWAY_SPEC>;
+export type GatewayListener = Static<typeof LISTENER>;
+
+export const gatewaySchema = resourceSchema({ fields: { spec: GATEWAY_SPEC }, required: ['spec'] });
 
 function protocolIs(listener: any, ...names: string[]): boolean {
   const p = String(listener.protocol).toUpperCase();

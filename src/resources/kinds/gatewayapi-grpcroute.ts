@@ -1,6 +1,6 @@
 // GRPCRoute (gateway.networking.k8s.io/v1, grpcroute_types.go), standard +
 // experimental channel.
-import { type Schema, obj, arr, str, oneOfValues, resourceSchema } from './common.ts';
+import { obj, arr, str, oneOfValues, resourceSchema } from './common.ts';
 import {
   PARENT_REFS, HOSTNAMES, SECTION_NAME, HEADER_NAME, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE,
   HTTP_HEADER_FILTER, HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE,
@@ -19,7 +19,7 @@ const GRPC_FILTER_FIELDS: Record<string, string> = {
   extensionRef: 'ExtensionRef',
 };
 
-const GRPC_ROUTE_FILTER: Schema = obj(
+const GRPC_ROUTE_FILTER = obj(
   {
     type: oneOfValues(['ResponseHeaderModifier', 'RequestHeaderModifier', 'RequestMirror', 'ExtensionRef']),
     requestHeaderModifier: HTTP_HEADER_FILTER,
@@ -30,9 +30,9 @@ const GRPC_ROUTE_FILTER: Schema = obj(
   ['type'],
 );
 
-const FILTERS: Schema = arr(GRPC_ROUTE_FILTER, { maxItems: 16 });
+const FILTERS = arr(GRPC_ROUTE_FILTER, { maxItems: 16 });
 
-const GRPC_ROUTE_MATCH: Schema = obj({
+const GRPC_ROUTE_MATCH = obj({
   method: obj({
     type: oneOfValues(['Exact', 'RegularExpression']),
     service: str({ maxLength: 1024 }),
@@ -44,7 +44,7 @@ const GRPC_ROUTE_MATCH: Schema = obj({
   ),
 });
 
-const GRPC_ROUTE_RULE: Schema = obj({
+const GRPC_ROUTE_RULE = obj({
   name: SECTION_NAME,
   matches: arr(GRPC_ROUTE_MATCH, { maxItems: 8 }),
   filters: FILTERS,
@@ -52,7 +52,7 @@ const GRPC_ROUTE_RULE: Schema = obj({
   sessionPersistence: SESSION_PERSISTENCE,
 });
 
-export const grpcRouteSchema: Schema = resourceSchema({
+export const grpcRouteSchema = resourceSchema({
   fields: {
     spec: obj({ parentRefs: PARENT_REFS, hostnames: HOSTNAMES, rules: arr(GRPC_ROUTE_RULE, { maxItems: 16 }) }),
   },

@@ -1,6 +1,6 @@
 // HTTPRoute (gateway.networking.k8s.io/v1, httproute_types.go), standard +
 // experimental channel.
-import { type Schema, obj, arr, set, str, int, oneOfValues, resourceSchema, BOOLEAN, INTEGER } from './common.ts';
+import { type Static, typed, obj, arr, set, str, int, oneOfValues, resourceSchema, BOOLEAN, INTEGER } from './common.ts';
 import {
   PARENT_REFS, HOSTNAMES, SECTION_NAME, PRECISE_HOSTNAME, PORT_NUMBER, DURATION, HEADER_NAME, HEADER_VALUE,
   BACKEND_OBJECT_REFERENCE, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE, HTTP_HEADER_FILTER,
@@ -17,7 +17,7 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 
 
 const PATH_VALUE_CHARS = "^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$";
 
-const PATH_MODIFIER: Schema = obj(
+const PATH_MODIFIER = obj(
   {
     type: oneOfValues(['ReplaceFullPath', 'ReplacePrefixMatch']),
     replaceFullPath: str({ maxLength: 1024 }),
@@ -26,23 +26,23 @@ const PATH_MODIFIER: Schema = obj(
   ['type'],
 );
 
-const CORS_ORIGIN: Schema = str({
+const CORS_ORIGIN = str({
   minLength: 1,
   maxLength: 253,
   pattern: '(^\\*$)|(^([a-zA-Z][a-zA-Z0-9+\\-.]+):\\/\\/([^:/?#]+)(:([0-9]{1,5}))?$)',
   description: 'an origin such as "https://example.com", "https://*.example.com:8443", or "*"',
 });
 
-const CORS_FILTER: Schema = obj({
+const CORS_FILTER = obj({
   allowOrigins: set(CORS_ORIGIN, { maxItems: 64 }),
   allowCredentials: BOOLEAN,
   allowMethods: set(oneOfValues([...HTTP_METHODS, '*']), { maxItems: 9 }),
   allowHeaders: set(HEADER_NAME, { maxItems: 64 }),
   exposeHeaders: set(HEADER_NAME, { maxItems: 64 }),
-  maxAge: { type: 'integer', minimum: 1 },
+  maxAge: typed<number>({ type: 'integer', minimum: 1 }),
 });
 
-const EXTERNAL_AUTH_FILTER: Schema = obj(
+const EXTERNAL_AUTH_FILTER = obj(
   {
     protocol: oneOfValues(['HTTP', 'GRPC']),
     backendRef: BACKEND_OBJECT_REFERENCE,
@@ -52,7 +52,7 @@ const EXTERNAL_AUTH_FILTER: Schema = obj(
       allowedHeaders: set(str({}), { maxItems: 64 }),
       allowedResponseHeaders: set(str({}), { maxItems: 64 }),
     }),
-    forwardBody: obj({ maxSize: { type: 'integer', minimum: 0 } }),
+    forwardBody: obj({ maxSize: typed<number>({ type: 'integer', minimum: 0 }) }),
   },
   ['protocol', 'backendRef'],
 );
@@ -69,7 +69,7 @@ export const HTTP_FILTER_FIELDS: Record<string, string> = {
   extensionRef: 'ExtensionRef',
 };
 
-const HTTP_ROUTE_FILTER: Schema = obj(
+const HTTP_ROUTE_FILTER = obj(
   {
     type: oneOfValues(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef', 'CORS', 'ExternalAuth']),
     requestHeaderModifier: HTTP_HEADER_FILTER,
@@ -90,9 +90,9 @@ const HTTP_ROUTE_FILTER: Schema = obj(
   ['type'],
 );
 
-const FILTERS: Schema = arr(HTTP_ROUTE_FILTER, { maxItems: 16 });
+const FILTERS = arr(HTTP_ROUTE_FILTER, { maxItems: 16 });
 
-const HTTP_ROUTE_MATCH: Schema = obj({
+const HTTP_ROUTE_MATCH = obj({
   path: obj({
     type: oneOfValues(['Exact', 'PathPrefix', 'RegularExpression']),
     value: str({ maxLength: 1024 }),
@@ -105,7 +105,7 @@ const HTTP_ROUTE_MATCH: Schema = obj({
   method: oneOfValues(HTTP_METHODS),
 });
 
-const HTTP_ROUTE_RULE: Schema = obj({
+const HTTP_ROUTE_RULE = obj({
   name: SECTION_NAME,
   matches: arr(HTTP_ROUTE_MATCH, { maxItems: 64 }),
   filters: FILTERS,
@@ -119,16 +119,20 @@ const HTTP_ROUTE_RULE: Schema = obj({
   sessionPersistence: SESSION_PERSISTENCE,
 });
 
-export const httpRouteSchema: Schema = resourceSchema({
-  fields: {
-    spec: obj({
-      parentRefs: PARENT_REFS,
-      hostnames: HOSTNAMES,
-      rules: arr(HTTP_ROUTE_RULE, { minItems: 1, maxItems: 16 }),
-    }),
-  },
-  required: ['spec'],
+const HTTP_ROUTE_SPEC = obj({
+  parentRefs: PARENT_REFS,
+  hostnames: HOSTNAMES,
+  rules: arr(HTTP_ROUTE_RULE, { minItems: 1, maxItems: 16 }),
 });
+
+/** An HTTPRoute spec that passed validation (translate reads it through these types). */
+export type HTTPRouteSpec = Static<typeof HTTP_ROUTE_SPEC>;
+export type HTTPRouteRule = Static<typeof HTTP_ROUTE_RULE>;
+export type HTTPRouteFilter = Static<typeof HTTP_ROUTE_FILTER>;
+export type HTTPHeaderFilter = Static<typeof HTTP_HEADER_FILTER>;
+export type HTTPPathModifier = Static<typeof PATH_MODIFIER>;
+
+export const httpRouteSchema = resourceSchema({ fields: { spec: HTTP_ROUTE_SPEC }, required: ['spec'] });
 
 // --- semantic checks ---
 

@@ -1,60 +1,60 @@
 // Types shared by the Gateway API kinds (sigs.k8s.io/gateway-api apis/v1
 // shared_types.go, object_reference_types.go), with the validation markers of
 // the standard + experimental CRDs.
-import { type Schema, obj, arr, set, map, str, int, oneOfValues, DNS1123_SUBDOMAIN_PATTERN, DNS1123_LABEL_PATTERN } from './common.ts';
+import { obj, arr, set, map, str, int, typed, oneOfValues, DNS1123_SUBDOMAIN_PATTERN, DNS1123_LABEL_PATTERN } from './common.ts';
 
-export const GROUP: Schema = str({
+export const GROUP = str({
   maxLength: 253,
   pattern: `^$|${DNS1123_SUBDOMAIN_PATTERN}`,
   description: 'an API group: empty for the core group, or a DNS subdomain such as "gateway.networking.k8s.io"',
 });
 
-export const KIND: Schema = str({
+export const KIND = str({
   minLength: 1,
   maxLength: 63,
   pattern: '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$',
   description: 'a kind such as "Service" (letters, digits and "-", starting with a letter)',
 });
 
-export const OBJECT_NAME: Schema = str({ minLength: 1, maxLength: 253 });
+export const OBJECT_NAME = str({ minLength: 1, maxLength: 253 });
 
-export const NAMESPACE: Schema = str({
+export const NAMESPACE = str({
   minLength: 1,
   maxLength: 63,
   pattern: DNS1123_LABEL_PATTERN,
   description: 'a namespace name (lowercase RFC 1123 label, at most 63 characters)',
 });
 
-export const SECTION_NAME: Schema = str({
+export const SECTION_NAME = str({
   minLength: 1,
   maxLength: 253,
   pattern: DNS1123_SUBDOMAIN_PATTERN,
   description: 'a section name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit)',
 });
 
-export const HOSTNAME: Schema = str({
+export const HOSTNAME = str({
   minLength: 1,
   maxLength: 253,
   pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
   description: 'a lowercase hostname such as "api.example.com", optionally starting with "*." (no port, no trailing dot)',
 });
 
-export const PRECISE_HOSTNAME: Schema = str({
+export const PRECISE_HOSTNAME = str({
   minLength: 1,
   maxLength: 253,
   pattern: DNS1123_SUBDOMAIN_PATTERN,
   description: 'a lowercase hostname such as "api.example.com" (no wildcard, no port)',
 });
 
-export const PORT_NUMBER: Schema = int(1, 65535, 'a port number from 1 to 65535');
+export const PORT_NUMBER = int(1, 65535, 'a port number from 1 to 65535');
 
 /** GEP-2257 duration: a strict subset of Go's time.ParseDuration syntax. */
-export const DURATION: Schema = str({
+export const DURATION = str({
   pattern: '^([0-9]{1,5}(h|m|s|ms)){1,4}$',
   description: 'a duration such as "10s", "1m30s" or "500ms" (1 to 4 numbers of at most 5 digits, each followed by h, m, s or ms)',
 });
 
-export const HEADER_NAME: Schema = str({
+export const HEADER_NAME = str({
   minLength: 1,
   maxLength: 256,
   pattern: "^[A-Za-z0-9!#$%&'*+\\-.^_\\x60|~]+$",
@@ -64,14 +64,14 @@ export const HEADER_NAME: Schema = str({
 // The experimental CRD's pattern is ^[!-~]+([\t ]?[!-~]+)*$ — the optional
 // separator makes it backtrack exponentially on a mismatch. Dropping the `?`
 // accepts exactly the same strings (adjacent runs merge) in linear time.
-export const HEADER_VALUE: Schema = str({
+export const HEADER_VALUE = str({
   minLength: 1,
   maxLength: 4096,
   pattern: '^[!-~]+([\\t ][!-~]+)*$',
   description: 'printable US-ASCII, optionally separated by single spaces or tabs',
 });
 
-export const ANNOTATION_KEY: Schema = str({
+export const ANNOTATION_KEY = str({
   minLength: 1,
   maxLength: 253,
   // Upstream writes `\\.` inside a Go raw string (a literal backslash); the
@@ -80,36 +80,36 @@ export const ANNOTATION_KEY: Schema = str({
   description: 'a key such as "example.com/my-option" (optional DNS prefix and "/", then a name of at most 63 characters)',
 });
 
-export const ANNOTATION_VALUE: Schema = str({ maxLength: 4096 });
+export const ANNOTATION_VALUE = str({ maxLength: 4096 });
 
-export const LABEL_KEY: Schema = ANNOTATION_KEY;
-export const LABEL_VALUE: Schema = str({
+export const LABEL_KEY = ANNOTATION_KEY;
+export const LABEL_VALUE = str({
   maxLength: 63,
   pattern: '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$',
   description: 'a label value (at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit, or empty)',
 });
 
-export const GATEWAY_CONTROLLER: Schema = str({
+export const GATEWAY_CONTROLLER = str({
   minLength: 1,
   maxLength: 253,
   pattern: `^${DNS1123_SUBDOMAIN_PATTERN.slice(1, -1)}\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$`,
   description: 'a domain-prefixed path such as "example.net/gateway-controller"',
 });
 
-export const PARENT_REFERENCE: Schema = obj(
+export const PARENT_REFERENCE = obj(
   { group: GROUP, kind: KIND, namespace: NAMESPACE, name: OBJECT_NAME, sectionName: SECTION_NAME, port: PORT_NUMBER },
   ['name'],
 );
 
-export const PARENT_REFS: Schema = arr(PARENT_REFERENCE, { maxItems: 32 });
+export const PARENT_REFS = arr(PARENT_REFERENCE, { maxItems: 32 });
 
-export const BACKEND_OBJECT_REFERENCE: Schema = obj(
+export const BACKEND_OBJECT_REFERENCE = obj(
   { group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE, port: PORT_NUMBER },
   ['name'],
 );
 
 /** Properties of BackendRef (BackendObjectReference + weight), to extend with `filters`. */
-export const BACKEND_REF_PROPERTIES: Record<string, Schema> = {
+export const BACKEND_REF_PROPERTIES = {
   group: GROUP,
   kind: KIND,
   name: OBJECT_NAME,
@@ -118,31 +118,31 @@ export const BACKEND_REF_PROPERTIES: Record<string, Schema> = {
   weight: int(0, 1_000_000, 'a weight from 0 to 1000000'),
 };
 
-export const LOCAL_OBJECT_REFERENCE: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME }, ['kind', 'name']);
+export const LOCAL_OBJECT_REFERENCE = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME }, ['kind', 'name']);
 
-export const SECRET_OBJECT_REFERENCE: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['name']);
+export const SECRET_OBJECT_REFERENCE = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['name']);
 
-export const OBJECT_REFERENCE: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['group', 'kind', 'name']);
+export const OBJECT_REFERENCE = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['group', 'kind', 'name']);
 
-export const HTTP_HEADER: Schema = obj({ name: HEADER_NAME, value: HEADER_VALUE }, ['name', 'value']);
+export const HTTP_HEADER = obj({ name: HEADER_NAME, value: HEADER_VALUE }, ['name', 'value']);
 
-export const HTTP_HEADER_FILTER: Schema = obj({
+export const HTTP_HEADER_FILTER = obj({
   set: arr(HTTP_HEADER, { maxItems: 16 }),
   add: arr(HTTP_HEADER, { maxItems: 16 }),
   remove: set(str({}), { maxItems: 16 }),
 });
 
-export const FRACTION: Schema = obj(
-  { numerator: { type: 'integer', minimum: 0 }, denominator: { type: 'integer', minimum: 1 } },
+export const FRACTION = obj(
+  { numerator: typed<number>({ type: 'integer', minimum: 0 }), denominator: typed<number>({ type: 'integer', minimum: 1 }) },
   ['numerator'],
 );
 
-export const HTTP_REQUEST_MIRROR_FILTER: Schema = obj(
+export const HTTP_REQUEST_MIRROR_FILTER = obj(
   { backendRef: BACKEND_OBJECT_REFERENCE, percent: int(0, 100, 'a percentage from 0 to 100'), fraction: FRACTION },
   ['backendRef'],
 );
 
-export const SESSION_PERSISTENCE: Schema = obj({
+export const SESSION_PERSISTENCE = obj({
   sessionName: str({ maxLength: 128 }),
   absoluteTimeout: DURATION,
   idleTimeout: DURATION,
@@ -150,7 +150,7 @@ export const SESSION_PERSISTENCE: Schema = obj({
   cookieConfig: obj({ lifetimeType: oneOfValues(['Permanent', 'Session']) }),
 });
 
-export const HOSTNAMES: Schema = arr(HOSTNAME, { maxItems: 16 });
+export const HOSTNAMES = arr(HOSTNAME, { maxItems: 16 });
 
-export const LABEL_MAP_8: Schema = map(LABEL_VALUE, LABEL_KEY, { maxProperties: 8 });
-export const ANNOTATION_MAP_16: Schema = map(ANNOTATION_VALUE, ANNOTATION_KEY, { maxProperties: 16 });
+export const LABEL_MAP_8 = map(LABEL_VALUE, LABEL_KEY, { maxProperties: 8 });
+export const ANNOTATION_MAP_16 = map(ANNOTATION_VALUE, ANNOTATION_KEY, { maxProperties: 16 });

@@ -1,6 +1,6 @@
 // AuthorizationPolicy (security.istio.io/v1, v1beta1): the CRD schema plus
 // the rules istiod's validation webhook enforces (ValidateAuthorizationPolicy).
-import { type Schema, obj, arr, str, oneOfValues, resourceSchema, STRING } from './common.ts';
+import { obj, arr, str, oneOfValues, resourceSchema, STRING } from './common.ts';
 import { WORKLOAD_SELECTOR, POLICY_TARGET_REFERENCE, TARGET_REFS, checkPolicyScope } from './istio-common.ts';
 import { list, has, isIPOrCIDR } from './check-helpers.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
@@ -14,21 +14,21 @@ const SOURCE_FIELDS = [
 
 const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
 
-const SOURCE: Schema = obj({
+const SOURCE = obj({
   ...Object.fromEntries(SOURCE_FIELDS.map((f) => [f, STRINGS])),
   serviceAccounts: arr(STRING, { maxItems: 16 }),
   notServiceAccounts: arr(STRING, { maxItems: 16 }),
 });
 
-const OPERATION: Schema = obj(Object.fromEntries(OPERATION_FIELDS.map((f) => [f, STRINGS])));
+const OPERATION = obj(Object.fromEntries(OPERATION_FIELDS.map((f) => [f, STRINGS])));
 
-const RULE: Schema = obj({
+const RULE = obj({
   from: arr(obj({ source: SOURCE }), { maxItems: 512 }),
   to: arr(obj({ operation: OPERATION }), { maxItems: 512 }),
   when: arr(obj({ key: STRING, values: STRINGS, notValues: STRINGS }, ['key'])),
 });
 
-export const authorizationPolicySchema: Schema = resourceSchema({
+export const authorizationPolicySchema = resourceSchema({
   fields: {
     spec: obj({
       selector: WORKLOAD_SELECTOR,

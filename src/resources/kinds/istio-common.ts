@@ -1,21 +1,21 @@
 // Types and rules shared by the security.istio.io kinds: the workload
 // selector and the policy target references (istio/api type/v1beta1, and the
 // rules of istio's pkg/config/validation).
-import { type Schema, obj, arr, map, str } from './common.ts';
+import { obj, arr, map, str } from './common.ts';
 import { GROUP, KIND } from './gatewayapi-types.ts';
 import { entries, has, list } from './check-helpers.ts';
 import type { ValidationIssue } from './issues.ts';
 
-export const WORKLOAD_SELECTOR: Schema = obj({
+export const WORKLOAD_SELECTOR = obj({
   matchLabels: map(str({ maxLength: 63 }), undefined, { maxProperties: 4096 }),
 });
 
-export const POLICY_TARGET_REFERENCE: Schema = obj(
+export const POLICY_TARGET_REFERENCE = obj(
   { group: GROUP, kind: KIND, name: str({ minLength: 1, maxLength: 253 }), namespace: str({}) },
   ['kind', 'name'],
 );
 
-export const TARGET_REFS: Schema = arr(POLICY_TARGET_REFERENCE, { maxItems: 16 });
+export const TARGET_REFS = arr(POLICY_TARGET_REFERENCE, { maxItems: 16 });
 
 const SUPPORTED_TARGETS = new Set([
   '\u0000Service',

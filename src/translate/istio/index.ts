@@ -18,7 +18,7 @@ import { buildRequestAuthenticationFilter } from './request-authentication.ts';
 import { buildAuthorizationFilter } from './authorization-policy.ts';
 import { findMeshConfigMap, gatewayTopologyTrustedProxies, parseMeshConfig, type MeshProviders, type ServiceResolver } from './mesh-config.ts';
 import { parse as parseYaml } from 'yaml';
-import { clientValidationFor, gatewayWorkloadLabels, resolvePeerAuthentication, trustBundleFrom, validatePeerAuthentication, type MtlsMode } from './peer-authentication.ts';
+import { clientValidationFor, gatewayWorkloadLabels, resolvePeerAuthentication, trustBundleFrom, type MtlsMode } from './peer-authentication.ts';
 
 const POLICY_KINDS = new Set(['RequestAuthentication', 'AuthorizationPolicy', 'PeerAuthentication']);
 
@@ -90,10 +90,6 @@ export class IstioTranslator {
   /** PeerAuthentication → client certificate validation on HTTPS listeners, per-request STRICT elsewhere. */
   applyPeerAuthentication(listeners: IRListener[], sections: AttachableSection[]): void {
     const pas = this.policies.filter((p) => p.resource.kind === 'PeerAuthentication');
-    for (const pa of pas) {
-      const errs = validatePeerAuthentication(pa);
-      if (errs.length > 0) this.reject(pa, errs);
-    }
     if (pas.length === 0) return;
     const bundleErrors: ConfigError[] = [];
     const bundle = trustBundleFrom([...this.idx.all], this.rootNamespace, bundleErrors);
@@ -174,9 +170,7 @@ export class IstioTranslator {
     const ras = selected.filter((p) => p.resource.kind === 'RequestAuthentication');
     if (ras.length > 0) {
       const ra = buildRequestAuthenticationFilter(ras);
-      this.report(ra.errors);
-      for (const e of ra.errors) if (e.object) this.status.reject(e.object, 'Invalid', e.message);
-      if (ra.filter) filters.push(ra.filter);
+      if (ra) filters.push(ra);
     }
     const aps = selected.filter((p) => p.resource.kind === 'AuthorizationPolicy');
     if (aps.length > 0) {
@@ -215,11 +209,6 @@ export class IstioTranslator {
       return res.backend.endpoints.filter((e) => e.ready).map((e) => ({ host: e.host, port: e.port }));
     }
     return [{ host: service, port }];
-  }
-
-  private reject(p: LoadedResource, errs: ConfigError[]): void {
-    this.report(errs);
-    this.status.reject(key(p), 'Invalid', errs.map((e) => `${e.path ? e.path + ': ' : ''}${e.message}`).join('; '));
   }
 
   private report(errs: ConfigError[]): void {

@@ -1,8 +1,9 @@
 // Istio PeerAuthentication: which mTLS mode a workload port gets, and the trust
 // bundle client certificates are verified against. Pure functions of resources.
 //
-// Istio's rules (pilot/pkg/security/authn ComposePeerAuthentication, and
-// ValidatePeerAuthentication), followed exactly:
+// Istio's rules (pilot/pkg/security/authn ComposePeerAuthentication), followed
+// exactly; ValidatePeerAuthentication's rules live in src/resources (the
+// policies that reach translate passed them):
 // - Three levels: mesh (root namespace, no selector), namespace (the workload's
 //   namespace, no selector), workload (the workload's namespace, selector.matchLabels
 //   all present in the workload's labels). A selector with empty matchLabels counts
@@ -22,7 +23,6 @@ import { older } from '../attachment/precedence.ts';
 import type { IRClientValidation } from '../../ir/types.ts';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
-const MODES = new Set(['UNSET', 'STRICT', 'PERMISSIVE', 'DISABLE']);
 
 /** The workload a policy may select: for the gateway hop, the Gateway. */
 export interface WorkloadRef {
@@ -63,7 +63,7 @@ export function isPeerAuthentication(r: Resource): boolean {
 /**
  * The mTLS mode for one port of one workload. `policies` may hold any resources;
  * only PeerAuthentications are read. Call with validated policies (see
- * validatePeerAuthentication); an unknown mode is read as STRICT (fail closed).
+ * src/resources); an unknown mode is read as STRICT (fail closed).
  */
 export function resolvePeerAuthentication(
   policies: readonly LoadedResource[],
@@ -138,60 +138,6 @@ export function clientValidationFor(modes: readonly MtlsMode[], bundle: string |
   return { clientValidation: { caPem: bundle, mode: strict === modes.length ? 'REQUIRE' : 'OPTIONAL' }, mixed };
 }
 
-/** Istio's validation of a PeerAuthentication (webhook and CRD rules), as ConfigErrors. */
-export function validatePeerAuthentication(lr: LoadedResource): ConfigError[] {
-  const r = lr.resource;
-  const errors: ConfigError[] = [];
-  const err = (path: (string | number)[], message: string) => errors.push(configError(lr, path, message));
-  const spec = r.spec as Record<string, unknown> | undefined;
-  if (spec === undefined || spec === null) return errors;
-  if (!isObject(spec)) {
-    err(['spec'], 'must be an object');
-    return errors;
-  }
-  for (const k of Object.keys(spec)) if (k !== 'selector' && k !== 'mtls' && k !== 'portLevelMtls') err(['spec', k], 'unknown field');
-
-  const sel = spec.selector;
-  if (sel !== undefined && sel !== null) {
-    if (!isObject(sel)) err(['spec', 'selector'], 'must be an object');
-    else {
-      for (const k of Object.keys(sel)) if (k !== 'matchLabels') err(['spec', 'selector', k], 'unknown field');
-      const ml = sel.matchLabels;
-      if (ml !== undefined && ml !== null) {
-        if (!isObject(ml)) err(['spec', 'selector', 'matchLabels'], 'must be a map of strings');
-        else {
-          for (const [k, v] of Object.entries(ml)) {
-            const at = ['spec', 'selector', 'matchLabels', k];
-            if (typeof v !== 'string') err(at, 'must be a string');
-            if (k === '') err(at, 'empty key is not supported in selector');
-            if (k.includes('*') || (typeof v === 'string' && v.includes('*'))) err(at, 'wildcard is not supported in selector');
-          }
-        }
-      }
-    }
-  }
-
-  checkMtls(spec.mtls, ['spec', 'mtls'], err);
-
-  const pl = spec.portLevelMtls;
-  if (pl !== undefined && pl !== null) {
-    if (!isObject(pl)) err(['spec', 'portLevelMtls'], 'must be a map from port number to mTLS settings');
-    else {
-      const keys = Object.keys(pl);
-      if (keys.length === 0) err(['spec', 'portLevelMtls'], 'port level mTLS, if defined, must have at least one element');
-      if (keys.length > 0 && !matchLabelsOf(r)) {
-        err(['spec', 'portLevelMtls'], 'mesh/namespace peer authentication cannot have port level mTLS (portLevelMtls requires a selector with matchLabels)');
-      }
-      for (const k of keys) {
-        const n = /^[0-9]{1,5}$/.test(k) ? Number(k) : NaN;
-        if (!(n >= 1 && n <= 65535)) err(['spec', 'portLevelMtls', k], 'port must be in range 1..65535');
-        checkMtls(pl[k], ['spec', 'portLevelMtls', k], err);
-      }
-    }
-  }
-  return errors;
-}
-
 /**
  * The PEM trust bundle for client certificates, as Istio's workloads get it: the
  * `cacerts` Secret in the root namespace (Istio's plug-in CA secret; key
@@ -264,15 +210,6 @@ function secretValue(lr: LoadedResource, key: string, errors: ConfigError[]): { 
     return undefined;
   }
   return { text: Buffer.from(d, 'base64').toString('utf8'), path: ['data', key] };
-}
-
-function checkMtls(v: unknown, path: string[], err: (p: (string | number)[], m: string) => void): void {
-  if (v === undefined || v === null) return;
-  if (!isObject(v)) return err(path, 'must be an object');
-  for (const k of Object.keys(v)) if (k !== 'mode') err([...path, k], 'unknown field');
-  if (v.mode !== undefined && (typeof v.mode !== 'string' || !MODES.has(v.mode))) {
-    err([...path, 'mode'], `must be one of UNSET, DISABLE, PERMISSIVE, STRICT (got ${JSON.stringify(v.mode)})`);
-  }
 }
 
 /** The non-empty matchLabels of a policy, or undefined when it has no (effective) selector. */
