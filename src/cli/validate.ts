@@ -41,13 +41,25 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const status = r.snapshot?.status ?? [];
   if (values.status) {
     for (const s of status) {
-      process.stdout.write(`${s.accepted ? 'accepted' : 'rejected'}: ${s.object}\n`);
+      const generation = s.observedGeneration === undefined ? '' : ` (generation ${s.observedGeneration})`;
+      process.stdout.write(`${s.accepted ? 'accepted' : 'rejected'}: ${s.object}${generation}\n`);
       for (const c of s.conditions) process.stdout.write(`  ${c.type}=${c.status} ${c.reason}: ${c.message}\n`);
+      for (const [label, list] of [['parent', s.parents], ['ancestor', s.ancestors]] as const) {
+        for (const p of list ?? []) {
+          process.stdout.write(`  ${label} ${p.parentRef.kind}/${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ''}:\n`);
+          for (const c of p.conditions) process.stdout.write(`    ${c.type}=${c.status} ${c.reason}: ${c.message}\n`);
+        }
+      }
     }
   }
   const rejected = status.filter((s) => !s.accepted);
   for (const s of rejected) {
-    const why = s.conditions.filter((c) => c.status === 'False').map((c) => `${c.reason}: ${c.message}`).join('; ');
+    const refusals = [
+      ...s.conditions.filter((c) => c.status === 'False').map((c) => `${c.reason}: ${c.message}`),
+      ...[...(s.parents ?? []), ...(s.ancestors ?? [])].flatMap((p) =>
+        p.conditions.filter((c) => c.status === 'False').map((c) => `${p.parentRef.namespace}/${p.parentRef.name}${p.parentRef.sectionName ? `/${p.parentRef.sectionName}` : ''}: ${c.reason}: ${c.message}`)),
+    ];
+    const why = refusals.join('; ');
     if (!values.status) process.stdout.write(`rejected: ${s.object}: ${why}\n`);
   }
   const count = r.errors.length + r.policyErrors.length;

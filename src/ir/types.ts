@@ -247,8 +247,11 @@ export interface ParentStatus {
 }
 
 export interface StatusCondition {
-  type: string;
+  type: ConditionTypeName;
   status: 'True' | 'False';
-  reason: string;
+  reason: ConditionReason;
   message: string;
 }
+
+export { ConditionType, Reason, type ConditionReason, type ConditionTypeName } from './status.ts';
+import type { ConditionReason, ConditionTypeName } from './status.ts';

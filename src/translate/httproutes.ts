@@ -1,10 +1,12 @@
 // HTTPRoutes → route rules on the sockets of the listeners they attach to.
+import type { ConditionReason, ParentReference, StatusCondition } from '../ir/types.ts';
 import type { IRAction, IRFilter, IRHeaderModifier, IRMatch, IRMirror, IRRoute, IRUrlRewrite, IRWeightedBackend, IRBackend } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
+import type { HTTPHeaderFilter, HTTPPathModifier, HTTPRouteRule, HTTPRouteSpec } from '../resources/kinds/gatewayapi-httproute.ts';
 import { namespaceOf } from '../resources/types.ts';
 import type { ResourceIndex } from './index-resources.ts';
 import { ageKey } from './attachment/precedence.ts';
-import { resolveBackendRef, type BackendRefInput } from './backends.ts';
+import { resolveBackendRef } from './backends.ts';
 import { intersectHostnames } from './hostnames.ts';
 import { parseDuration } from './durations.ts';
 import { matchesSelector } from './selectors.ts';
@@ -16,52 +18,9 @@ const GATEWAY_GROUP = 'gateway.networking.k8s.io';
 /** Envoy's default route timeout: an upstream that never answers gets 504 after it. */
 const DEFAULT_BACKEND_TIMEOUT_MS = 15_000;
 
-interface ParentRef {
-  group?: string;
-  kind?: string;
-  namespace?: string;
-  name: string;
-  sectionName?: string;
-  port?: number;
-}
-
-interface HTTPRouteSpec {
-  parentRefs?: ParentRef[];
-  hostnames?: string[];
-  rules?: HTTPRouteRule[];
-}
-
-interface HTTPRouteRule {
-  name?: string;
-  matches?: {
-    path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
-    headers?: { type?: 'Exact' | 'RegularExpression'; name: string; value: string }[];
-    queryParams?: { type?: 'Exact' | 'RegularExpression'; name: string; value: string }[];
-    method?: string;
-  }[];
-  filters?: RouteFilter[];
-  backendRefs?: (BackendRefInput & { weight?: number; filters?: RouteFilter[] })[];
-  timeouts?: { request?: string; backendRequest?: string };
-  retry?: unknown;
-  sessionPersistence?: unknown;
-}
-
-interface HeaderModifierSpec {
-  set?: { name: string; value: string }[];
-  add?: { name: string; value: string }[];
-  remove?: string[];
-}
-
-type PathModifier = { type: 'ReplaceFullPath'; replaceFullPath?: string } | { type: 'ReplacePrefixMatch'; replacePrefixMatch?: string };
-
-interface RouteFilter {
-  type: string;
-  requestHeaderModifier?: HeaderModifierSpec;
-  responseHeaderModifier?: HeaderModifierSpec;
-  requestRedirect?: { scheme?: string; hostname?: string; path?: PathModifier; port?: number; statusCode?: number };
-  urlRewrite?: { hostname?: string; path?: PathModifier };
-  requestMirror?: { backendRef: BackendRefInput; percent?: number; fraction?: { numerator: number; denominator?: number } };
-}
+type ParentRef = NonNullable<HTTPRouteSpec['parentRefs']>[number];
+type HeaderModifierSpec = HTTPHeaderFilter;
+type PathModifier = HTTPPathModifier;
 
 /**
  * HTTPRoutes onto the listeners' route tables, without any policy: policy
@@ -79,35 +38,50 @@ export function translateHTTPRoutes(
     const ns = namespaceOf(route.resource);
     const key = `HTTPRoute/${ns}/${route.resource.metadata.name}`;
     const spec = (route.resource.spec ?? {}) as HTTPRouteSpec;
-    let attached = 0;
+    // Gateway API: status per parentRef, so a route accepted by one Gateway and refused by another says both.
     for (const parent of spec.parentRefs ?? []) {
+      const parentRef: ParentReference = { kind: 'Gateway', namespace: parent.namespace ?? ns, name: parent.name };
+      if (parent.sectionName !== undefined) parentRef.sectionName = parent.sectionName;
+      const onParent: ParentConditions = (c) => status.parentCondition(key, 'parents', parentRef, c);
       const targets = parentSections(idx, route, parent, sections);
-      if (typeof targets === 'string') {
-        status.condition(key, { type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: `parentRef ${parent.name}: ${targets}` });
+      if ('reason' in targets) {
+        onParent({ type: 'Accepted', status: 'False', reason: targets.reason, message: targets.message });
         continue;
       }
+      let attached = 0;
+      let refusal: StatusCondition | undefined;
       for (const section of targets) {
         const hostnames = intersectHostnames(section.spec.hostname, spec.hostnames ?? []);
         if (hostnames === null) {
-          status.condition(key, { type: 'Accepted', status: 'False', reason: 'NoMatchingListenerHostname', message: `no hostname of the route matches listener ${section.spec.name} (${section.spec.hostname})` });
+          refusal ??= { type: 'Accepted', status: 'False', reason: 'NoMatchingListenerHostname', message: `no hostname of the route matches listener ${section.spec.name} (${section.spec.hostname})` };
           continue;
         }
         (spec.rules ?? [{}]).forEach((rule, ruleIndex) => {
-          section.listener.routes.push(translateRule(idx, route, rule, ruleIndex, section, hostnames, backends, backendResources, status));
+          section.listener.routes.push(translateRule(idx, route, rule, ruleIndex, section, hostnames, backends, backendResources, status, onParent));
         });
         section.attachedRoutes++;
         attached++;
       }
+      if (attached === 0) {
+        onParent(refusal ?? { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: 'no listener accepts the route' });
+        continue;
+      }
+      // A False set while translating the rules (a rule that cannot be programmed) is kept: the first False wins.
+      onParent({ type: 'Accepted', status: 'True', reason: 'Accepted', message: `attached to ${attached} listener(s)` });
+      onParent({ type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'all references resolved' });
     }
-    if (attached > 0) status.accept(key, `attached to ${attached} listener(s)`);
   }
   return backendResources;
 }
 
+type Refusal = { reason: ConditionReason; message: string };
+/** Writes one condition on the parentRef being translated. */
+type ParentConditions = (c: StatusCondition) => void;
+
 /** The listener sections a parentRef selects, or why none. */
-function parentSections(idx: ResourceIndex, route: LoadedResource, parent: ParentRef, sections: AttachableSection[]): AttachableSection[] | string {
+function parentSections(idx: ResourceIndex, route: LoadedResource, parent: ParentRef, sections: AttachableSection[]): AttachableSection[] | Refusal {
   if ((parent.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
-    return `parent kind ${parent.kind} is not supported (Gateway)`;
+    return { reason: 'InvalidKind', message: `parent kind ${parent.kind} is not supported (Gateway)` };
   }
   const routeNs = namespaceOf(route.resource);
   const gwNs = parent.namespace ?? routeNs;
@@ -116,9 +90,9 @@ function parentSections(idx: ResourceIndex, route: LoadedResource, parent: Paren
       (parent.sectionName === undefined || s.spec.name === parent.sectionName) &&
       (parent.port === undefined || s.spec.port === parent.port),
   );
-  if (candidates.length === 0) return `no listener of Gateway ${gwNs}/${parent.name} matches (sectionName ${parent.sectionName ?? '-'}, port ${parent.port ?? '-'})`;
+  if (candidates.length === 0) return { reason: 'NoMatchingParent', message: `no listener of Gateway ${gwNs}/${parent.name} matches (sectionName ${parent.sectionName ?? '-'}, port ${parent.port ?? '-'})` };
   const allowed = candidates.filter((s) => routeAllowed(idx, s, routeNs));
-  if (allowed.length === 0) return `listeners of Gateway ${gwNs}/${parent.name} do not allow routes from namespace ${routeNs}`;
+  if (allowed.length === 0) return { reason: 'NotAllowedByListeners', message: `listeners of Gateway ${gwNs}/${parent.name} do not allow routes from namespace ${routeNs}` };
   return allowed;
 }
 
@@ -142,6 +116,7 @@ function translateRule(
   backends: Record<string, IRBackend>,
   backendResources: Map<string, LoadedResource>,
   status: StatusCollector,
+  onParent: ParentConditions,
 ): IRRoute {
   const ns = namespaceOf(route.resource);
   const name = route.resource.metadata.name;
@@ -210,7 +185,7 @@ function translateRule(
       wb.backend = res.backend.id;
       backendResources.set(res.backend.id, res.resource);
     } else {
-      status.condition(key, { type: 'ResolvedRefs', status: 'False', reason: res.reason, message: res.message });
+      onParent({ type: 'ResolvedRefs', status: 'False', reason: res.reason, message: res.message });
     }
     for (const bf of ref.filters ?? []) {
       if (bf.type === 'RequestHeaderModifier') wb.requestHeaders = headerModifier(bf.requestHeaderModifier);
@@ -229,7 +204,7 @@ function translateRule(
   let action: IRAction;
   if (problems.length > 0) {
     // Gateway API: a rule that cannot be programmed answers 500, never something looser.
-    status.condition(key, { type: 'Accepted', status: 'False', reason: 'UnsupportedValue', message: `rules[${ruleIndex}]: ${problems.join('; ')}` });
+    onParent({ type: 'Accepted', status: 'False', reason: 'UnsupportedValue', message: `rules[${ruleIndex}]: ${problems.join('; ')}` });
     action = { type: 'direct', status: 500, body: 'route misconfigured\n' };
   } else if (redirect) action = redirect;
   else action = { type: 'proxy', backends: weighted, rewrite, mirrors };

@@ -77,6 +77,11 @@ export function translate(resources: readonly LoadedResource[], options: Transla
       type: `Listener/${s.spec.name}`, status: 'True', reason: 'Programmed', message: `${s.attachedRoutes} route(s) attached`,
     });
   }
+  // Status says which generation of each object it was computed from (metadata.generation).
+  for (const object of status.objects()) {
+    const [kind, namespace, ...name] = object.split('/');
+    status.setObservedGeneration(object, idx.get(kind, namespace, name.join('/'))?.resource.metadata.generation);
+  }
   const body = { listeners: gw.listeners, backends, settings: { limits: options.limits } };
   const version = createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
   const snapshot: Snapshot = { version, generatedAt: new Date().toISOString(), ...body, status: status.list() };

@@ -1,4 +1,4 @@
-import type { ParentReference, ParentStatus, ResourceStatus, StatusCondition } from '../ir/types.ts';
+import type { ConditionReason, ParentReference, ParentStatus, ResourceStatus, StatusCondition } from '../ir/types.ts';
 
 export type ParentField = 'parents' | 'ancestors';
 
@@ -37,7 +37,7 @@ export class StatusCollector {
     this.condition(object, { type: 'Accepted', status: 'True', reason: 'Accepted', message });
   }
 
-  reject(object: string, reason: string, message: string): void {
+  reject(object: string, reason: ConditionReason, message: string): void {
     this.condition(object, { type: 'Accepted', status: 'False', reason, message });
   }
 
@@ -50,10 +50,18 @@ export class StatusCollector {
     return [...this.map.keys()];
   }
 
+  /** Sorted by object; within one, Accepted first, then ResolvedRefs, then in the order they were set. */
   list(): ResourceStatus[] {
+    for (const s of this.map.values()) {
+      s.conditions.sort(byType);
+      for (const p of [...(s.parents ?? []), ...(s.ancestors ?? [])]) p.conditions.sort(byType);
+    }
     return [...this.map.values()].sort((a, b) => (a.object < b.object ? -1 : a.object > b.object ? 1 : 0));
   }
 }
+
+const TYPE_RANK: Readonly<Record<string, number>> = { Accepted: 0, ResolvedRefs: 1 };
+const byType = (a: StatusCondition, b: StatusCondition): number => (TYPE_RANK[a.type] ?? 2) - (TYPE_RANK[b.type] ?? 2);
 
 /** The first False of a type is the most useful one; keep it. */
 function put(conditions: StatusCondition[], c: StatusCondition): void {
