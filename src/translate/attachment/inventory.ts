@@ -5,6 +5,7 @@ import type { IRListener, IRRoute, NamespacedName } from '../../ir/types.ts';
 import type { LoadedResource } from '../../resources/types.ts';
 import { namespaceOf } from '../../resources/types.ts';
 import type { ResourceIndex } from '../index-resources.ts';
+import type { HTTPRouteSpec } from '../../resources/kinds/gatewayapi-httproute.ts';
 import type { ListenerPoint, RouteId, RouteKind, RouteRulePoint } from './targets.ts';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
@@ -43,11 +44,6 @@ export interface TargetInventory {
 export const nnKey = (nn: NamespacedName): string => `${nn.namespace}/${nn.name}`;
 export const routeKey = (r: RouteId): string => `${r.kind}/${r.namespace}/${r.name}`;
 
-interface RouteSpecShape {
-  parentRefs?: { group?: string; kind?: string; namespace?: string; name: string; sectionName?: string }[];
-  rules?: { name?: string }[];
-}
-
 export function buildInventory(idx: ResourceIndex, listeners: readonly IRListener[]): TargetInventory {
   const gateways = new Map<string, GatewayEntry>();
   for (const gw of idx.list('Gateway')) {
@@ -60,7 +56,8 @@ export function buildInventory(idx: ResourceIndex, listeners: readonly IRListene
     for (const r of idx.list(kind)) {
       const ns = namespaceOf(r.resource);
       const ref: RouteId = { kind, namespace: ns, name: r.resource.metadata.name };
-      const spec = (r.resource.spec ?? {}) as RouteSpecShape;
+      // HTTPRoute and GRPCRoute share parentRefs and rule names (the HTTPRoute type reads both).
+      const spec = (r.resource.spec ?? {}) as HTTPRouteSpec;
       const parents = (spec.parentRefs ?? [])
         .filter((p) => (p.group ?? GATEWAY_API_GROUP) === GATEWAY_API_GROUP && (p.kind ?? 'Gateway') === 'Gateway')
         .map((p) => ({ gateway: { namespace: p.namespace ?? ns, name: p.name }, sectionName: p.sectionName }));
