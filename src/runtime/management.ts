@@ -119,7 +119,7 @@ export async function startManagement(m: ManagementOptions, version: string, log
       if (errs.length > 0) {
         const message = errs.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
         const i = conditions.findIndex((c) => c.type === 'Accepted');
-        const rejected = { type: 'Accepted', status: 'False' as const, reason: 'Invalid', message, observedGeneration: r.metadata.generation, lastTransitionTime: builtAt };
+        const rejected = { type: 'Accepted' as const, status: 'False' as const, reason: 'Invalid' as const, message, observedGeneration: r.metadata.generation, lastTransitionTime: builtAt };
         if (i >= 0) conditions[i] = rejected;
         else conditions.unshift(rejected);
       }
