@@ -188,3 +188,40 @@ export function manyRoutesConfig(gatewayPort: number, upstreams: Upstreams, rout
     },
   };
 }
+
+/** The regex route's path and header patterns (RE2, whole-value matches). */
+export const REGEX_PATH = '/re/[a-z]+/v[0-9]+/items(/[a-z0-9-]+)*';
+export const REGEX_HEADER = 't[0-9]+(-[a-z]+)?';
+
+/**
+ * A regex route (path and header RegularExpression matches) next to a plain
+ * PathPrefix route on one gateway: the two probes differ only in which one
+ * answers, so their ratio is the cost of evaluating the regexes (RE2).
+ */
+export function regexConfig(gatewayPort: number, upstreams: Upstreams): { yaml: string; regex: Probe; plain: Probe } {
+  const routeHeader = (value: string) => [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: ROUTE_HEADER, value }] } }];
+  const docs = [
+    gateway(gatewayPort),
+    backend(TARGET_BACKEND, upstreams.target),
+    httpRoute('regex', undefined, {
+      matches: [{ path: { type: 'RegularExpression', value: REGEX_PATH }, headers: [{ type: 'RegularExpression', name: 'x-tenant', value: REGEX_HEADER }] }],
+      filters: routeHeader('regex'),
+      backendRefs: [backendRef(TARGET_BACKEND)],
+    }),
+    httpRoute('plain', undefined, {
+      matches: [{ path: { type: 'PathPrefix', value: '/plain' } }],
+      filters: routeHeader('plain'),
+      backendRefs: [backendRef(TARGET_BACKEND)],
+    }),
+  ];
+  const probe = (path: string, headers: Record<string, string>, route: string): Probe => ({
+    path,
+    headers,
+    expect: { upstream: 'target', body: upstreamBody('target'), headers: { [ROUTE_HEADER]: route, [UPSTREAM_HEADER]: 'target' } },
+  });
+  return {
+    yaml: toYaml(docs),
+    regex: probe('/re/orders/v2/items/abc-123', { 'x-tenant': 't42-eu' }, 'regex'),
+    plain: probe('/plain/orders/v2/items/abc-123', { 'x-tenant': 't42-eu' }, 'plain'),
+  };
+}

@@ -18,6 +18,7 @@ import type { BenchResults, ScenarioResult } from './results.ts';
 import { plainScenarios, reloadScenario, routesScenario } from './scenarios/suite.ts';
 import { istioScenario } from './scenarios/istio.ts';
 import { managementScenario } from './scenarios/management.ts';
+import { regexScenario } from './scenarios/regex.ts';
 
 /** Above this share of CPU used by others before we start, the figures are flagged as noisy. */
 const BUSY_WARNING = 0.15;
@@ -78,6 +79,7 @@ async function main(opts: Options): Promise<number> {
     if (opts.only.has('istio')) add(await istioScenario(ctx));
     if (opts.only.has('plain2')) add(await plainScenarios(ctx, 2, false));
     if (opts.only.has('routes')) add(await routesScenario(ctx));
+    if (opts.only.has('regex')) add(await regexScenario(ctx));
     if (opts.only.has('reload')) add(await reloadScenario(ctx));
     if (opts.only.has('management')) add(await managementScenario(ctx));
   } finally {

@@ -144,5 +144,5 @@ test('path templates: {*} is one segment, {**} any number', () => {
     ['/foo/{*}', '/foo/a%2Fb', true],
     ['/foo/{*}', '/foo/a*b', false], // "*" is not a pchar in Envoy's template grammar
   ];
-  for (const [tpl, path, want] of cases) assert.equal(compilePathTemplate(tpl).test(path), want, `${tpl} vs ${path}`);
+  for (const [tpl, path, want] of cases) assert.equal(compilePathTemplate(tpl).matches(path), want, `${tpl} vs ${path}`);
 });

@@ -2,13 +2,17 @@
 // segment, "{**}" zero or more segments, last), translated the way Envoy's
 // uri_template matcher does: "{*}" becomes "[pchar]+", "{**}" becomes
 // "[pchar/]*", everything else is literal, and the whole path must match.
-// The RegExp is built once per snapshot (the IR carries only the template).
+// The matcher is built once per snapshot (the IR carries only the template).
+import { compileRegex, escapeRegex, type LinearRegex } from '../match/regex.ts';
 
 /** Envoy's kLiteral: RFC 3986 pchar without "*" (unreserved, pct-encoded, sub-delims, ":", "@"). */
 const PCHAR = "a-zA-Z0-9\\-._~%!$&'()+,;:@=";
 const ONE_SEGMENT = `[${PCHAR}]+`;
 const ANY_SEGMENTS = `[${PCHAR}/]*`;
 const VALID_LITERAL = /^[a-zA-Z0-9\-._~%!$&'()+,;:@=]+$/;
+
+/** Built from escaped literals and fixed classes: no program-size bound (see match/regex.ts). */
+const UNBOUNDED = { maxProgramSize: Infinity };
 
 export const MATCH_ONE = '{*}';
 export const MATCH_ANY = '{**}';
@@ -52,13 +56,9 @@ function trimSlashes(s: string): string {
   return s.slice(a, b);
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-}
-
-/** The anchored RegExp for a validated template. */
-export function compilePathTemplate(path: string): RegExp {
-  let src = '^';
+/** The whole-path matcher for a validated template (RE2, like every user-supplied pattern). */
+export function compilePathTemplate(path: string): LinearRegex {
+  let src = '';
   let i = 0;
   while (i < path.length) {
     if (path.startsWith(MATCH_ANY, i)) {
@@ -73,7 +73,7 @@ export function compilePathTemplate(path: string): RegExp {
       i = next;
     }
   }
-  return new RegExp(src + '$');
+  return compileRegex(src, UNBOUNDED);
 }
 
 function nextTemplate(path: string, from: number): number {

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IRMatch, IRValueMatch } from '../ir/types.ts';
 import type { RouteInfo } from '../core/request.ts';
+import { compileRegex, type LinearRegex } from '../match/regex.ts';
 
 /** What the router needs of a compiled route (the data plane adds its handlers). */
 export type CompiledRoute = RouteInfo;
@@ -20,7 +21,7 @@ export interface RouteMatch<R extends CompiledRoute = CompiledRoute> {
 interface ValueCheck {
   name: string;
   exact: string | undefined;
-  regex: RegExp | undefined;
+  regex: LinearRegex | undefined;
 }
 
 interface Entry<R extends CompiledRoute> {
@@ -28,7 +29,7 @@ interface Entry<R extends CompiledRoute> {
   method: string | undefined;
   headers: ValueCheck[];
   query: ValueCheck[];
-  regex: RegExp | undefined;
+  regex: LinearRegex | undefined;
 }
 
 class PathIndex<R extends CompiledRoute> {
@@ -61,7 +62,7 @@ class PathIndex<R extends CompiledRoute> {
       if (hit) return hit;
     }
     for (const e of this.regex) {
-      if (e.regex!.test(path) && checks(e, method, headers, q)) return e.result;
+      if (e.regex!.matches(path) && checks(e, method, headers, q)) return e.result;
     }
     if (this.prefix.size === 0) return undefined;
     // Try the path itself, then each shorter path-element boundary, down to "/".
@@ -105,7 +106,7 @@ function checks<R extends CompiledRoute>(e: Entry<R>, method: string, headers: I
     const raw = headers[c.name];
     if (raw === undefined) return false;
     const v = typeof raw === 'string' ? raw : raw.join(',');
-    if (c.exact !== undefined ? v !== c.exact : !c.regex!.test(v)) return false;
+    if (c.exact !== undefined ? v !== c.exact : !c.regex!.matches(v)) return false;
   }
   if (e.query.length > 0) {
     if (!q) return false;
@@ -114,7 +115,7 @@ function checks<R extends CompiledRoute>(e: Entry<R>, method: string, headers: I
       // Gateway API: with repeated parameters, the first one counts.
       const v = q.get(c.name);
       if (v === null) return false;
-      if (c.exact !== undefined ? v !== c.exact : !c.regex!.test(v)) return false;
+      if (c.exact !== undefined ? v !== c.exact : !c.regex!.matches(v)) return false;
     }
   }
   return true;
@@ -138,10 +139,10 @@ function compareStr(a: string, b: string): number {
 }
 
 function valueCheck(m: IRValueMatch): ValueCheck {
-  // Gateway API regexes match the whole value.
+  // Gateway API regexes match the whole value (RE2, linear time: see match/regex.ts).
   return m.type === 'Exact'
     ? { name: m.name, exact: m.value, regex: undefined }
-    : { name: m.name, exact: undefined, regex: new RegExp(`^(?:${m.value})$`) };
+    : { name: m.name, exact: undefined, regex: compileRegex(m.value) };
 }
 
 export class Router<R extends CompiledRoute = CompiledRoute> {
@@ -162,7 +163,7 @@ export class Router<R extends CompiledRoute = CompiledRoute> {
             method: match.method,
             headers: match.headers.map(valueCheck),
             query: match.query.map(valueCheck),
-            regex: match.path.type === 'RegularExpression' ? new RegExp(`^(?:${match.path.value})$`) : undefined,
+            regex: match.path.type === 'RegularExpression' ? compileRegex(match.path.value) : undefined,
           });
           n++;
         }

@@ -16,6 +16,7 @@ import { gatewayReply } from '../core/replies.ts';
 import { compileStringMatcher, parseWildcard, type StringPredicate, type StringPattern } from '../authz/string-match.ts';
 import { compileIpMatcher } from '../authz/ip-match.ts';
 import { compilePathTemplate, containsPathTemplate } from '../authz/path-template.ts';
+import { compileRegex, escapeRegex, type LinearRegex } from '../match/regex.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzClient, type ExtAuthzConfig } from '../authz/ext-authz/client.ts';
 import { authorityOf, headerValue, pathAndQuery } from '../authz/ext-authz/headers.ts';
 
@@ -63,14 +64,13 @@ function firstMatch(p: CompiledPolicy, ctx: RequestContext): number {
   return -1;
 }
 
-/** Plain loop: no closure per request. */
-function anyTest(res: RegExp[], s: string): boolean {
-  for (let i = 0; i < res.length; i++) if (res[i].test(s)) return true;
-  return false;
-}
+/** Istio's own regexes around escaped values: no program-size bound (see match/regex.ts). */
+const BUILT_FROM_LITERALS = { maxProgramSize: Infinity };
 
-function escapeRegex(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+/** Plain loop: no closure per request. Whole-value matches, in linear time (RE2). */
+function anyMatches(res: LinearRegex[], s: string): boolean {
+  for (let i = 0; i < res.length; i++) if (res[i].matches(s)) return true;
+  return false;
 }
 
 /** Istio's wildcard for string attributes: a lone "*" is ".+". */
@@ -113,11 +113,11 @@ function principalMatcher(values: string[]): StringPredicate {
  */
 function namespaceMatcher(values: string[]): StringPredicate {
   const needles = values.filter((v) => !v.includes('*')).map((v) => `/ns/${v}/`);
-  const res = values.filter((v) => v.includes('*')).map((v) => new RegExp(`^.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*$`));
+  const res = values.filter((v) => v.includes('*')).map((v) => compileRegex(`.*/ns/${v.split('*').map(escapeRegex).join('.*')}/.*`, BUILT_FROM_LITERALS));
   return (principal) => {
     if (principal === undefined) return false;
     for (let i = 0; i < needles.length; i++) if (principal.includes(needles[i])) return true;
-    return anyTest(res, principal);
+    return anyMatches(res, principal);
   };
 }
 
@@ -125,9 +125,9 @@ function namespaceMatcher(values: string[]): StringPredicate {
 function serviceAccountMatcher(values: string[]): StringPredicate {
   const res = values.map((v) => {
     const [ns, sa] = v.split('/');
-    return new RegExp(`^.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?$`);
+    return compileRegex(`.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(sa)}(/.+)?`, BUILT_FROM_LITERALS);
   });
-  return (principal) => principal !== undefined && anyTest(res, principal);
+  return (principal) => principal !== undefined && anyMatches(res, principal);
 }
 
 function claimsOf(ctx: RequestContext): Record<string, unknown> | undefined {
@@ -268,7 +268,7 @@ function valuesMatcher(c: IstioCondition, values: string[]): Predicate {
       const templates = values.filter(containsPathTemplate).map(compilePathTemplate);
       const m = stringMatcher(values.filter((v) => !containsPathTemplate(v)));
       if (templates.length === 0) return (ctx) => m(ctx.path);
-      return (ctx) => m(ctx.path) || anyTest(templates, ctx.path);
+      return (ctx) => m(ctx.path) || anyMatches(templates, ctx.path);
     }
     case 'request.headers': {
       const get = headerGetter(c.header ?? '');

@@ -32,20 +32,6 @@ export function isIPOrCIDR(s: string): boolean {
   return Number(bits) <= (family === 4 ? 32 : 128);
 }
 
-/**
- * Why `source` is not a usable JavaScript regular expression, or undefined if
- * it compiles. The data plane compiles these patterns once per snapshot; a
- * pattern that cannot compile must be rejected here, not at request time.
- */
-export function regexError(source: string): string | undefined {
-  try {
-    new RegExp(source);
-    return undefined;
-  } catch (err) {
-    return `is not a valid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
-  }
-}
-
 /** Report every later entry whose key was already seen. */
 export function checkUniqueBy<T>(
   items: readonly T[],

@@ -1,6 +1,7 @@
 // Semantic rules shared by HTTPRoute and GRPCRoute: the CEL validations of
 // the Gateway API CRDs that a JSON schema cannot express.
-import { list, has, isIPAddress, checkUniqueBy, regexError, gepDurationMs } from './check-helpers.ts';
+import { list, has, isIPAddress, checkUniqueBy, gepDurationMs } from './check-helpers.ts';
+import { regexError } from '../../match/regex.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
 
 const GATEWAY_GROUP = 'gateway.networking.k8s.io';
