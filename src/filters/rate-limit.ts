@@ -18,6 +18,7 @@ import type { RequestContext } from '../core/request.ts';
 import { gatewayReply, rateLimited } from '../core/replies.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import { compileIpMatcher } from '../authz/ip-match.ts';
+import { compileRegex } from '../match/regex.ts';
 import { DENIED, STORE_FAILED, UNIT_MS, type WindowStore } from '../state/windows.ts';
 import { globalCounters, localCounters } from '../state/registry.ts';
 import { Throttle } from './throttle.ts';
@@ -63,11 +64,11 @@ function compileSelector(s: IRRateLimitSelector, tests: Predicate[], parts: KeyP
         return;
       }
       const want = s.value ?? '';
-      const re = s.type === 'RegularExpression' ? new RegExp(`^(?:${want})$`) : undefined;
+      const re = s.type === 'RegularExpression' ? compileRegex(want) : undefined;
       const invert = s.invert;
       tests.push((ctx) => {
         const v = headerValue(ctx.headers, name);
-        const hit = v !== undefined && (re ? re.test(v) : v === want);
+        const hit = v !== undefined && (re ? re.matches(v) : v === want);
         return invert ? !hit : hit;
       });
       return;
@@ -89,8 +90,8 @@ function compileSelector(s: IRRateLimitSelector, tests: Predicate[], parts: KeyP
       let hit: (p: string) => boolean;
       if (type === 'Exact') hit = (p) => p === value;
       else if (type === 'RegularExpression') {
-        const re = new RegExp(`^(?:${value})$`);
-        hit = (p) => re.test(p);
+        const re = compileRegex(value);
+        hit = (p) => re.matches(p);
       } else {
         const base = value.length > 1 && value.endsWith('/') ? value.slice(0, -1) : value;
         hit = base === '/' ? () => true : (p) => p === base || (p.startsWith(base) && p.charCodeAt(base.length) === 47 /* / */);

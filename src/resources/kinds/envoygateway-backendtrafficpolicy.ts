@@ -7,6 +7,7 @@
 import { type Schema, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING, LABEL_SELECTOR } from './common.ts';
 import { DURATION, GROUP, HEADER_NAME, KIND, OBJECT_NAME, SECTION_NAME } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
+import { regexError } from '../../match/regex.ts';
 import type { ValidationIssue } from './issues.ts';
 import { parseCidr } from '../../authz/ip-match.ts';
 
@@ -219,9 +220,6 @@ export function checkBackendTrafficPolicy(p: any, out: ValidationIssue[]): void 
 }
 
 function regexIssue(pattern: unknown, path: (string | number)[], out: ValidationIssue[]): void {
-  try {
-    new RegExp(String(pattern));
-  } catch (err) {
-    out.push({ path, message: `not a valid regular expression: ${(err as Error).message}` });
-  }
+  const message = regexError(String(pattern));
+  if (message) out.push({ path, message });
 }
