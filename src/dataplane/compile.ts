@@ -38,6 +38,8 @@ export interface DataRoute extends CompiledRoute {
   chains: readonly Chain[];
   action: CompiledAction;
   timeouts: IRRoute['timeouts'];
+  /** Identity headers any filter of the route or of its backends sets (lowercase): removed from the client's request first. */
+  identityHeaders: readonly string[];
 }
 
 export interface CompiledListener {
@@ -55,6 +57,17 @@ export interface CompiledSnapshot {
 }
 
 export class CompileError extends Error {}
+
+/** Every identity header the route's filters and its backends' filters set, once per snapshot. */
+function identityHeadersOf(r: IRRoute): string[] {
+  const names = new Set<string>();
+  const add = (list: IRFilter[]): void => {
+    for (const f of list) for (const h of filterModule(f.type)?.identityHeaders?.(f.config) ?? []) names.add(h.toLowerCase());
+  };
+  add(r.filters);
+  if (r.action.type === 'proxy') for (const b of r.action.backends) add(b.filters);
+  return [...names];
+}
 
 export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
   const filters: CompiledFilter[] = [];
@@ -109,7 +122,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     for (const l of ir.listeners) {
       const routes: DataRoute[] = l.routes.map((r) => {
         const chain = chainOf(r.filters);
-        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r.action, chain), timeouts: r.timeouts };
+        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r.action, chain), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r) };
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,

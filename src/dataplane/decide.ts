@@ -22,6 +22,7 @@ import { splitTarget } from './path.ts';
 import { hostOfAuthority, requestAuthority } from './authority.ts';
 import { redirectLocation } from './respond.ts';
 import { newRequestId } from './request-id.ts';
+import { sanitizeClientHeaders, stripIdentityHeaders } from './client-headers.ts';
 
 /** One request as it arrived, transport-free: what the listener, explain or a test knows. */
 export interface RequestFacts {
@@ -119,6 +120,8 @@ function toBackend(d: DecidedRequest): Decided {
 export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts): Decided {
   const l = listener.ir;
   const headers = facts.headers;
+  // Before routing and before any filter adds a header (client-headers.ts).
+  sanitizeClientHeaders(headers, l, facts.tls);
   const split = splitTarget(facts.target, l.pathNormalization);
   const authority = split ? requestAuthority(headers) : '';
   let requestId = facts.requestId ?? headers['x-request-id'];
@@ -147,6 +150,7 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
   if (!match) return answered(ctx, gatewayReply('noRoute'), NO_CHAINS);
   const route = match.route;
   ctx.route = route;
+  if (route.identityHeaders.length > 0) stripIdentityHeaders(headers, route.identityHeaders);
   ctx.match = match.match;
   if (match.match.path.type === 'PathPrefix') ctx.matchedPrefix = match.match.path.value;
   // A route without policies runs no filter code at all.

@@ -8,6 +8,7 @@ import type { SecureContext } from 'node:tls';
 import type { IRListener } from '../ir/types.ts';
 import type { CompiledListener } from './compile.ts';
 import { hostnameMatches } from '../translate/hostnames.ts';
+import { boundConnections } from './connection-bounds.ts';
 import { deferContinue } from './expect.ts';
 import { rawHttp1 } from '../core/replies.ts';
 
@@ -77,15 +78,20 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       session.on('close', () => sessions.delete(session));
       session.on('error', () => {});
     });
-    s.on('tlsClientError', () => {});
+    // A handshake that failed or timed out: the socket goes, it is never answered in plain text.
+    s.on('tlsClientError', (_err, socket) => socket.destroy());
     (s as unknown as http.Server).on('clientError', onClientError);
     // Both h2 streams and HTTP/1.1 requests on this server come through here.
     s.on('checkContinue', deferContinue(opts.onRequest) as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     server = s;
   }
   server.on('error', opts.onError);
+  const bounds = boundConnections(server, () => opts.current()?.ir.connection);
   await new Promise<void>((resolve, reject) => {
-    const fail = (err: Error) => reject(err);
+    const fail = (err: Error) => {
+      bounds.stop();
+      reject(err);
+    };
     server.once('error', fail);
     server.listen({ host: opts.host, port: opts.port, reusePort: opts.reusePort, exclusive: opts.reusePort }, () => {
       server.off('error', fail);
@@ -108,6 +114,7 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       s.rejectUnauthorized = cv?.mode === 'REQUIRE';
     },
     async close(deadlineMs) {
+      bounds.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ('closeIdleConnections' in server) server.closeIdleConnections();
       for (const s of sessions) s.close();

@@ -34,7 +34,9 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
     return obs.reply(res, ctx, gatewayReply('noHealthyUpstream'), wb.chains);
   }
   const h = ctx.headers;
-  const headers = copyEndToEnd(h, typeof h.connection === 'string' ? h.connection : undefined);
+  // Connection-named headers were removed on arrival (client-headers.ts), before
+  // the filters added theirs: naming them again here would strip the gateway's own.
+  const headers = copyEndToEnd(h, undefined);
   // HTTP/2 clients send :authority instead of Host.
   if (headers.host === undefined) headers.host = ctx.headers[':authority'] as string ?? ctx.host;
   const xff = h['x-forwarded-for'];

@@ -5,7 +5,8 @@
 //   its `iss`; otherwise 401 (403 for a disallowed audience) with
 //   WWW-Authenticate, whatever the authorization policies say;
 // - the first verified token gives the request principal "<iss>/<sub>", claims,
-//   audiences and presenter; claims/payload are copied to headers; the token is
+//   audiences and presenter, and it alone fills the claim/payload headers; two
+//   different tokens for one provider are refused (401); each token is
 //   removed from where it was found unless forwardOriginalToken;
 // - headers this filter writes are first removed from the incoming request, so
 //   clients cannot forge them; CORS preflights are not checked.
@@ -99,8 +100,19 @@ function compileLocations(rules: CompiledRule[], config: IstioRequestAuthenticat
   return { headers: lists.header, params: lists.param, cookies: lists.cookie };
 }
 
+/** The claim and payload headers of every rule (lowercase): only the gateway may set them. */
+function identityHeadersOf(config: IstioRequestAuthenticationConfig): string[] {
+  const names = new Set<string>();
+  for (const r of config.rules) {
+    if (r.outputPayloadToHeader) names.add(r.outputPayloadToHeader.toLowerCase());
+    for (const o of r.outputClaimToHeaders) names.add(o.header.toLowerCase());
+  }
+  return [...names];
+}
+
 export const istioRequestAuthentication: FilterModuleFor<'istio.requestAuthentication'> = {
   type: ISTIO_REQUEST_AUTHENTICATION,
+  identityHeaders: identityHeadersOf,
   compile(config, cc): CompiledFilter {
     const leases: Lease<JwtProvider>[] = [];
     const rules: CompiledRule[] = config.rules.map((r) => {
@@ -121,7 +133,7 @@ export const istioRequestAuthentication: FilterModuleFor<'istio.requestAuthentic
       };
     });
     const { headers: headerLocs, params: paramLocs, cookies: cookieLocs } = compileLocations(rules, config);
-    const sanitize = [...new Set(rules.flatMap((r) => [...(r.payloadHeader ? [r.payloadHeader] : []), ...r.claimHeaders.map((c) => c.header)]))];
+    const sanitize = identityHeadersOf(config);
 
     const extract = (ctx: RequestContext): Found[] | undefined => {
       let out: Found[] | undefined;
@@ -194,19 +206,27 @@ export const istioRequestAuthentication: FilterModuleFor<'istio.requestAuthentic
 
     const finish = (ctx: RequestContext, found: Found[], outcomes: Outcome[]): Decision => {
       for (const o of outcomes) if (!o.ok) return deny(ctx, o);
+      // Two different tokens for one provider (say a header and ?access_token=):
+      // which caller is this? Istio refuses the request (401) rather than pick one.
+      for (let i = 1; i < outcomes.length; i++) {
+        for (let j = 0; j < i; j++) {
+          if ((outcomes[i] as Outcome & { ok: true }).rule === (outcomes[j] as Outcome & { ok: true }).rule && found[i].token !== found[j].token) {
+            return deny(ctx, { ok: false, failure: 'JwtVerificationFail', detail: 'more than one token for the same provider', rule: (outcomes[i] as Outcome & { ok: true }).rule });
+          }
+        }
+      }
       const first = outcomes[0] as Outcome & { ok: true };
       const id = ctx.identity;
       id.requestPrincipal = first.jwt.principal;
       id.claims = first.jwt.claims;
       id.audiences = first.jwt.audiences as string[];
       id.presenter = first.jwt.presenter;
-      for (let i = 0; i < outcomes.length; i++) {
-        const { rule, jwt } = outcomes[i] as Outcome & { ok: true };
-        if (rule.payloadHeader !== undefined) ctx.headers[rule.payloadHeader] = jwt.payloadSegment;
-        for (const c of rule.claimHeaders) {
-          const v = claimHeaderValue(claimAt(jwt.payload, c.path));
-          if (v !== undefined && !UNSAFE_HEADER_VALUE.test(v)) ctx.headers[c.header] = v;
-        }
+      // Every claim header comes from the token authorization reads (the first):
+      // never one identity for the policies and another for the backend.
+      if (first.rule.payloadHeader !== undefined) ctx.headers[first.rule.payloadHeader] = first.jwt.payloadSegment;
+      for (const c of first.rule.claimHeaders) {
+        const v = claimHeaderValue(claimAt(first.jwt.payload, c.path));
+        if (v !== undefined && !UNSAFE_HEADER_VALUE.test(v)) ctx.headers[c.header] = v;
       }
       // Removed after every token was read: two locations may share a header.
       for (let i = 0; i < outcomes.length; i++) {
@@ -233,12 +253,14 @@ export const istioRequestAuthentication: FilterModuleFor<'istio.requestAuthentic
         id.claims = undefined;
         id.audiences = undefined;
         id.presenter = undefined;
+        // First, on every path: the data plane strips these after routing too
+        // (identityHeaders), this keeps explain and a chain run alone the same.
+        for (let i = 0; i < sanitize.length; i++) if (ctx.headers[sanitize[i]] !== undefined) delete ctx.headers[sanitize[i]];
         // Istio sets bypass_cors_preflight: a preflight carries no credentials.
         if (ctx.method === 'OPTIONS' && ctx.headers.origin !== undefined && ctx.headers['access-control-request-method'] !== undefined) {
           if (ctx.trace) ctx.record({ filter: ISTIO_REQUEST_AUTHENTICATION, origin: cc.origin, decision: 'continue', reason: 'CORS preflight is not authenticated' });
           return undefined;
         }
-        for (let i = 0; i < sanitize.length; i++) if (ctx.headers[sanitize[i]] !== undefined) delete ctx.headers[sanitize[i]];
 
         const found = extract(ctx);
         if (found === undefined) {

@@ -27,6 +27,14 @@ export interface CompileContext {
 export interface FilterModule<Config = unknown, Type extends string = string> {
   type: Type;
   compile(config: Config, cc: CompileContext): CompiledFilter;
+  /**
+   * Request headers this filter sets to carry identity upstream (claims,
+   * payload, consumer, ...). The data plane removes every one of them from the
+   * client's request right after routing, on every path the route takes
+   * (preflights and unauthenticated requests included), so that only the
+   * gateway can set them.
+   */
+  identityHeaders?(config: Config): readonly string[];
 }
 
 /** The module for one IR filter type: its config type comes from src/ir/filters.ts. */

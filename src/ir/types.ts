@@ -44,10 +44,30 @@ export interface IRListener {
    * connection's peer is the client.
    */
   xffTrustedHops: number;
+  /** Connection bounds and client-certificate forwarding (ClientTrafficPolicy's to set; translate writes the defaults). */
+  connection: IRConnection;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */
   routes: IRRoute[];
+}
+
+export interface IRConnection {
+  /**
+   * From accept to the first complete request head, the TLS handshake
+   * included; then for each later HTTP/1.1 head after idleTimeoutMs. Closed beyond.
+   */
+  requestHeadersTimeoutMs: number;
+  /** A keep-alive HTTP/1.1 connection or an HTTP/2 session with no request in flight is closed after this. */
+  idleTimeoutMs: number;
+  forwardClientCert: IRForwardClientCert;
+}
+
+/** Envoy's forward_client_cert_details (Envoy Gateway: ClientTrafficPolicy headers.xForwardedClientCert). */
+export interface IRForwardClientCert {
+  mode: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /** APPEND_FORWARD / SANITIZE_SET: what this hop's element carries besides Hash (Envoy's set_current_client_cert_details). */
+  details: ('Cert' | 'Subject' | 'URI' | 'DNS')[];
 }
 
 export interface IRListenerSection {

@@ -1,7 +1,7 @@
 // Gateways → listening sockets. Every Gateway listener on the same port
 // shares one socket; hostnames (and SNI) tell them apart.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { IRCertificate, IRListener, NamespacedName, PathNormalization } from '../ir/types.ts';
+import type { IRCertificate, IRConnection, IRListener, NamespacedName, PathNormalization } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import type { GatewayListener, GatewaySpec } from '../resources/kinds/gatewayapi-gateway.ts';
@@ -33,7 +33,7 @@ export interface GatewayTranslation {
 export function translateGateways(
   idx: ResourceIndex,
   status: StatusCollector,
-  opts: { gatewayClass?: string; bindAddress: string; pathNormalization: PathNormalization },
+  opts: { gatewayClass?: string; bindAddress: string; pathNormalization: PathNormalization; connection: IRConnection },
 ): GatewayTranslation {
   const byPort = new Map<number, IRListener>();
   const sections: AttachableSection[] = [];
@@ -78,6 +78,8 @@ export function translateGateways(
           protocol: l.protocol,
           pathNormalization: opts.pathNormalization,
           xffTrustedHops: 0,
+          // A copy per listener: a ClientTrafficPolicy changes its own listener's.
+          connection: { ...opts.connection, forwardClientCert: { ...opts.connection.forwardClientCert, details: [...opts.connection.forwardClientCert.details] } },
           sections: [],
           routes: [],
         };

@@ -1,7 +1,7 @@
 // translate: a pure function from resources to an IR snapshot plus status.
 // No I/O here: everything it needs arrives in the input.
 import { createHash } from 'node:crypto';
-import type { IRBackend, IRLimits, PathNormalization, Snapshot } from '../ir/types.ts';
+import type { IRBackend, IRConnection, IRLimits, PathNormalization, Snapshot } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import type { ConfigError } from '../resources/errors.ts';
 import { ResourceIndex } from './index-resources.ts';
@@ -23,7 +23,21 @@ export interface TranslateOptions {
   pathNormalization?: PathNormalization;
   /** Istio's root namespace (mesh-wide policies). */
   rootNamespace: string;
+  /** Every listener's connection settings until a ClientTrafficPolicy says otherwise (DEFAULT_CONNECTION when absent). */
+  connection?: IRConnection;
 }
+
+/**
+ * Connection defaults: 30 s for a request head (TLS handshake included: a
+ * slow mobile client is well within it, a stalled socket is not kept), 15 s
+ * idle between requests (HTTP/1.1 keep-alive and HTTP/2 alike), and Envoy's
+ * default of removing any X-Forwarded-Client-Cert the client sent.
+ */
+export const DEFAULT_CONNECTION: IRConnection = {
+  requestHeadersTimeoutMs: 30_000,
+  idleTimeoutMs: 15_000,
+  forwardClientCert: { mode: 'SANITIZE', details: [] },
+};
 
 export const DEFAULT_LIMITS: IRLimits = {
   maxHeaderBytes: 60 * 1024, // Envoy's default (max_request_headers_kb: 60)
@@ -56,7 +70,7 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const policyErrors: ConfigError[] = [];
   const istio = new IstioTranslator(idx, options.rootNamespace, status, errors, policyErrors);
   const pathNormalization = options.pathNormalization ?? istio.pathNormalization ?? 'BASE';
-  const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization });
+  const gw = translateGateways(idx, status, { gatewayClass: options.gatewayClass, bindAddress: options.bindAddress, pathNormalization, connection: options.connection ?? DEFAULT_CONNECTION });
   istio.applyPeerAuthentication(gw.listeners, gw.sections);
   istio.applyGatewayTopology(gw.listeners, gw.sections);
   // Routes first, without policies; then the attachment phase, one family after another

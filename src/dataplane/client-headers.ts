@@ -1,0 +1,46 @@
+// What the gateway takes out of the client's request head before routing and
+// before any filter adds a header of its own, so that the client cannot
+// remove, or forge, what the gateway sets:
+// - headers the client names in `Connection` (hop-by-hop by the client's own
+//   say): removed here, once, instead of from the upstream request after the
+//   filters ran — else `Connection: x-jwt-sub` would strip the claim header
+//   the gateway set, and `Connection: x-set` a RequestHeaderModifier `set`;
+// - X-Forwarded-Client-Cert: per the listener's forwardClientCert mode;
+// - identity headers (claim and payload headers of the route's
+//   authenticators): removed right after routing, on every path (CORS
+//   preflights and unauthenticated requests included), by stripIdentityHeaders.
+import type { IncomingHttpHeaders } from 'node:http';
+import type { IRListener } from '../ir/types.ts';
+import type { TlsInfo } from '../core/request.ts';
+import { applyForwardClientCert } from './client-cert-header.ts';
+
+/**
+ * Names a Connection header may not remove: the request's framing and
+ * authority (an HTTP/1 message without them cannot be forwarded as sent).
+ * The fixed hop-by-hop names are left for copyEndToEnd, which drops them.
+ */
+const KEPT = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'upgrade', 'trailer', 'proxy-connection']);
+
+/** Remove what the client nominated in `Connection`, in place. */
+export function removeConnectionNominated(headers: IncomingHttpHeaders): void {
+  const connection = headers.connection;
+  if (connection === undefined) return;
+  const list = Array.isArray(connection) ? connection.join(',') : connection;
+  // "close" and "keep-alive" are the common cases: nothing to remove.
+  if (list.length <= 10 && (list === 'close' || list === 'keep-alive' || list === 'Keep-Alive' || list === 'Close')) return;
+  for (const token of list.split(',')) {
+    const name = token.trim().toLowerCase();
+    if (name !== '' && name !== 'close' && !KEPT.has(name) && headers[name] !== undefined) delete headers[name];
+  }
+}
+
+/** The client's request head, made safe before routing and filters (in place). */
+export function sanitizeClientHeaders(headers: IncomingHttpHeaders, listener: IRListener, tls: TlsInfo | undefined): void {
+  removeConnectionNominated(headers);
+  applyForwardClientCert(headers, listener.connection.forwardClientCert, tls);
+}
+
+/** Remove the route's identity headers (compiled once per snapshot), in place. */
+export function stripIdentityHeaders(headers: IncomingHttpHeaders, names: readonly string[]): void {
+  for (let i = 0; i < names.length; i++) if (headers[names[i]] !== undefined) delete headers[names[i]];
+}
