@@ -18,11 +18,13 @@ import { DEFAULT_CONNECTION, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/
 const HEAD_MS = 1000;
 const IDLE_MS = 1500;
 /**
- * Closed by then, or the bound does not hold: the sweep runs every 250 ms, and
- * on a loaded two-core machine 320 handshakes in this one process take seconds
- * (Node's own handshake timeout, the only bound before, is 120 s).
+ * Closed by then, or the bound does not hold. Generous: the sweep runs every
+ * 250 ms, but on a shared two-core CI machine (load 30 was seen) the kernel's
+ * accept queue and the handshakes of this one process take seconds. Before
+ * the fix these sockets stayed open for good (Node's handshake timeout is
+ * 120 s, and nothing bounded an established connection without a request).
  */
-const SLACK_MS = 7000;
+const SLACK_MS = 19_000;
 
 let gw: TestGateway;
 let up: Upstream;
@@ -108,19 +110,19 @@ test('a few hundred half-open TLS connections are closed at the bound, and a nor
   const limit = HEAD_MS + SLACK_MS;
   const waits: Promise<number>[] = [];
   // No ClientHello at all.
-  for (let i = 0; i < 200; i++) waits.push(closedWithin(net.connect(tlsPort, '127.0.0.1'), limit, 'no ClientHello'));
+  for (let i = 0; i < 240; i++) waits.push(closedWithin(net.connect(tlsPort, '127.0.0.1'), limit, 'no ClientHello'));
   // The start of a TLS record, then a byte every 200 ms: the handshake never completes.
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 40; i++) {
     const s = net.connect(tlsPort, '127.0.0.1', () => trickle(s, '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03' + 'x'.repeat(64)));
     waits.push(closedWithin(s, limit, 'trickled ClientHello'));
   }
   // A finished handshake, then an HTTP/1.1 head a byte at a time (slowloris).
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 30; i++) {
     const s = tls.connect({ port: tlsPort, host: '127.0.0.1', ca: ca.certPem, servername: 'localhost', ALPNProtocols: ['http/1.1'] }, () => trickle(s, 'GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ' + 'y'.repeat(100)));
     waits.push(closedWithin(s, limit, 'TLS, then a trickled head'));
   }
   // HTTP/2 negotiated, the preface sent, never a stream.
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 10; i++) {
     const s = tls.connect({ port: tlsPort, host: '127.0.0.1', ca: ca.certPem, servername: 'localhost', ALPNProtocols: ['h2'] }, () => s.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'));
     waits.push(closedWithin(s, limit, 'h2 without a stream'));
   }
