@@ -24,6 +24,8 @@ export interface GatewayOptions {
   probe: Probe;
   /** Use bench/stand-in/gateway.ts instead of bin/portcullis.js (only before the real one exists). */
   standIn: boolean;
+  /** More `run` options (e.g. --redis URL). */
+  extraArgs?: string[];
 }
 
 export interface Gateway extends System {
@@ -46,6 +48,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn', '--access-log', 'off',
   ];
   if (opts.watch) args.push('--watch');
+  args.push(...(opts.extraArgs ?? []));
   const child = startChild(`${opts.standIn ? 'stand-in gateway' : 'portcullis'} (${opts.workers} worker${opts.workers > 1 ? 's' : ''})`, process.execPath, args, { cwd: REPO });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   try {

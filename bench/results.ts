@@ -96,7 +96,7 @@ export const THROUGHPUT_TARGET = 0.9;
 export const ADDED_P99_TARGET_MS = 1;
 export const RELOAD_TARGET_MS = 1000;
 
-export function throughputVerdict(subject: ContenderResult | undefined, reference: ContenderResult | undefined, ratio: number | null): { verdict: Verdict; notes: string[] } {
+export function throughputVerdict(subject: ContenderResult | undefined, reference: ContenderResult | undefined, ratio: number | null, target = THROUGHPUT_TARGET): { verdict: Verdict; notes: string[] } {
   const notes: string[] = [];
   for (const c of [subject, reference]) {
     if (!c) continue;
@@ -109,5 +109,5 @@ export function throughputVerdict(subject: ContenderResult | undefined, referenc
   if (ratio === null) return { verdict: 'FAIL', notes };
   // Errors under load are failures of the gateway, whatever its clean runs say.
   if (subject && subject.runs.some((r) => (r.errorCount ?? 0) > 0 || r.failure)) return { verdict: 'FAIL', notes };
-  return { verdict: ratio >= THROUGHPUT_TARGET ? 'PASS' : 'MISS', notes };
+  return { verdict: ratio >= target ? 'PASS' : 'MISS', notes };
 }

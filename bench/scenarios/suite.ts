@@ -26,12 +26,12 @@ export function gatewayName(ctx: BenchContext): string {
   return ctx.opts.standIn ? 'stand-in' : 'portcullis';
 }
 
-export async function writeAndStart(ctx: BenchContext, file: string, make: (port: number) => GeneratedConfig, workers: number, watch: boolean): Promise<{ gw: Gateway; config: GeneratedConfig; port: number; path: string }> {
+export async function writeAndStart(ctx: BenchContext, file: string, make: (port: number) => GeneratedConfig, workers: number, watch: boolean, extraArgs: string[] = []): Promise<{ gw: Gateway; config: GeneratedConfig; port: number; path: string }> {
   const port = await freePort();
   const config = make(port);
   const path = join(ctx.workdir, file);
   writeFileSync(path, config.yaml);
-  const gw = await startGateway({ configFile: path, port, workers, watch, probe: config.probe, standIn: ctx.opts.standIn });
+  const gw = await startGateway({ configFile: path, port, workers, watch, probe: config.probe, standIn: ctx.opts.standIn, extraArgs });
   return { gw, config, port, path };
 }
 

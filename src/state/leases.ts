@@ -38,6 +38,10 @@ export interface LeaseGrant {
   id: number;
   granted: number;
   remaining: number;
+  /** The coordinator's batch size for this limit (a worker asks ahead only when it is above 1). */
+  batch: number;
+  /** The coordinator could not decide (Redis down): the requests waiting get `unanswered` at once. */
+  failed?: boolean;
 }
 
 /** How many tokens a worker gets per lease, for a budget shared by `workers`. */
@@ -60,7 +64,7 @@ export class LeaseCoordinator {
       if (m === null || typeof m !== 'object' || m.type !== 'portcullis.lease') return;
       const want = Math.max(m.need, batchSize(m.limit, this.#workers()));
       const g = this.windows.grant(m.key, m.limit, m.windowMs, m.window, want);
-      const reply: LeaseGrant = { type: 'portcullis.granted', id: m.id, granted: g.granted, remaining: g.remaining };
+      const reply: LeaseGrant = { type: 'portcullis.granted', id: m.id, granted: g.granted, remaining: g.remaining, batch: batchSize(m.limit, this.#workers()) };
       if (w.isConnected()) w.send(reply);
     });
   }
@@ -74,41 +78,61 @@ interface Lease {
   /** The primary said the window is spent. */
   exhausted: boolean;
   lastGrant: number;
+  batch: number;
   pending: Promise<boolean> | null;
   /** Requests waiting for the pending lease. */
   queued: number;
 }
 
 type Send = (m: LeaseRequest) => void;
+/** What a request gets when the coordinator does not answer in time. */
+type Unanswered = (key: string, limit: number, windowMs: number, cost: number) => number;
+
+export interface LeasedWindowsOptions {
+  send: Send;
+  /** How long a request waits for a grant (default LEASE_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /** Default: admit, counted in this process alone. */
+  unanswered?: Unanswered;
+}
 
 /** A worker's side: leased tokens per key, refilled from the primary. */
 export class LeasedWindows implements WindowStore {
   readonly #leases = new Map<string, Lease>();
   readonly #waiting = new Map<number, (g: LeaseGrant | undefined) => void>();
   readonly #send: Send;
-  /** Counts what is admitted while the primary does not answer. */
-  readonly #fallback = new LocalWindows();
+  readonly #timeoutMs: number;
+  readonly #unanswered: Unanswered;
   #nextId = 1;
   timeouts = 0;
 
-  constructor(send: Send, onMessage: (listener: (m: unknown) => void) => void) {
-    this.#send = send;
-    onMessage((m) => {
-      const g = m as LeaseGrant;
-      if (g === null || typeof g !== 'object' || g.type !== 'portcullis.granted') return;
-      const done = this.#waiting.get(g.id);
-      if (done) {
-        this.#waiting.delete(g.id);
-        done(g);
-      }
-    });
+  constructor(opts: LeasedWindowsOptions) {
+    this.#send = opts.send;
+    this.#timeoutMs = opts.timeoutMs ?? LEASE_TIMEOUT_MS;
+    if (opts.unanswered) this.#unanswered = opts.unanswered;
+    else {
+      // The primary did not answer: admit, counted here alone.
+      const fallback = new LocalWindows();
+      this.#unanswered = (key, limit, windowMs, cost) => fallback.take(key, limit, windowMs, cost);
+    }
+  }
+
+  /** A grant arrived (from the primary over IPC, or from Redis); `failed` = the coordinator could not answer. */
+  deliver(m: unknown): void {
+    const g = m as LeaseGrant;
+    if (g === null || typeof g !== 'object' || g.type !== 'portcullis.granted') return;
+    const done = this.#waiting.get(g.id);
+    if (done) {
+      this.#waiting.delete(g.id);
+      done(g.failed ? undefined : g);
+    }
   }
 
   take(key: string, limit: number, windowMs: number, cost: number): number | Promise<number> {
     const window = Math.floor(Date.now() / windowMs);
     let l = this.#leases.get(key);
     if (l === undefined) {
-      l = { window, tokens: 0, central: limit, exhausted: false, lastGrant: 0, pending: null, queued: 0 };
+      l = { window, tokens: 0, central: limit, exhausted: false, lastGrant: 0, batch: 1, pending: null, queued: 0 };
       this.#leases.set(key, l);
     } else if (l.window !== window) {
       l.window = window;
@@ -119,7 +143,8 @@ export class LeasedWindows implements WindowStore {
     }
     if (l.tokens >= cost) {
       l.tokens -= cost;
-      if (!l.exhausted && l.pending === null && l.tokens * 2 < l.lastGrant) void this.#refill(key, l, limit, windowMs, 0);
+      // Ask ahead only for batches: a single reserved token left unused would be lost to the others.
+      if (!l.exhausted && l.pending === null && l.batch > 1 && l.tokens * 2 < l.lastGrant) void this.#refill(key, l, limit, windowMs, 0);
       return l.central + l.tokens;
     }
     if (l.exhausted) return DENIED;
@@ -129,8 +154,7 @@ export class LeasedWindows implements WindowStore {
     const p = lease.pending ?? this.#refill(key, lease, limit, windowMs, cost * lease.queued);
     return p.then((answered) => {
       lease.queued--;
-      // The primary did not answer: admit, counted here alone.
-      if (!answered) return this.#fallback.take(key, limit, windowMs, cost);
+      if (!answered) return this.#unanswered(key, limit, windowMs, cost);
       return this.take(key, limit, windowMs, cost);
     });
   }
@@ -150,7 +174,7 @@ export class LeasedWindows implements WindowStore {
       this.#waiting.delete(id);
       this.timeouts++;
       finish(undefined);
-    }, LEASE_TIMEOUT_MS);
+    }, this.#timeoutMs);
     timer.unref();
     const finish = (g: LeaseGrant | undefined) => {
       clearTimeout(timer);
@@ -159,6 +183,7 @@ export class LeasedWindows implements WindowStore {
         l.tokens += g.granted;
         l.central = g.remaining;
         l.lastGrant = g.granted;
+        l.batch = g.batch;
         if (g.remaining <= 0) l.exhausted = true;
       }
       resolve(g !== undefined);

@@ -2,43 +2,29 @@
 // Portcullis instance that points at the same Redis (docs/state.md has the
 // key layout).
 //
-// Cost per request: requests that arrive in the same turn of the event loop
-// are batched — one INCRBY per key for the sum of their costs, in one Lua
-// script (atomic: no read-then-write race between instances), and every
-// script of a turn goes out in one pipelined write (ioredis auto-pipelining).
-// So a request waits for at most one Redis round trip, and a busy key costs
-// one command per turn, not one per request.
+// Cost per request: like the workers' leases from the primary (leases.ts),
+// an instance reserves a batch of a window's budget at once — one Lua
+// INCRBY (atomic: no read-then-write race between instances) — and charges
+// requests against it without waiting. A batch is at most 1 % of the limit
+// (so tokens reserved and unused when a window ends cost at most 1 % per
+// instance, and the instances together never admit more than the limit), at
+// most 256; for small limits it is one request, and every request asks Redis.
+// Calls of one event-loop turn leave in one pipelined write (ioredis
+// auto-pipelining). A request that must wait, waits for one round trip.
 //
 // Failure: no offline queue and a command timeout, so a Redis that is down
 // or slow answers within `timeoutMs` with the failure mode (open: admit,
 // closed: STORE_FAILED); ioredis reconnects by itself and counting resumes.
 import type { Cluster, Redis } from 'ioredis';
-import { DENIED, STORE_FAILED, type WindowStore } from './windows.ts';
+import { STORE_FAILED, type WindowStore } from './windows.ts';
+import { LeasedWindows, type LeaseGrant, type LeaseRequest } from './leases.ts';
 import { parseRedisUrl, type RedisSettings } from './redis-url.ts';
 
-// KEYS[1] counter; ARGV[1] cost; ARGV[2] window length in ms (the key expires with its window).
+// KEYS[1] counter; ARGV[1] how many to reserve; ARGV[2] window length in ms (the key expires with its window).
 const TAKE_LUA = `
 local c = redis.call('INCRBY', KEYS[1], ARGV[1])
 if c == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return c`;
-
-interface Waiter {
-  cost: number;
-  resolve: (remaining: number) => void;
-}
-
-interface Batch {
-  key: string;
-  limit: number;
-  windowMs: number;
-  total: number;
-  /** Waiters of a decision; absent for response costs (charged, nobody waits). */
-  waiters: Waiter[];
-  /** Sent to Redis (once). */
-  done?: boolean;
-  /** Decided by the failure mode (once; a late answer is ignored). */
-  failed?: boolean;
-}
 
 type Client = (Redis | Cluster) & { portcullisTake(key: string, cost: number, ttlMs: number): Promise<number> };
 
@@ -48,17 +34,21 @@ export interface RedisStats {
   failClosed: number;
 }
 
+/** Tokens reserved per Redis call for a limit. */
+export function redisBatch(limit: number): number {
+  return Math.max(1, Math.min(256, Math.floor(limit / 100)));
+}
+
 export class RedisWindows implements WindowStore {
   readonly settings: RedisSettings;
   readonly stats: RedisStats = { errors: 0, failOpen: 0, failClosed: 0 };
+  readonly #leases: LeasedWindows;
   #client: Client | undefined;
   #loading: Promise<Client>;
-  #batches = new Map<string, Batch>();
-  #scheduled = false;
+  #firstReady: Promise<Client>;
+  #everReady = false;
   #onError: (err: Error) => void;
   #closed = false;
-  #everReady = false;
-  #firstReady: Promise<Client>;
 
   constructor(settings: RedisSettings, onError: (err: Error) => void) {
     this.settings = settings;
@@ -75,6 +65,19 @@ export class RedisWindows implements WindowStore {
       else c.once('ready', () => resolve(c));
     }));
     this.#firstReady.then(() => { this.#everReady = true; }, () => {});
+    this.#leases = new LeasedWindows({
+      send: (m) => this.#reserve(m),
+      // The reservation calls time out themselves (commandTimeout); this is the backstop.
+      timeoutMs: settings.timeoutMs + 50,
+      unanswered: (_key, limit) => {
+        if (settings.failClosed) {
+          this.stats.failClosed++;
+          return STORE_FAILED;
+        }
+        this.stats.failOpen++;
+        return limit;
+      },
+    });
   }
 
   /** The Redis key of a counter (docs/state.md): prefix, limit identity, window start. */
@@ -82,83 +85,41 @@ export class RedisWindows implements WindowStore {
     return `${this.settings.prefix}${key}:${window * windowMs / 1000}`;
   }
 
-  take(key: string, limit: number, windowMs: number, cost: number): Promise<number> {
-    return new Promise((resolve) => this.#enqueue(key, limit, windowMs, cost, { cost, resolve }));
+  take(key: string, limit: number, windowMs: number, cost: number): number | Promise<number> {
+    return this.#leases.take(key, limit, windowMs, cost);
   }
 
   add(key: string, limit: number, windowMs: number, cost: number): void {
-    if (cost > 0) this.#enqueue(key, limit, windowMs, cost, undefined);
+    if (cost > 0) this.#leases.add(key, limit, windowMs, cost);
   }
 
-  #enqueue(key: string, limit: number, windowMs: number, cost: number, waiter: Waiter | undefined): void {
-    const window = Math.floor(Date.now() / windowMs);
-    const rk = this.redisKey(key, windowMs, window);
-    let b = this.#batches.get(rk);
-    if (b === undefined) this.#batches.set(rk, (b = { key: rk, limit, windowMs, total: 0, waiters: [] }));
-    b.total += cost;
-    if (waiter) b.waiters.push(waiter);
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flush);
-    }
-  }
-
-  #flush = (): void => {
-    this.#scheduled = false;
-    const batches = this.#batches;
-    this.#batches = new Map();
+  #reserve(m: LeaseRequest): void {
     const client = this.#client;
-    if (client !== undefined && client.status === 'ready') {
-      for (const b of batches.values()) this.#send(client, b);
-      return;
-    }
+    if (client !== undefined && client.status === 'ready') return this.#call(client, m);
     // Down after having worked (an outage): the failure mode decides at once, nothing waits.
-    if (client !== undefined && this.#everReady) {
-      const err = new Error(`redis not connected (${client.status})`);
-      for (const b of batches.values()) this.#failed(b, err);
-      return;
-    }
-    // Still starting: wait for the first connection within the timeout.
-    const timer = setTimeout(() => {
-      for (const b of batches.values()) this.#failed(b, new Error('redis not connected'));
-    }, this.settings.timeoutMs);
-    this.#firstReady.then((c) => {
-      clearTimeout(timer);
-      for (const b of batches.values()) this.#send(c, b);
-    }, () => {});
-  };
+    if (client !== undefined && this.#everReady) return this.#fail(m, new Error(`redis not connected (${client.status})`));
+    // Still starting: wait for the first connection (the lease timeout bounds the wait).
+    this.#firstReady.then((c) => this.#call(c, m), (err: Error) => this.#fail(m, err));
+  }
 
-  #send(client: Client, b: Batch): void {
-    if (b.done) return;
-    b.done = true;
-    client.portcullisTake(b.key, b.total, b.windowMs + 1000).then(
+  #call(client: Client, m: LeaseRequest): void {
+    const want = Math.max(m.need, redisBatch(m.limit));
+    client.portcullisTake(this.redisKey(m.key, m.windowMs, m.window), want, m.windowMs + 1000).then(
       (count) => {
-        if (b.failed) return;
-        // Charge in arrival order: each waiter is admitted while the running count stays within the limit.
-        let running = Number(count) - b.total;
-        for (const w of b.waiters) {
-          running += w.cost;
-          w.resolve(running <= b.limit ? b.limit - running : DENIED);
-        }
+        const c = Number(count);
+        const before = c - want;
+        const granted = Math.max(0, Math.min(want, m.limit - before));
+        const g: LeaseGrant = { type: 'portcullis.granted', id: m.id, granted, remaining: Math.max(0, m.limit - c), batch: redisBatch(m.limit) };
+        this.#leases.deliver(g);
       },
-      (err: Error) => this.#failed(b, err),
+      (err: Error) => this.#fail(m, err),
     );
   }
 
-  #failed(b: Batch, err: Error): void {
-    if (b.failed) return;
-    b.failed = true;
+  #fail(m: LeaseRequest, err: Error): void {
     this.stats.errors++;
     this.#onError(err);
-    for (const w of b.waiters) {
-      if (this.settings.failClosed) {
-        this.stats.failClosed++;
-        w.resolve(STORE_FAILED);
-      } else {
-        this.stats.failOpen++;
-        w.resolve(b.limit);
-      }
-    }
+    this.#leases.deliver({ type: 'portcullis.granted', id: m.id, granted: 0, remaining: 0, batch: 1, failed: true } satisfies LeaseGrant);
   }
 
   async close(): Promise<void> {

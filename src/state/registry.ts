@@ -22,10 +22,8 @@ export function localCounters(): WindowStore {
 
 /** Worker processes: count local limits in leases from the primary (one budget per instance). */
 export function useLeasedCounters(): LeasedWindows {
-  const leased = new LeasedWindows(
-    (m) => void process.send!(m),
-    (listener) => process.on('message', listener),
-  );
+  const leased = new LeasedWindows({ send: (m) => void process.send!(m) });
+  process.on('message', (m) => leased.deliver(m));
   local = leased;
   return leased;
 }
