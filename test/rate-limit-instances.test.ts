@@ -100,9 +100,11 @@ const count = (xs: number[], s: number) => xs.filter((x) => x === s).length;
  * Send at `rate` requests/s for `seconds` over a few keep-alive connections
  * to each port, round robin; returns how many were admitted.
  */
-async function drive(ports: number[], path: string, rate: number, seconds: number): Promise<{ admitted: number; refused: number; other: number }> {
+async function drive(ports: number[], path: string, rate: number, seconds: number, limit: number): Promise<{ admitted: number; refused: number; other: number; budget: number }> {
   const agents = ports.map(() => new Agent({ connections: 8 }));
-  const out = { admitted: 0, refused: 0, other: 0 };
+  const out = { admitted: 0, refused: 0, other: 0, budget: 0 };
+  /** Requests sent per second (window): on a loaded machine the driver may fall behind its rate. */
+  const sent = new Map<number, number>();
   const total = rate * seconds;
   const t0 = performance.now();
   const inflight: Promise<void>[] = [];
@@ -111,6 +113,8 @@ async function drive(ports: number[], path: string, rate: number, seconds: numbe
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const k = i % ports.length;
+    const second = Math.floor(Date.now() / 1000);
+    sent.set(second, (sent.get(second) ?? 0) + 1);
     inflight.push(request(`http://127.0.0.1:${ports[k]}${path}`, { dispatcher: agents[k] }).then(async (r) => {
       await r.body.dump();
       if (r.statusCode === 200) out.admitted++;
@@ -120,13 +124,15 @@ async function drive(ports: number[], path: string, rate: number, seconds: numbe
   }
   await Promise.all(inflight);
   await Promise.all(agents.map((a) => a.close()));
+  // What a perfect limiter admits: each window's demand, up to the limit.
+  for (const n of sent.values()) out.budget += Math.min(n, limit);
   return out;
 }
 
 /** Start at the beginning of a second: a run of k seconds then spans exactly k windows (plus a little). */
 const alignToSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
 
-test('--workers 2: two workers together admit one local budget, not twice it', async () => {
+test('--workers 2: two workers together admit one local budget, not twice it', async (t) => {
   const port = await freePort();
   await start('workers', yaml(port, 'Local', '{ requests: 30, unit: Hour }'), port, ['--workers', '2']);
   const first = await fresh(port, '/a', 50);
@@ -134,25 +140,27 @@ test('--workers 2: two workers together admit one local budget, not twice it', a
   assert.equal(count(first, 429), 20);
   // Accuracy, per second, still across both workers.
   await alignToSecond();
-  const run = await drive([port], '/b', 200, 3);
-  const budget = 100 * 3;
-  assert.ok(run.admitted <= budget + 100 && run.admitted >= budget * 0.99 - 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
-  assert.ok(run.admitted <= budget * 1.01 + 100);
+  const run = await drive([port], '/b', 200, 3, 100);
+  const budget = run.budget;
+  t.diagnostic(`local, 2 workers, 100/s at 200/s: admitted ${run.admitted}, budget ${budget}`);
+  assert.ok(run.admitted <= budget * 1.01 + 100 && run.admitted >= budget * 0.99 - 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
   assert.equal(run.other, 0);
 });
 
-test('Global: two instances share one budget in Redis; at 2x the limit they admit it within 1 % + one window', async () => {
+// A long Redis timeout: this is about counting, not outages (a loaded machine must not turn it into fail-open).
+test('Global: two instances share one budget in Redis; at 2x the limit they admit it within 1 % + one window', async (t) => {
   const [p1, p2] = [await freePort(), await freePort()];
   await Promise.all([
-    start('g1', yaml(p1, 'Global', '{ requests: 20, unit: Hour }'), p1, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '500']),
-    start('g2', yaml(p2, 'Global', '{ requests: 20, unit: Hour }'), p2, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '500']),
+    start('g1', yaml(p1, 'Global', '{ requests: 20, unit: Hour }'), p1, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '5000']),
+    start('g2', yaml(p2, 'Global', '{ requests: 20, unit: Hour }'), p2, ['--workers', '1', '--redis', redis.url, '--redis-timeout', '5000']),
   ]);
   const [a, b] = await Promise.all([fresh(p1, '/a', 15), fresh(p2, '/a', 15)]);
   assert.equal(count(a, 200) + count(b, 200), 20, `admitted ${count(a, 200)} + ${count(b, 200)}`);
   assert.ok(count(a, 200) > 0 && count(b, 200) > 0, 'both instances admitted part of it');
   await alignToSecond();
-  const run = await drive([p1, p2], '/b', 200, 3);
-  const budget = 300;
+  const run = await drive([p1, p2], '/b', 200, 3, 100);
+  const budget = run.budget;
+  t.diagnostic(`global, 2 instances, 100/s at 200/s: admitted ${run.admitted}, budget ${budget}`);
   assert.ok(run.admitted >= budget * 0.99 - 100 && run.admitted <= budget * 1.01 + 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
   assert.equal(run.other, 0);
 });

@@ -11,13 +11,14 @@
 //   ends are lost: at most N × batch per window, and batch is at most
 //   limit / (50 × N), so the loss is under 2 % of the budget even when a
 //   worker stops receiving traffic right after a grant.
-// - The primary not answering within LEASE_TIMEOUT_MS (it is busy
-//   translating a large configuration, or gone) admits that request and
-//   counts it locally: a stalled primary must not stall traffic.
+// - The primary not answering within LEASE_TIMEOUT_MS (it is stalled, or
+//   gone) must not stall traffic either: the worker then counts alone,
+//   against its fair share (limit / N) of the window, so the instance admits
+//   at most the budget plus what was granted before the stall.
 import type { Worker } from 'node:cluster';
 import { DENIED, LocalWindows, type WindowStore } from './windows.ts';
 
-export const LEASE_TIMEOUT_MS = 250;
+export const LEASE_TIMEOUT_MS = 2000;
 const MAX_BATCH = 256;
 
 /** Worker → primary. */
@@ -92,8 +93,10 @@ export interface LeasedWindowsOptions {
   send: Send;
   /** How long a request waits for a grant (default LEASE_TIMEOUT_MS). */
   timeoutMs?: number;
-  /** Default: admit, counted in this process alone. */
+  /** Default: count in this process alone, against limit / workers. */
   unanswered?: Unanswered;
+  /** Workers sharing the budget (for the default `unanswered`). */
+  workers?: number;
 }
 
 /** A worker's side: leased tokens per key, refilled from the primary. */
@@ -111,9 +114,10 @@ export class LeasedWindows implements WindowStore {
     this.#timeoutMs = opts.timeoutMs ?? LEASE_TIMEOUT_MS;
     if (opts.unanswered) this.#unanswered = opts.unanswered;
     else {
-      // The primary did not answer: admit, counted here alone.
+      // The primary did not answer: count here alone, against this worker's share.
       const fallback = new LocalWindows();
-      this.#unanswered = (key, limit, windowMs, cost) => fallback.take(key, limit, windowMs, cost);
+      const workers = Math.max(1, opts.workers ?? 1);
+      this.#unanswered = (key, limit, windowMs, cost) => fallback.take(key, Math.floor(limit / workers), windowMs, cost);
     }
   }
 

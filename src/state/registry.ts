@@ -21,8 +21,8 @@ export function localCounters(): WindowStore {
 }
 
 /** Worker processes: count local limits in leases from the primary (one budget per instance). */
-export function useLeasedCounters(): LeasedWindows {
-  const leased = new LeasedWindows({ send: (m) => void process.send!(m) });
+export function useLeasedCounters(workers: number): LeasedWindows {
+  const leased = new LeasedWindows({ send: (m) => void process.send!(m), workers });
   process.on('message', (m) => leased.deliver(m));
   local = leased;
   return leased;

@@ -20,6 +20,8 @@ export interface WorkerSettings {
   logLevel: string;
   accessLog: 'stdout' | 'off';
   redis?: RedisSettings;
+  /** How many workers the instance runs (their fair share of a local limit when the primary stalls). */
+  workers?: number;
 }
 
 export const WORKER_ENV = 'PORTCULLIS_WORKER_SETTINGS';

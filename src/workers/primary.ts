@@ -34,7 +34,7 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     mg = await startManagement(opts.management, version(), log, () => config.changed());
     config.afterBuild = (r) => mg!.built(r, config.fileResources);
   }
-  const settings: WorkerSettings = { bind: opts.translate.bindAddress, logLevel: opts.logLevel, accessLog: opts.accessLog, redis: opts.redis };
+  const settings: WorkerSettings = { bind: opts.translate.bindAddress, logLevel: opts.logLevel, accessLog: opts.accessLog, redis: opts.redis, workers: opts.workers };
   const leases = startLeaseCoordinator();
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), silent: false });
 

@@ -17,7 +17,7 @@ export function runWorker(): void {
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([metrics.registry]);
   // Local rate limits: one budget per instance, leased from the primary (docs/state.md).
-  useLeasedCounters();
+  useLeasedCounters(settings.workers ?? 1);
   configureRedis(settings.redis, (msg, err) => log.error({ err }, msg));
   const send = (m: ToPrimary) => process.send?.(m);
   const dp = new DataPlane({
