@@ -2,13 +2,14 @@
 // Nothing here runs per request.
 import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
-import type { IRAction, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
+import type { IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
 import type { CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
 import { filterModule } from '../filters/registry.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { Cluster } from '../upstream/cluster.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
+import { composeUpstream, decoratorsFor, dispatchToReplica, type UpstreamDispatch } from '../upstream/decorators.ts';
 
 export interface Chain {
   /** Request handlers in chain order, with the filter that owns each (for the trace). */
@@ -24,6 +25,10 @@ export interface CompiledBackend {
   chains: readonly Chain[];
   requestHeaders?: IRHeaderModifier;
   responseHeaders?: IRHeaderModifier;
+  /** The backend's upstream decorators (retries, breakers...) in front of the replica's pool. */
+  dispatch: UpstreamDispatch;
+  /** Request body bytes kept for another attempt; 0 when no decorator replays (the body only streams). */
+  replayBytes: number;
 }
 
 export type CompiledAction =
@@ -94,18 +99,23 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     }
     return chain;
   };
-  const compileAction = (a: IRAction, routeChain: Chain): CompiledAction => {
+  const compileAction = (r: IRRoute, routeChain: Chain): CompiledAction => {
+    const a = r.action;
     if (a.type === 'direct') return { ...a, reply: { status: a.status, body: a.body, headers: a.contentType ? { 'content-type': a.contentType } : undefined } };
     if (a.type !== 'proxy') return a;
-    const backends = a.backends.map((b) => {
+    const backends = a.backends.map((b): CompiledBackend => {
       const chain = chainOf(b.filters);
+      const cluster = clusterFor(b.backend);
+      const upstream = cluster ? composeUpstream(decoratorsFor(r, b, cluster)) : { dispatch: dispatchToReplica, replayBytes: 0 };
       return {
-        cluster: clusterFor(b.backend),
+        cluster,
         weight: b.weight,
         chain,
         chains: [routeChain, chain],
         requestHeaders: b.requestHeaders,
         responseHeaders: b.responseHeaders,
+        dispatch: upstream.dispatch,
+        replayBytes: upstream.replayBytes,
       };
     });
     return {
@@ -122,7 +132,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     for (const l of ir.listeners) {
       const routes: DataRoute[] = l.routes.map((r) => {
         const chain = chainOf(r.filters);
-        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r.action, chain), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r) };
+        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r) };
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,

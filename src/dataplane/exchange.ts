@@ -1,5 +1,6 @@
-// One request's exchange with an upstream replica: an undici dispatch handler
-// that streams the answer into the client's response.
+// One request's exchange with an upstream replica: the undici dispatch handler
+// at the end of the backend's decorator chain (src/upstream/decorators.ts),
+// which streams the answer into the client's response.
 //
 // Why not undici's stream(): it wraps every request in an AsyncResource and
 // hooks four listeners on the client response (close, error, finish, drain).
@@ -16,6 +17,8 @@ import { copyEndToEnd } from './headers.ts';
 import { finishHeaders, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { gatewayReply } from '../core/replies.ts';
+import { UpstreamRefused, type UpstreamAttempt } from '../upstream/decorators.ts';
+import type { Member } from '../upstream/cluster.ts';
 
 const BAD_GATEWAY = gatewayReply('badGateway');
 const GATEWAY_TIMEOUT = gatewayReply('gatewayTimeout');
@@ -37,14 +40,14 @@ class ClientGone extends Error {
   }
 }
 
-export class UpstreamExchange implements Dispatcher.DispatchHandler {
+export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAttempt {
   private ctx: RequestContext;
   private res: Res;
   private obs: Observer;
   /** The backend picked by the traffic split: its cluster, response hooks and header modifier. */
   private backend: CompiledBackend;
-  /** "host:port" of the replica, for the access log. */
-  private address: string;
+  /** The replica of the latest attempt (set by the terminal dispatch), for the access log. */
+  member: Member | undefined = undefined;
   private controller: Dispatcher.DispatchController | null = null;
   private status = 0;
   /** The upstream side is over: answered in full, failed, or cut. */
@@ -55,12 +58,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
 
-  constructor(ctx: RequestContext, res: Res, obs: Observer, backend: CompiledBackend, address: string, timeoutMs: number) {
+  constructor(ctx: RequestContext, res: Res, obs: Observer, backend: CompiledBackend, timeoutMs: number) {
     this.ctx = ctx;
     this.res = res;
     this.obs = obs;
     this.backend = backend;
-    this.address = address;
     res.once('close', this.onClientClose);
     if (timeoutMs > 0) this.timer = setTimeout(this.onTimeout, timeoutMs);
   }
@@ -125,8 +127,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.accounted = true;
+    const address = this.member?.address;
+    if (err instanceof UpstreamRefused) {
+      this.obs.upstreamError(this.backend.cluster!.id, err.kind);
+      this.obs.reply(res, this.ctx, err.reply, this.backend.chains, address);
+      return;
+    }
     if (err instanceof BodyTooLarge || (err as { cause?: unknown }).cause instanceof BodyTooLarge) {
-      this.obs.reply(res, this.ctx, TOO_LARGE, this.backend.chains, this.address);
+      this.obs.reply(res, this.ctx, TOO_LARGE, this.backend.chains, address);
       return;
     }
     // A request undici refuses to send is the gateway's bug, never the backend's failure.
@@ -137,7 +145,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     const timeout = err instanceof RouteTimeout || code === 'UND_ERR_HEADERS_TIMEOUT';
     this.obs.upstreamError(this.backend.cluster!.id, timeout ? 'timeout' : 'connect');
-    this.obs.reply(res, this.ctx, timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY, this.backend.chains, this.address);
+    this.obs.reply(res, this.ctx, timeout ? GATEWAY_TIMEOUT : BAD_GATEWAY, this.backend.chains, address);
   }
 
   private onTimeout = (): void => {
@@ -157,7 +165,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.accounted) return;
     this.accounted = true;
     const res = this.res;
-    this.obs.done(this.ctx, res.writableFinished ? this.status : this.status || CLIENT_CLOSED, this.address);
+    this.obs.done(this.ctx, res.writableFinished ? this.status : this.status || CLIENT_CLOSED, this.member?.address);
   };
 
   private clearTimer(): void {

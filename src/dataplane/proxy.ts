@@ -3,7 +3,7 @@
 // UpstreamExchange (exchange.ts), which streams the answer back.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import { PassThrough, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/request.ts';
 import { gatewayReply } from '../core/replies.ts';
@@ -11,7 +11,10 @@ import type { CompiledAction } from './compile.ts';
 import type { DecidedRequest } from './decide.ts';
 import { copyEndToEnd } from './headers.ts';
 import { replacePath, type Res } from './respond.ts';
-import { BodyTooLarge, UpstreamExchange } from './exchange.ts';
+import { UpstreamExchange } from './exchange.ts';
+import { mirrorSink, upstreamBody, type MirrorSink } from './body.ts';
+import type { UpstreamRequest } from '../upstream/decorators.ts';
+import { ReplayableBody } from '../upstream/replayable-body.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { sendContinue } from './expect.ts';
 import type { Observer } from './observe.ts';
@@ -28,11 +31,6 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
   const action = route.action as ProxyAction;
   const wb = ctx.backend!;
   const cluster = wb.cluster!;
-  const member = cluster.pick();
-  if (!member) {
-    obs.upstreamError(cluster.id, 'no_endpoint');
-    return obs.reply(res, ctx, gatewayReply('noHealthyUpstream'), wb.chains);
-  }
   const h = ctx.headers;
   // Connection-named headers were removed on arrival (client-headers.ts), before
   // the filters added theirs: naming them again here would strip the gateway's own.
@@ -56,31 +54,28 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
 
   sendContinue(req, res);
   const hasBody = requestHasBody(req);
-  let body: Req | PassThrough | Transform | undefined = hasBody ? req : undefined;
+  let body: Req | Readable | undefined = hasBody ? req : undefined;
+  const sinks = action.mirrors.length > 0 ? mirror(ctx, action, headers, path, hasBody, obs) : undefined;
   // A declared Content-Length was checked on arrival; a streamed body is counted as it flows.
-  if (hasBody && bodyLimit > 0 && h['content-length'] === undefined) body = req.pipe(limitBody(bodyLimit));
-  if (action.mirrors.length > 0) body = mirror(ctx, req, action, headers, path, hasBody, obs) ?? body;
-
-  const opts: Dispatcher.DispatchOptions = {
+  const countHere = bodyLimit > 0 && h['content-length'] === undefined;
+  if (hasBody && (countHere || (sinks !== undefined && sinks.length > 0))) body = upstreamBody(req, countHere ? bodyLimit : 0, sinks ?? [], obs);
+  const exchange = new UpstreamExchange(ctx, res, obs, wb, route.timeouts.requestMs);
+  const opts: UpstreamRequest = {
     path,
     method: ctx.method as Dispatcher.HttpMethod,
     headers,
     body: body as Dispatcher.DispatchOptions['body'],
     headersTimeout: route.timeouts.backendRequestMs,
     bodyTimeout: 0,
+    cluster,
+    attempt: exchange,
   };
-  member.pool.dispatch(opts, new UpstreamExchange(ctx, res, obs, wb, member.address, route.timeouts.requestMs));
-}
-
-function limitBody(limit: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      seen += chunk.length;
-      if (seen > limit) cb(new BodyTooLarge(`request body over ${limit} bytes`));
-      else cb(null, chunk);
-    },
-  });
+  if (body !== undefined && wb.replayBytes > 0) {
+    const replay = new ReplayableBody(body, wb.replayBytes);
+    opts.replay = replay;
+    opts.body = replay.stream();
+  }
+  wb.dispatch(opts, exchange);
 }
 
 export function requestHasBody(req: Req): boolean {
@@ -91,27 +86,22 @@ export function requestHasBody(req: Req): boolean {
   return h['transfer-encoding'] !== undefined;
 }
 
-/** Send a copy to each mirror (fire and forget); returns the body stream the primary should read. */
-function mirror(ctx: RequestContext, req: Req, action: ProxyAction, headers: Record<string, string | string[]>, path: string, hasBody: boolean, obs: Observer): PassThrough | undefined {
-  let primary: PassThrough | undefined;
-  const copies: PassThrough[] = [];
+/** Send a copy to each mirror (fire and forget); returns the sinks their bodies are copied into. */
+function mirror(ctx: RequestContext, action: ProxyAction, headers: Record<string, string | string[]>, path: string, hasBody: boolean, obs: Observer): MirrorSink[] {
+  const sinks: MirrorSink[] = [];
   for (const m of action.mirrors) {
     if (!m.cluster || (m.percent < 100 && Math.random() * 100 >= m.percent)) continue;
     const member = m.cluster.pick();
     if (!member) continue;
-    let body: PassThrough | undefined;
-    if (hasBody) copies.push((body = new PassThrough()));
+    let body: MirrorSink | undefined;
+    if (hasBody) sinks.push((body = mirrorSink(m.cluster.id)));
+    const id = m.cluster.id;
     member.pool
-      .request({ path, method: ctx.method as Dispatcher.HttpMethod, headers: { ...headers }, body, headersTimeout: 15_000 })
+      .request({ path, method: ctx.method as Dispatcher.HttpMethod, headers: { ...headers }, body: body?.stream, headersTimeout: 15_000 })
       .then((r) => r.body.dump())
-      .catch(() => obs.upstreamError(m.cluster!.id, 'mirror'));
+      .catch(() => {
+        if (!body?.dropped) obs.upstreamError(id, 'mirror');
+      });
   }
-  if (hasBody && copies.length > 0) {
-    primary = new PassThrough();
-    const targets = [primary, ...copies];
-    req.on('data', (chunk: Buffer) => { for (const t of targets) t.write(chunk); });
-    req.on('end', () => { for (const t of targets) t.end(); });
-    req.on('error', (err) => { for (const t of targets) t.destroy(err); });
-  }
-  return primary;
+  return sinks;
 }
