@@ -192,6 +192,8 @@ test('channels are shared across snapshots naming the same target', async () => 
   const target = `127.0.0.1:${port}`;
   const a = createExtAuthzClient(config());
   const b = createExtAuthzClient(config());
+  // The gRPC client loads lazily (only snapshots with a gRPC authorizer pay for grpc-js): check once to have both up.
+  await Promise.all([a, b].map((c) => c.check(ctx('/headers', { 'x-ext-authz': 'allow' }))));
   assert.deepEqual(openGrpcAuthzTargets().filter((t) => t === target), [target]);
   a.close();
   assert.equal((await b.check(ctx('/headers', { 'x-ext-authz': 'allow' }))).kind, 'allow');

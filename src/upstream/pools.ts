@@ -1,6 +1,6 @@
 // Connection pools to upstream endpoints, shared across snapshots: a reload
 // that keeps an endpoint keeps its warm keep-alive connections.
-import { Pool } from 'undici';
+import { Pool } from './undici-pool.ts';
 import type { IRBackend, IREndpoint } from '../ir/types.ts';
 
 export interface PoolOptions {

@@ -20,6 +20,7 @@ import type { RunOptions } from '../runtime/options.ts';
 import { startLeaseCoordinator } from '../state/registry.ts';
 import { startManagement, adminRoutes, type Management } from '../runtime/management.ts';
 import { version } from '../runtime/version.ts';
+import { workerCompileCacheEnv } from './compile-cache.ts';
 import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
 
 const PREPARE_TIMEOUT_MS = 15_000;
@@ -55,8 +56,9 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     throw new StartupError('the configuration has errors', first.errors.map(formatError));
   }
 
+  const cacheEnv = await workerCompileCacheEnv();
   const fork = (): Worker => {
-    const w = cluster.fork({ [WORKER_ENV]: JSON.stringify(settings) });
+    const w = cluster.fork({ [WORKER_ENV]: JSON.stringify(settings), ...cacheEnv });
     workers.add(w);
     leases.serve(w);
     w.on('message', (m: ToPrimary) => {

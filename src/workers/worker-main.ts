@@ -1,4 +1,6 @@
-// Entry point of each worker process (cluster.setupPrimary exec).
+// Entry point of each worker process (cluster.setupPrimary exec). The primary
+// imports it too, only to put it in the compile cache (compile-cache.ts).
+import cluster from 'node:cluster';
 import { runWorker } from './worker.ts';
 
-runWorker();
+if (cluster.isWorker) runWorker();

@@ -1,8 +1,9 @@
-// One entry point for both ext_authz protocols.
-import { GrpcExtAuthzClient } from './grpc-client.ts';
+// One entry point for both ext_authz protocols. The gRPC one is loaded only
+// when a snapshot configures it: @grpc/grpc-js and protobuf cost every worker
+// tens of MiB that a gateway without a gRPC authorizer never uses.
 import { HttpExtAuthzClient } from './http-client.ts';
 import type { RequestContext } from '../../core/request.ts';
-import type { ExtAuthzConfig, ExtAuthzResult } from './types.ts';
+import type { ExtAuthzConfig, ExtAuthzGrpcConfig, ExtAuthzResult } from './types.ts';
 
 export interface ExtAuthzClient {
   /** Never rejects: transport problems come back as { kind: 'error' }. */
@@ -12,7 +13,38 @@ export interface ExtAuthzClient {
 }
 
 export function createExtAuthzClient(cfg: ExtAuthzConfig): ExtAuthzClient {
-  return cfg.protocol === 'grpc' ? new GrpcExtAuthzClient(cfg) : new HttpExtAuthzClient(cfg);
+  return cfg.protocol === 'grpc' ? new LazyGrpcClient(cfg) : new HttpExtAuthzClient(cfg);
+}
+
+/**
+ * Starts loading the gRPC client when the snapshot is compiled (well before
+ * its first request); once loaded, checks go straight to it.
+ */
+class LazyGrpcClient implements ExtAuthzClient {
+  #client: ExtAuthzClient | undefined;
+  #loading: Promise<ExtAuthzClient | Error>;
+  #closed = false;
+
+  constructor(cfg: ExtAuthzGrpcConfig) {
+    this.#loading = import('./grpc-client.ts').then(
+      (m) => {
+        this.#client = new m.GrpcExtAuthzClient(cfg);
+        if (this.#closed) this.#client.close();
+        return this.#client;
+      },
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  check(ctx: RequestContext): Promise<ExtAuthzResult> {
+    if (this.#client) return this.#client.check(ctx);
+    return this.#loading.then((c) => (c instanceof Error ? { kind: 'error', reason: `gRPC client failed to load: ${c.message}` } : c.check(ctx)));
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#client?.close();
+  }
 }
 
 export { applyExtAuthzResult } from './headers.ts';

@@ -1,14 +1,15 @@
 // Envoy's raw HTTP ext_authz protocol, client side.
 //
 // The check request repeats the client's method, with path_prefix + the
-// original path and query, Host as the client sent it, Content-Length: 0 and
-// no body; headers are Authorization plus those allowed by allowedHeaders,
+// original path and query, Host as the client sent it, and no body
+// (Content-Length: 0) unless the provider includes it (includeBody: the body
+// read before the decision, with x-envoy-auth-partial-body); headers are Authorization plus those allowed by allowedHeaders,
 // then headersToAdd on top. The answer: 200 allows (allowedUpstreamHeaders are
 // copied onto the upstream request, x-envoy-auth-headers-to-remove lists
 // headers to strip, allowedClientHeadersOnSuccess go to the client); 5xx or no
 // answer is an error; any other status denies, relayed with its body and the
 // allowedClientHeaders (all but Host when that list is empty).
-import { Pool } from 'undici';
+import { Pool } from '../../upstream/undici-pool.ts';
 import type { RequestContext } from '../../core/request.ts';
 import { compileStringMatcher, type StringPredicate } from '../string-match.ts';
 import { HOP_BY_HOP, authorityOf, isSafeHeader, pathAndQuery, headerValue, usableStatus } from './headers.ts';
