@@ -303,7 +303,7 @@ test('mesh config errors point into the mesh text; a bad provider stays known as
     port: 70000
     statusOnError: "abc"
     pathPrefix: "no-slash"
-    includeRequestBodyInCheck: {maxRequestBytes: 100}
+    includeRequestBodyInCheck: {maxRequestBytes: 0}
     includeRequestHeadersInCheck: ["*"]
     frobnicate: true
 - name: bad
@@ -311,7 +311,7 @@ test('mesh config errors point into the mesh text; a bad provider stays known as
   const messages = errors.map((e) => e.message);
   for (const want of [
     /envoyExtAuthzHttp\.frobnicate: unknown field/, /service must not be empty/, /port must be in the range/, /invalid statusOnError/,
-    /pathPrefix must begin with/, /includeRequestBodyInCheck is not supported/, /single wildcard/, /must be unique/,
+    /pathPrefix must begin with/, /includeRequestBodyInCheck\.maxRequestBytes: must be a whole number of bytes/, /single wildcard/, /must be unique/,
   ]) {
     assert.ok(messages.some((msg) => want.test(msg)), `${want} in ${messages.join(' | ')}`);
   }

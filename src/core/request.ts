@@ -6,6 +6,13 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { IRRoute } from '../ir/types.ts';
 import type { TraceEntry } from './trace.ts';
 
+/** The request body as read before the decision (a filter's needsBody, see filters/types.ts). */
+export interface BufferedBody {
+  bytes: Buffer;
+  /** The body is longer than `bytes`: the rest still streams upstream after it. */
+  partial: boolean;
+}
+
 /** The TLS facts of the downstream connection that policies may look at. */
 export interface TlsInfo {
   sni?: string;
@@ -102,6 +109,8 @@ export class RequestContext {
   trace: TraceEntry[] | null;
   /** Per-request values for filters that need to keep state between request and response. */
   scratch: Map<string, unknown> | undefined;
+  /** The body read before the decision, when a filter of the chain asked for it (needsBody). */
+  body: BufferedBody | undefined;
   /** performance.now() at arrival (a double: no BigInt allocated per request). */
   startMs: number;
 
@@ -125,6 +134,7 @@ export class RequestContext {
     this.responseHeaders = undefined;
     this.trace = init.tracing ? [] : null;
     this.scratch = undefined;
+    this.body = undefined;
     this.startMs = init.startMs ?? performance.now();
   }
 

@@ -32,10 +32,11 @@ export function mirrorSink(backend: string): MirrorSink {
 }
 
 /**
- * The stream the primary request reads: the client's body, limited to
- * `limit` bytes (0 = not counted here) and copied to `mirrors`.
+ * The stream the primary request reads: the client's body (after `prefix`,
+ * the part a filter read before the decision), limited to `limit` bytes
+ * (0 = not counted here) and copied to `mirrors`.
  */
-export function upstreamBody(req: Req, limit: number, mirrors: MirrorSink[], obs: Observer): Readable {
+export function upstreamBody(req: Req, prefix: Buffer | undefined, limit: number, mirrors: MirrorSink[], obs: Observer): Readable {
   let seen = 0;
   const live = mirrors.slice();
   const drop = (m: MirrorSink, why: Error | undefined) => {
@@ -72,5 +73,14 @@ export function upstreamBody(req: Req, limit: number, mirrors: MirrorSink[], obs
   req.once('close', () => {
     if (!req.complete) body.destroy(new Error('client closed the request body'));
   });
+  if (prefix) body.write(prefix);
   return req.pipe(body);
+}
+
+export function requestHasBody(req: Req): boolean {
+  const h = req.headers;
+  if ('stream' in req) return !req.stream.endAfterHeaders; // HTTP/2
+  const cl = h['content-length'];
+  if (cl !== undefined) return cl !== '0';
+  return h['transfer-encoding'] !== undefined;
 }

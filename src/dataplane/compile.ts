@@ -3,7 +3,7 @@
 import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
-import type { CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
+import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
 import { filterModule } from '../filters/registry.ts';
 import { Router, type CompiledRoute } from './router.ts';
@@ -15,6 +15,8 @@ export interface Chain {
   /** Request handlers in chain order, with the filter that owns each (for the trace). */
   request: { type: string; origin: string; fn: RequestHandler }[];
   response: ResponseHandler[];
+  /** Read the body before this chain runs (the widest need of its filters); absent: it streams. */
+  body?: BodyNeed;
 }
 
 export interface CompiledBackend {
@@ -52,6 +54,8 @@ export interface CompiledListener {
   router: Router<DataRoute>;
   /** SNI → secure context, built once; the first certificate is the default. */
   secureContexts: { hostnames: string[]; context: SecureContext }[];
+  /** Some chain on this listener reads the body before deciding (the handler then offers decide() a BodySource). */
+  readsBody: boolean;
 }
 
 export interface CompiledSnapshot {
@@ -72,6 +76,12 @@ function identityHeadersOf(r: IRRoute): string[] {
   add(r.filters);
   if (r.action.type === 'proxy') for (const b of r.action.backends) add(b.filters);
   return [...names];
+}
+
+/** One read serves every filter: the largest size, partial only if every filter accepts it. */
+function widerNeed(a: BodyNeed | undefined, b: BodyNeed): BodyNeed {
+  if (!a) return { ...b };
+  return { maxBytes: Math.max(a.maxBytes, b.maxBytes), allowPartial: a.allowPartial && b.allowPartial };
 }
 
 export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
@@ -95,6 +105,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
       const compiled = mod.compile(f.config, { snapshot: ir, origin: f.origin });
       filters.push(compiled);
       if (compiled.onRequest) chain.request.push({ type: f.type, origin: f.origin, fn: compiled.onRequest });
+      if (compiled.needsBody) chain.body = widerNeed(chain.body, compiled.needsBody);
       if (compiled.onResponse) chain.response.push(compiled.onResponse);
     }
     return chain;
@@ -142,7 +153,8 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
           ca: l.tls?.clientValidation?.caPem,
         }),
       }));
-      listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts });
+      const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
+      listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts, readsBody });
     }
     return {
       version: ir.version,

@@ -13,7 +13,8 @@
 import { isIP } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IRMatch } from '../ir/types.ts';
-import { RequestContext, type RequestInit, type TlsInfo } from '../core/request.ts';
+import { RequestContext, type BufferedBody, type RequestInit, type TlsInfo } from '../core/request.ts';
+import type { BodyNeed } from '../filters/types.ts';
 import type { Decision, Reply } from '../core/decision.ts';
 import { gatewayReply } from '../core/replies.ts';
 import type { Chain, CompiledAction, CompiledBackend, CompiledListener, CompiledSnapshot, DataRoute } from './compile.ts';
@@ -44,6 +45,17 @@ export interface RequestFacts {
   /** When absent: the client's X-Request-Id if usable, else a new one. */
   requestId?: string;
   startMs?: number;
+  /**
+   * Where the body comes from when a chain's filters must read it before
+   * deciding (needsBody); the listener passes one only if some chain of it
+   * does. Without it (explain) such filters see no body.
+   */
+  body?: BodySource;
+}
+
+/** Reads the request body once, bounded by the widest need; undefined: over the bound (413) or the client left. */
+export interface BodySource {
+  read(need: BodyNeed): Promise<BufferedBody | undefined>;
 }
 
 type ProxyAction = Extract<CompiledAction, { type: 'proxy' }>;
@@ -71,10 +83,12 @@ export class DecidedRequest extends RequestContext {
    * X-Forwarded-For is told about this one either way.
    */
   declare connectionPeer: string;
+  /** RequestFacts.body: read when a chain needs the body (then ctx.body holds it). */
+  declare bodySource: BodySource | undefined;
   /** A filter threw: the answer is a 500 and this is what the log should say. */
   declare error: unknown;
 
-  constructor(init: RequestInit, connectionPeer: string) {
+  constructor(init: RequestInit, connectionPeer: string, bodySource?: BodySource) {
     super(init);
     // Assigned, not class-field initializers: one hidden class, no defineProperty per request.
     this.backend = undefined;
@@ -84,6 +98,7 @@ export class DecidedRequest extends RequestContext {
     this.match = undefined;
     this.matchedPrefix = undefined;
     this.connectionPeer = connectionPeer;
+    this.bodySource = bodySource;
     this.error = undefined;
   }
 }
@@ -142,7 +157,7 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     requestId,
     tracing: facts.tracing,
     startMs: facts.startMs,
-  }, facts.remoteIp);
+  }, facts.remoteIp, facts.body);
   if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
   // Malformed (brackets around a name, userinfo, a list — two Host headers joined by ", "), or Host ≠ :authority.
   if (authority === null) return answered(ctx, gatewayReply('badHost'), NO_CHAINS, 'authority: malformed Host / :authority');
@@ -196,6 +211,21 @@ const keep = (ctx: DecidedRequest): DecidedRequest => ctx;
 
 /** Run a hop's chain: its reply is the answer, else `next` goes on (synchronously while the filters are). */
 function afterChain(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided): Decided {
+  if (chain.body && ctx.body === undefined && ctx.bodySource) {
+    // A filter decides on the body: read it once (bounded) before the chain runs.
+    return ctx.bodySource.read(chain.body).then(
+      (body) => {
+        if (!body) return answered(ctx, gatewayReply('payloadTooLarge'), replyChains, `body: over the ${chain.body!.maxBytes} bytes a filter reads`);
+        ctx.body = body;
+        return runHop(ctx, chain, replyChains, next);
+      },
+      (err: unknown) => failed(ctx, err),
+    );
+  }
+  return runHop(ctx, chain, replyChains, next);
+}
+
+function runHop(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided): Decided {
   let d: Reply | undefined | Promise<Decision>;
   try {
     d = runChain(ctx, chain);

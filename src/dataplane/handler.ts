@@ -10,6 +10,7 @@ import { gatewayReply, type GatewayReplyName } from '../core/replies.ts';
 import type { CompiledSnapshot } from './compile.ts';
 import { decideOn, DecidedRequest, plainIp, type Decided } from './decide.ts';
 import { forward } from './proxy.ts';
+import { RequestBody } from './read-body.ts';
 import { sendReply } from './respond.ts';
 import { CLIENT_CLOSED, type Observer } from './observe.ts';
 import type { IRLimits } from '../ir/types.ts';
@@ -59,6 +60,7 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
       tls: encrypted ? tlsInfo(req, socket) : undefined,
       tracing: obs.tracing,
       startMs,
+      body: listener.readsBody ? new RequestBody(req, res, lim.maxBodyBytes) : undefined,
     });
   } catch (err) {
     // decide() turns a failing filter into a 500 itself; this is a bug in decide.

@@ -3,7 +3,7 @@
 // UpstreamExchange (exchange.ts), which streams the answer back.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/request.ts';
 import { gatewayReply } from '../core/replies.ts';
@@ -12,7 +12,8 @@ import type { DecidedRequest } from './decide.ts';
 import { copyEndToEnd } from './headers.ts';
 import { replacePath, type Res } from './respond.ts';
 import { UpstreamExchange } from './exchange.ts';
-import { mirrorSink, upstreamBody, type MirrorSink } from './body.ts';
+import { mirrorSink, requestHasBody, upstreamBody, type MirrorSink } from './body.ts';
+export { requestHasBody } from './body.ts';
 import type { UpstreamRequest } from '../upstream/decorators.ts';
 import { ReplayableBody } from '../upstream/replayable-body.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
@@ -53,12 +54,19 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
   if (ctx.query) path += '?' + ctx.query;
 
   sendContinue(req, res);
-  const hasBody = requestHasBody(req);
-  let body: Req | Readable | undefined = hasBody ? req : undefined;
+  const read = ctx.body;
+  const hasBody = read ? read.bytes.length > 0 || read.partial : requestHasBody(req);
+  let body: Req | Readable | Buffer | undefined = hasBody ? req : undefined;
   const sinks = action.mirrors.length > 0 ? mirror(ctx, action, headers, path, hasBody, obs) : undefined;
-  // A declared Content-Length was checked on arrival; a streamed body is counted as it flows.
-  const countHere = bodyLimit > 0 && h['content-length'] === undefined;
-  if (hasBody && (countHere || (sinks !== undefined && sinks.length > 0))) body = upstreamBody(req, countHere ? bodyLimit : 0, sinks ?? [], obs);
+  if (read && !read.partial) {
+    // Read whole before the decision (a filter asked for it): sent as it was read.
+    body = hasBody ? read.bytes : undefined;
+    if (sinks) for (const s of sinks) s.stream.end(read.bytes);
+  } else {
+    // A declared Content-Length was checked on arrival; a streamed body is counted as it flows.
+    const countHere = bodyLimit > 0 && h['content-length'] === undefined;
+    if (hasBody && (read || countHere || (sinks !== undefined && sinks.length > 0))) body = upstreamBody(req, read?.bytes, countHere ? bodyLimit : 0, sinks ?? [], obs);
+  }
   const exchange = new UpstreamExchange(ctx, res, obs, wb, route.timeouts.requestMs);
   const opts: UpstreamRequest = {
     path,
@@ -71,20 +79,13 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
     attempt: exchange,
   };
   if (body !== undefined && wb.replayBytes > 0) {
-    const replay = new ReplayableBody(body, wb.replayBytes);
+    const replay = new ReplayableBody(Buffer.isBuffer(body) ? Readable.from([body]) : body, wb.replayBytes);
     opts.replay = replay;
     opts.body = replay.stream();
   }
   wb.dispatch(opts, exchange);
 }
 
-export function requestHasBody(req: Req): boolean {
-  const h = req.headers;
-  if ('stream' in req) return !req.stream.endAfterHeaders; // HTTP/2
-  const cl = h['content-length'];
-  if (cl !== undefined) return cl !== '0';
-  return h['transfer-encoding'] !== undefined;
-}
 
 /** Send a copy to each mirror (fire and forget); returns the sinks their bodies are copied into. */
 function mirror(ctx: RequestContext, action: ProxyAction, headers: Record<string, string | string[]>, path: string, hasBody: boolean, obs: Observer): MirrorSink[] {

@@ -469,10 +469,13 @@ export const istioAuthorizationFilter: FilterModuleFor<'istio.authorization'> = 
   type: ISTIO_AUTHORIZATION,
   compile(config: IstioAuthorizationConfig): CompiledFilter {
     const f = new IstioAuthorization(config);
+    const body = config.custom?.provider.includeBody;
     return {
       type: ISTIO_AUTHORIZATION,
       onRequest: (ctx) => f.onRequest(ctx),
       close: () => f.close(),
+      // includeRequestBodyInCheck: the chain reads the body before this hop decides.
+      ...(body ? { needsBody: { maxBytes: body.maxBytes, allowPartial: body.allowPartial } } : {}),
     };
   },
 };

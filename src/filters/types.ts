@@ -15,7 +15,22 @@ export interface CompiledFilter {
   onResponse?: ResponseHandler;
   /** Release timers, sockets or caches when the snapshot is retired. */
   close?: () => void;
+  /**
+   * The request body this filter must read before it decides (ext_authz with
+   * the body, OPA input, a token endpoint). The chain buffers it once, up to
+   * the largest maxBytes its filters ask, into ctx.body; routes without such a
+   * filter stream the body untouched.
+   */
+  needsBody?: BodyNeed;
 }
+
+export interface BodyNeed {
+  maxBytes: number;
+  /** Over maxBytes: decide on the first maxBytes (ctx.body.partial) instead of answering 413. */
+  allowPartial: boolean;
+}
+
+export type { BufferedBody } from '../core/request.ts';
 
 /** Context available when compiling (never per request). */
 export interface CompileContext {

@@ -21,6 +21,18 @@ export interface ExtAuthzCommon {
   failOpen: boolean;
   /** Status sent to the client when a check fails and failOpen is false (Envoy default 403). */
   statusOnError: number;
+  /** Send the request body with the check (Envoy with_request_body); absent: heads only. */
+  includeBody?: ExtAuthzBody;
+}
+
+/** Envoy's BufferSettings (Istio includeRequestBodyInCheck). */
+export interface ExtAuthzBody {
+  /** At most this much of the body is read and sent. */
+  maxBytes: number;
+  /** Over maxBytes: check with the first maxBytes (else 413). */
+  allowPartial: boolean;
+  /** gRPC: the body as raw_body bytes instead of the UTF-8 body string. */
+  packAsBytes: boolean;
 }
 
 /** Envoy's raw HTTP ext_authz service (envoy.filters.http.ext_authz http_service). */

@@ -98,7 +98,7 @@ export class GrpcExtAuthzClient {
   check(ctx: RequestContext): Promise<ExtAuthzResult> {
     const client = this.#clients[this.#next++ % this.#clients.length];
     if (this.#next > 1e9) this.#next = 0;
-    const request = checkRequest(ctx);
+    const request = checkRequest(ctx, this.#cfg);
     return new Promise((resolve) => {
       try {
         client.Check(request, new grpc.Metadata(), { deadline: Date.now() + this.#cfg.timeoutMs }, (err, res) => {
@@ -122,7 +122,7 @@ function grpcErrorReason(err: grpc.ServiceError | null): string {
   return `authorization check failed (gRPC status ${err.code})`;
 }
 
-function checkRequest(ctx: RequestContext): unknown {
+function checkRequest(ctx: RequestContext, cfg: ExtAuthzGrpcConfig): unknown {
   const authority = authorityOf(ctx);
   const path = pathAndQuery(ctx);
   // Envoy hands the service its internal header map: pseudo-headers included, Host as :authority.
@@ -160,10 +160,18 @@ function checkRequest(ctx: RequestContext): unknown {
           scheme: ctx.scheme,
           size: Number.isFinite(contentLength) && contentLength >= 0 ? contentLength : -1,
           protocol: ctx.headers[':authority'] !== undefined ? 'HTTP/2' : 'HTTP/1.1',
+          ...bodyFields(ctx, cfg),
         },
       },
     },
   };
+}
+
+/** includeBody: the body read before the decision, as Envoy packs it (UTF-8 string, or raw bytes). */
+function bodyFields(ctx: RequestContext, cfg: ExtAuthzGrpcConfig): Record<string, unknown> {
+  const b = cfg.includeBody && ctx.body;
+  if (!b) return {};
+  return cfg.includeBody!.packAsBytes ? { raw_body: b.bytes } : { body: b.bytes.toString('utf8') };
 }
 
 function pairsOf(options: HeaderValueOption[] | undefined, onAppend?: [string, string][]): [string, string][] {

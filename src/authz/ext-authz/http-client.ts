@@ -3,11 +3,11 @@
 // The check request repeats the client's method, with path_prefix + the
 // original path and query, Host as the client sent it, and no body
 // (Content-Length: 0) unless the provider includes it (includeBody: the body
-// read before the decision, with x-envoy-auth-partial-body); headers are Authorization plus those allowed by allowedHeaders,
-// then headersToAdd on top. The answer: 200 allows (allowedUpstreamHeaders are
-// copied onto the upstream request, x-envoy-auth-headers-to-remove lists
-// headers to strip, allowedClientHeadersOnSuccess go to the client); 5xx or no
-// answer is an error; any other status denies, relayed with its body and the
+// read before the decision, with x-envoy-auth-partial-body); headers are
+// Authorization plus those allowed by allowedHeaders, then headersToAdd on
+// top. The answer: 200 allows (allowedUpstreamHeaders are copied onto the
+// upstream request, x-envoy-auth-headers-to-remove lists headers to strip,
+// allowedClientHeadersOnSuccess go to the client); 5xx or no answer is an error; any other status denies, relayed with its body and the
 // allowedClientHeaders (all but Host when that list is empty).
 import { Pool } from '../../upstream/undici-pool.ts';
 import type { RequestContext } from '../../core/request.ts';
@@ -65,13 +65,19 @@ export class HttpExtAuthzClient {
     const pool = this.#pools[this.#next++ % this.#pools.length];
     if (this.#next > 1e9) this.#next = 0;
     const headers = this.#checkHeaders(ctx);
+    // With includeBody, the body read before the decision goes along, flagged as Envoy does.
+    const sent = cfg.includeBody && ctx.body ? ctx.body : undefined;
+    if (sent) {
+      headers['x-envoy-auth-partial-body'] = sent.partial ? 'true' : 'false';
+      headers['content-length'] = String(sent.bytes.length);
+    }
     let res;
     try {
       res = await pool.request({
         method: ctx.method,
         path: cfg.pathPrefix + pathAndQuery(ctx),
         headers,
-        body: null,
+        body: sent ? sent.bytes : null,
         signal: AbortSignal.timeout(cfg.timeoutMs),
         headersTimeout: cfg.timeoutMs,
         bodyTimeout: cfg.timeoutMs,

@@ -1,7 +1,7 @@
 // External authorization (Envoy's ext_authz protocol). Its configs are IR data
 // (src/ir/ext-authz.ts, re-exported here); the normalized result is runtime only.
 
-export type { ExtAuthzCommon, ExtAuthzConfig, ExtAuthzEndpoint, ExtAuthzGrpcConfig, ExtAuthzHttpConfig } from '../../ir/ext-authz.ts';
+export type { ExtAuthzBody, ExtAuthzCommon, ExtAuthzConfig, ExtAuthzEndpoint, ExtAuthzGrpcConfig, ExtAuthzHttpConfig } from '../../ir/ext-authz.ts';
 
 /** What the authorization service decided, normalized across both protocols. */
 export type ExtAuthzResult =

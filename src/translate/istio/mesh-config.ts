@@ -17,6 +17,7 @@ import type { LoadedResource } from '../../resources/types.ts';
 import { resourceKey } from '../../resources/types.ts';
 import type { StringPattern } from '../../authz/string-match.ts';
 import type { ExtAuthzConfig, ExtAuthzEndpoint } from '../../authz/ext-authz/types.ts';
+import type { ExtAuthzBody } from '../../ir/ext-authz.ts';
 import type { PathNormalization } from '../../ir/types.ts';
 
 /** Istio's default for a provider without timeout. */
@@ -31,6 +32,8 @@ export interface MeshExtAuthzProvider {
   timeoutMs: number;
   failOpen: boolean;
   statusOnError: number;
+  /** includeRequestBodyInCheck: the check carries the body (read before the decision). */
+  includeBody?: ExtAuthzBody;
   /** HTTP only. */
   pathPrefix: string;
   includeRequestHeadersInCheck: string[];
@@ -236,8 +239,18 @@ function parseExtAuthz(name: string, kind: MeshExtAuthzProvider['kind'], cfg: un
     } else p.statusOnError = Number(s);
   }
   if (cfg.includeRequestBodyInCheck !== undefined && cfg.includeRequestBodyInCheck !== null) {
-    // Filters see request heads only; sending the body would need buffering it first.
-    err([...at, 'includeRequestBodyInCheck'], 'includeRequestBodyInCheck is not supported by Portcullis (the check request carries no body)');
+    const b = cfg.includeRequestBodyInCheck;
+    const bat = [...at, 'includeRequestBodyInCheck'];
+    if (!isObject(b)) err(bat, 'must be an object with maxRequestBytes, allowPartialMessage, packAsBytes');
+    else {
+      const unknown = Object.keys(b).filter((k) => !['maxRequestBytes', 'allowPartialMessage', 'packAsBytes'].includes(k));
+      const max = b.maxRequestBytes;
+      if (unknown.length > 0) err([...bat, unknown[0]], 'unknown field');
+      else if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 0xffffffff) err([...bat, 'maxRequestBytes'], 'must be a whole number of bytes, at least 1 (Envoy holds at most this much of the body)');
+      else if (b.allowPartialMessage !== undefined && typeof b.allowPartialMessage !== 'boolean') err([...bat, 'allowPartialMessage'], 'must be true or false');
+      else if (b.packAsBytes !== undefined && typeof b.packAsBytes !== 'boolean') err([...bat, 'packAsBytes'], 'must be true or false');
+      else p.includeBody = { maxBytes: max, allowPartial: b.allowPartialMessage === true, packAsBytes: b.packAsBytes === true };
+    }
   }
 
   if (kind === 'envoyExtAuthzHttp') {
@@ -328,7 +341,7 @@ export function resolveExtAuthzProvider(p: MeshExtAuthzProvider, resolve: Servic
     endpoints = undefined;
   }
   if (!endpoints || endpoints.length === 0) return `could not find service ${p.service} port ${p.port} for extension provider ${p.name}`;
-  const common = { name: p.name, endpoints, timeoutMs: p.timeoutMs, failOpen: p.failOpen, statusOnError: p.statusOnError };
+  const common = { name: p.name, endpoints, timeoutMs: p.timeoutMs, failOpen: p.failOpen, statusOnError: p.statusOnError, ...(p.includeBody ? { includeBody: p.includeBody } : {}) };
   if (p.kind === 'envoyExtAuthzGrpc') return { protocol: 'grpc', ...common };
   return {
     protocol: 'http',

@@ -1,0 +1,171 @@
+// Bodies where a filter needs them, over real sockets: Istio's
+// includeRequestBodyInCheck on the task's CUSTOM policy (examples/istio/
+// authz-custom.yaml) makes the chain read the body once, bounded, before the
+// external authorizer decides; the authorizer gets it (whole or, with
+// allowPartialMessage, its first maxRequestBytes), the backend gets every byte,
+// and a body over the bound without allowPartialMessage is 413, never checked.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { request } from 'undici';
+import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { freePort } from './helpers/ports.ts';
+import { exampleYaml } from './helpers/istio-e2e.ts';
+import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
+
+let gw: TestGateway;
+let port = 0;
+let backend: http.Server;
+let httpAuthz: http.Server;
+let grpcAuthz: grpc.Server;
+let backendPort = 0;
+let httpAuthzPort = 0;
+let grpcAuthzPort = 0;
+/** What each authorizer was sent: the body (as bytes) and the partial flag. */
+const checks: { via: string; body: Buffer; partial?: string }[] = [];
+
+const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+
+before(async () => {
+  // The backend answers with the hash and size of what it received.
+  backend = http.createServer((req, res) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      h.update(c);
+      bytes += c.length;
+    });
+    req.on('end', () => res.end(JSON.stringify({ hash: h.digest('hex'), bytes })));
+  });
+  // Allows when the body it was sent starts with "allow".
+  httpAuthz = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      checks.push({ via: 'http', body, partial: req.headers['x-envoy-auth-partial-body'] as string | undefined });
+      if (body.toString('latin1').startsWith('allow')) res.writeHead(200).end();
+      else res.writeHead(403, { 'content-type': 'text/plain' }).end('body says no');
+    });
+  });
+  [backendPort, httpAuthzPort] = await Promise.all([listen(backend), listen(httpAuthz)]);
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(EXTERNAL_AUTH_PROTO, PROTO_OPTIONS)) as unknown as {
+    envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
+  };
+  grpcAuthz = new grpc.Server();
+  grpcAuthz.addService(pkg.envoy.service.auth.v3.Authorization.service, {
+    Check(call: grpc.ServerUnaryCall<{ attributes: { request: { http: { body?: string; raw_body?: Buffer } } } }, unknown>, cb: grpc.sendUnaryData<unknown>) {
+      const h = call.request.attributes.request.http;
+      const body = h.raw_body ? Buffer.from(h.raw_body) : Buffer.from(h.body ?? '', 'utf8');
+      checks.push({ via: h.raw_body ? 'grpc-bytes' : 'grpc', body });
+      if (body.toString('latin1').startsWith('allow')) cb(null, { status: { code: 0 }, ok_response: {} });
+      else cb(null, { status: { code: 7 }, denied_response: { status: { code: 403 }, body: 'body says no' } });
+    },
+  });
+  grpcAuthzPort = await new Promise<number>((resolve, reject) =>
+    grpcAuthz.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  port = await freePort();
+  gw = await startGateway(config('sample-ext-authz-http', '{ maxRequestBytes: 16, allowPartialMessage: true }'));
+});
+
+after(async () => {
+  await gw?.close();
+  grpcAuthz?.forceShutdown();
+  for (const s of [backend, httpAuthz]) {
+    s?.closeAllConnections();
+    await new Promise<void>((r) => s?.close(() => r()));
+  }
+});
+
+/** The task's example, both providers reading the body as `bodySetting` says, the policy on `provider`. */
+function config(provider: string, bodySetting: string): string {
+  return exampleYaml('authz-custom.yaml', { 8080: port, 9081: backendPort, 8000: httpAuthzPort, 9000: grpcAuthzPort }, {
+    'includeRequestHeadersInCheck: ["x-ext-authz"]': `includeRequestHeadersInCheck: ["x-ext-authz"]\n        includeRequestBodyInCheck: ${bodySetting}`,
+    'envoyExtAuthzGrpc:\n        service: "ext-authz.foo.svc.cluster.local"': `envoyExtAuthzGrpc:\n        service: "ext-authz.foo.svc.cluster.local"\n        includeRequestBodyInCheck: ${bodySetting}`,
+    'name: sample-ext-authz-grpc\n  rules:': `name: ${provider}\n  rules:`,
+  });
+}
+
+async function load(yaml: string): Promise<void> {
+  await gw.write(yaml);
+  assert.equal(await gw.instance.reload(), true, 'the configuration loads');
+}
+
+/** POST `body` to /headers (the CUSTOM rule's path), chunked when asked. */
+async function post(body: Buffer, chunked = false): Promise<{ status: number; text: string }> {
+  const r = await request(`http://127.0.0.1:${port}/headers`, {
+    method: 'POST',
+    body: chunked ? Readable.from([body.subarray(0, 3), body.subarray(3)]) : body,
+  });
+  return { status: r.statusCode, text: await r.body.text() };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+test('a body within the bound goes to the authorizer whole and to the backend unchanged', async () => {
+  for (const chunked of [false, true]) {
+    checks.length = 0;
+    const body = Buffer.from('allow: small');
+    const r = await post(body, chunked);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text), { hash: sha(body), bytes: body.length });
+    assert.deepEqual(checks, [{ via: 'http', body, partial: 'false' }]);
+  }
+  checks.length = 0;
+  const denied = await post(Buffer.from('deny me'));
+  assert.equal(denied.status, 403);
+  assert.equal(denied.text, 'body says no');
+  assert.equal(checks.length, 1);
+});
+
+test('allowPartialMessage: the authorizer decides on the first maxRequestBytes, the backend gets every byte', async () => {
+  const big = Buffer.concat([Buffer.from('allow'), Buffer.alloc(256 * 1024, 0x7a)]);
+  for (const chunked of [false, true]) {
+    checks.length = 0;
+    const r = await post(big, chunked);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text), { hash: sha(big), bytes: big.length }, 'the whole body reached the backend');
+    assert.deepEqual(checks, [{ via: 'http', body: big.subarray(0, 16), partial: 'true' }]);
+  }
+});
+
+test('without allowPartialMessage a body over the bound is 413 and never checked', async () => {
+  await load(config('sample-ext-authz-http', '{ maxRequestBytes: 16 }'));
+  for (const chunked of [false, true]) {
+    checks.length = 0;
+    const r = await post(Buffer.from('allow: but this is longer than sixteen bytes'), chunked);
+    assert.equal(r.status, 413);
+    assert.equal(checks.length, 0);
+  }
+  const ok = await post(Buffer.from('allow: fits'));
+  assert.equal(ok.status, 200);
+});
+
+test('gRPC provider: the body as a string, or as raw_body with packAsBytes', async () => {
+  const body = Buffer.from('allow \u00e9t\u00e9');
+  await load(config('sample-ext-authz-grpc', '{ maxRequestBytes: 64 }'));
+  checks.length = 0;
+  let r = await post(body);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(JSON.parse(r.text), { hash: sha(body), bytes: body.length });
+  assert.deepEqual(checks, [{ via: 'grpc', body }]);
+  await load(config('sample-ext-authz-grpc', '{ maxRequestBytes: 64, packAsBytes: true }'));
+  checks.length = 0;
+  r = await post(body, true);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(checks, [{ via: 'grpc-bytes', body }]);
+});
+
+test('a bad includeRequestBodyInCheck rejects the provider: its CUSTOM policy fails closed, unasked', async () => {
+  await load(config('sample-ext-authz-http', '{ maxRequestBytes: 0 }'));
+  checks.length = 0;
+  const r = await post(Buffer.from('allow: me'));
+  assert.equal(r.status, 403);
+  assert.equal(checks.length, 0);
+});
