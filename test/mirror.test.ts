@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { hashBody } from './helpers/upstream.ts';
 
 let gw: TestGateway;
 let port: number;
@@ -25,14 +26,7 @@ let mirrorWaiters: (() => void)[] = [];
 
 function hashingServer(onBody: (hash: string, bytes: number) => void): http.Server {
   return http.createServer((req, res) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (c: Buffer) => {
-      h.update(c);
-      bytes += c.length;
-    });
-    req.on('end', () => {
-      const hash = h.digest('hex');
+    void hashBody(req).then(({ hash, bytes }) => {
       onBody(hash, bytes);
       res.end(JSON.stringify({ hash, bytes }));
     });

@@ -15,6 +15,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { hashBody } from './helpers/upstream.ts';
 import { exampleYaml } from './helpers/istio-e2e.ts';
 import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
 
@@ -34,13 +35,7 @@ const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, '127.0
 before(async () => {
   // The backend answers with the hash and size of what it received.
   backend = http.createServer((req, res) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (c: Buffer) => {
-      h.update(c);
-      bytes += c.length;
-    });
-    req.on('end', () => res.end(JSON.stringify({ hash: h.digest('hex'), bytes })));
+    void hashBody(req).then((seen) => res.end(JSON.stringify(seen)));
   });
   // Allows when the body it was sent starts with "allow".
   httpAuthz = http.createServer((req, res) => {

@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { request, type Dispatcher } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { hashBody } from './helpers/upstream.ts';
 import { AttemptController, DECORATORS, IDLE_CONTROLLER, UpstreamRefused, type UpstreamDispatch, type UpstreamRequest, type UpstreamDecoratorBuilder } from '../src/upstream/decorators.ts';
 
 const REPLAY_BYTES = 64 * 1024;
@@ -85,14 +86,7 @@ before(async () => {
   // Answers 503 to the first attempt of each request id, 200 with the body's hash afterwards.
   const seenIds = new Set<string>();
   upstream = http.createServer((req, res) => {
-    const h = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (c: Buffer) => {
-      h.update(c);
-      bytes += c.length;
-    });
-    req.on('end', () => {
-      const hash = h.digest('hex');
+    void hashBody(req).then(({ hash, bytes }) => {
       attempts.push({ path: req.url!, hash, bytes });
       const id = String(req.headers['x-request-id']);
       if (req.url!.includes('/flaky') && !seenIds.has(id)) {

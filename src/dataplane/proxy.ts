@@ -6,7 +6,6 @@ import type { Http2ServerRequest } from 'node:http2';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/request.ts';
-import { gatewayReply } from '../core/replies.ts';
 import type { CompiledAction } from './compile.ts';
 import type { DecidedRequest } from './decide.ts';
 import { copyEndToEnd } from './headers.ts';

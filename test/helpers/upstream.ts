@@ -2,6 +2,7 @@
 // and misbehaves on request (/delay/MS, /reset, /status/N, /close-early).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
 
 export interface Seen {
   method: string;
@@ -57,4 +58,18 @@ export async function startUpstream(name: string): Promise<Upstream> {
       server.closeAllConnections();
     }),
   };
+}
+
+/** A request body as its sha256 and size, read without keeping it (for large-body tests). */
+export function hashBody(req: http.IncomingMessage): Promise<{ hash: string; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    let bytes = 0;
+    req.on('data', (c: Buffer) => {
+      h.update(c);
+      bytes += c.length;
+    });
+    req.on('end', () => resolve({ hash: h.digest('hex'), bytes }));
+    req.on('error', reject);
+  });
 }
