@@ -7,7 +7,8 @@
 // Authorization plus those allowed by allowedHeaders, then headersToAdd on
 // top. The answer: 200 allows (allowedUpstreamHeaders are copied onto the
 // upstream request, x-envoy-auth-headers-to-remove lists headers to strip,
-// allowedClientHeadersOnSuccess go to the client); 5xx or no answer is an error; any other status denies, relayed with its body and the
+// allowedClientHeadersOnSuccess go to the client); 5xx or no answer is an
+// error; any other status denies, relayed with its body and the
 // allowedClientHeaders (all but Host when that list is empty).
 import { Pool } from '../../upstream/undici-pool.ts';
 import type { RequestContext } from '../../core/request.ts';
