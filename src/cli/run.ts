@@ -6,7 +6,9 @@ import { DEFAULT_LIMITS } from '../translate/index.ts';
 import { readFileSync } from 'node:fs';
 import type { ManagementOptions, RunOptions } from '../runtime/options.ts';
 import type { LogLevel } from '../log/logger.ts';
-import { startSingle, StartupError } from '../runtime/single.ts';
+import { startSingle } from '../runtime/single.ts';
+import { StartupError } from '../runtime/startup.ts';
+import { socketReason } from '../dataplane/socket-error.ts';
 import { startEcho } from '../demo/echo.ts';
 import { parseRedisUrl } from '../state/redis-url.ts';
 
@@ -192,14 +194,17 @@ export async function runCommand(argv: string[]): Promise<number | undefined> {
     return 0;
   }
   const cleanups: (() => Promise<void>)[] = [];
-  if (opts.paths.length === 0) {
-    const v1 = await startEcho('echo-v1', '127.0.0.1', 9081);
-    const v2 = await startEcho('echo-v2', '127.0.0.1', 9082);
-    cleanups.push(v1.close, v2.close);
-    opts.paths = [quickstartDir()];
-    opts.print('quickstart: demo backends echo-v1 on 127.0.0.1:9081, echo-v2 on 127.0.0.1:9082');
-  }
   try {
+    if (opts.paths.length === 0) {
+      for (const [name, port] of [['echo-v1', 9081], ['echo-v2', 9082]] as const) {
+        const echo = await startEcho(name, '127.0.0.1', port).catch((err: unknown) => {
+          throw new StartupError(`quickstart: cannot start the demo backend ${name} on 127.0.0.1:${port}: ${socketReason(err)}`, []);
+        });
+        cleanups.push(echo.close);
+      }
+      opts.paths = [quickstartDir()];
+      opts.print('quickstart: demo backends echo-v1 on 127.0.0.1:9081, echo-v2 on 127.0.0.1:9082');
+    }
     const stop = await start(opts);
     cleanups.unshift(stop);
   } catch (err) {

@@ -2,7 +2,7 @@
 // Nothing here runs per request.
 import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
-import type { IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
+import type { IRCertificate, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
 import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
 import { filterModule } from '../filters/registry.ts';
@@ -147,11 +147,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,
-        context: createSecureContext({
-          cert: c.certPem,
-          key: c.keyPem,
-          ca: l.tls?.clientValidation?.caPem,
-        }),
+        context: secureContext(c, l.tls?.clientValidation?.caPem, l.port),
       }));
       const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
       listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts, readsBody });
@@ -169,5 +165,14 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
     for (const f of filters) f.close?.();
     for (const c of clusters.values()) c.close();
     throw err;
+  }
+}
+
+/** A TLS context, or an error that names the certificate and the port (not only OpenSSL's words). */
+function secureContext(c: IRCertificate, ca: string | undefined, port: number): SecureContext {
+  try {
+    return createSecureContext({ cert: c.certPem, key: c.keyPem, ca });
+  } catch (err) {
+    throw new CompileError(`the certificate of ${c.source} for port ${port} does not load: ${(err as Error).message.split('\n')[0]}`);
   }
 }

@@ -11,6 +11,7 @@ import { hostnameMatches } from '../translate/hostnames.ts';
 import { boundConnections } from './connection-bounds.ts';
 import { deferContinue } from './expect.ts';
 import { rawHttp1 } from '../core/replies.ts';
+import { socketReason } from './socket-error.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -85,16 +86,17 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     s.on('checkContinue', deferContinue(opts.onRequest) as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     server = s;
   }
-  server.on('error', opts.onError);
   const bounds = boundConnections(server, () => opts.current()?.ir.connection);
   await new Promise<void>((resolve, reject) => {
+    // A port that cannot be opened is the caller's error to report (one line), not a logged stack.
     const fail = (err: Error) => {
       bounds.stop();
-      reject(err);
+      reject(new Error(`cannot listen on ${opts.host}:${opts.port}: ${socketReason(err)}`, { cause: err }));
     };
     server.once('error', fail);
     server.listen({ host: opts.host, port: opts.port, reusePort: opts.reusePort, exclusive: opts.reusePort }, () => {
       server.off('error', fail);
+      server.on('error', opts.onError);
       resolve();
     });
   });

@@ -3,10 +3,10 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { DataPlane } from '../dataplane/dataplane.ts';
 import { Metrics } from '../admin/metrics.ts';
-import { startAdmin } from '../admin/server.ts';
 import { createAccessLogger, createLogger } from '../log/logger.ts';
 import { ConfigController } from './config-controller.ts';
 import { formatError } from '../resources/errors.ts';
+import { firstSnapshot, openAdmin, startupWarnings, StartupError } from './startup.ts';
 import type { RunOptions } from './options.ts';
 import { closeGlobalCounters, configureRedis } from '../state/registry.ts';
 import { startManagement, adminRoutes, type Management } from './management.ts';
@@ -21,13 +21,7 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-export class StartupError extends Error {
-  readonly details: string[];
-  constructor(message: string, details: string[]) {
-    super(message);
-    this.details = details;
-  }
-}
+export { StartupError } from './startup.ts';
 
 export async function startSingle(opts: RunOptions): Promise<Instance> {
   const log = createLogger(opts.logLevel);
@@ -57,30 +51,36 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     log.error({ errors: first.errors.map(formatError) }, 'the stored objects are rejected; serving the files alone until they are fixed');
     first = await config.build(false);
   }
-  if (!first.snapshot) {
-    config.report(first);
-    throw await fail(new StartupError('the configuration has errors', first.errors.map(formatError)));
-  }
+  let snapshot;
   try {
-    await dataplane.apply(first.snapshot);
+    snapshot = firstSnapshot(first);
   } catch (err) {
-    await dataplane.shutdown(0);
-    throw await fail(new StartupError(`cannot serve the configuration: ${(err as Error).message}`, []));
+    config.report(first);
+    throw await fail(err as StartupError);
   }
-  config.served(first, metrics.reloads, log);
-
-  const reload = () => config.reload(dataplane.current?.version, (snap) => dataplane.apply(snap), metrics.reloads, log);
-  if (opts.watch) await config.watch(async () => void (await reload()));
-  else config.setOnChange(async () => void (await reload()));
-
-  const admin = await startAdmin(opts.admin.host, opts.admin.port, {
+  // The admin listener opens first: a port it cannot have stops the start before any listener serves.
+  const admin = await openAdmin(opts.admin.host, opts.admin.port, {
     routes: mg ? adminRoutes(mg) : undefined,
     tls: mg?.tls,
     ready: () => dataplane.current !== undefined,
     snapshot: () => dataplane.current?.ir,
     lastReload: () => config.last,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-  });
+  }).catch(async (err: StartupError) => { throw await fail(err); });
+  try {
+    await dataplane.apply(snapshot);
+  } catch (err) {
+    admin.close();
+    await dataplane.shutdown(0);
+    throw await fail(new StartupError((err as Error).message, []));
+  }
+  for (const w of startupWarnings(snapshot, first.resources.map((r) => r.resource.kind))) log.warn(w);
+  config.served(first, metrics.reloads, log);
+
+  const reload = () => config.reload(dataplane.current?.version, (snap) => dataplane.apply(snap), metrics.reloads, log);
+  if (opts.watch) await config.watch(async () => void (await reload()));
+  else config.setOnChange(async () => void (await reload()));
+
   const aa = admin.address();
   if (aa && typeof aa === 'object') opts.print(`admin on http://${aa.address}:${aa.port}`);
   if (mg && aa && typeof aa === 'object') {

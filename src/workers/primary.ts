@@ -11,11 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { Snapshot } from '../ir/types.ts';
 import { Metrics } from '../admin/metrics.ts';
-import { startAdmin } from '../admin/server.ts';
 import { createLogger } from '../log/logger.ts';
-import { formatError } from '../resources/errors.ts';
 import { ConfigController } from '../runtime/config-controller.ts';
-import { StartupError } from '../runtime/single.ts';
+import { formatError } from '../resources/errors.ts';
+import { firstSnapshot, openAdmin, startupWarnings, StartupError } from '../runtime/startup.ts';
 import type { RunOptions } from '../runtime/options.ts';
 import { startLeaseCoordinator } from '../state/registry.ts';
 import { startManagement, adminRoutes, type Management } from '../runtime/management.ts';
@@ -50,11 +49,29 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     log.error({ errors: first.errors.map(formatError) }, 'the stored objects are rejected; serving the files alone until they are fixed');
     first = await config.build(false);
   }
-  if (!first.snapshot) {
+  let firstSnap: Snapshot;
+  try {
+    firstSnap = firstSnapshot(first);
+  } catch (err) {
     config.report(first);
     await mg?.close();
-    throw new StartupError('the configuration has errors', first.errors.map(formatError));
+    throw err;
   }
+  // The admin listener opens before any worker starts: a port it cannot have stops the start cleanly.
+  const admin = await openAdmin(opts.admin.host, opts.admin.port, {
+    routes: mg ? adminRoutes(mg) : undefined,
+    tls: mg?.tls,
+    ready: () => current !== undefined && workers.size > 0,
+    snapshot: () => current,
+    lastReload: () => config.last,
+    metrics: async () => {
+      const fromWorkers = await aggregator.clusterMetrics();
+      return { contentType: aggregator.contentType, body: fromWorkers + (await metrics.registry.metrics()) };
+    },
+  }).catch(async (err: unknown) => {
+    await mg?.close();
+    throw err;
+  });
 
   const cacheEnv = await workerCompileCacheEnv();
   const fork = (): Worker => {
@@ -90,14 +107,17 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
 
   const initial = Array.from({ length: opts.workers }, fork);
   await Promise.all(initial.map((w) => new Promise<void>((resolve) => w.once('online', () => resolve()))));
-  const err = await distribute(first.snapshot, initial);
+  const err = await distribute(firstSnap, initial);
   if (err) {
     stopping = true;
-    for (const w of initial) w.kill();
+    admin.close();
+    await stopWorkers([...workers], 0);
     await mg?.close();
-    throw new StartupError(`cannot serve the configuration: ${err}`, []);
+    // Every worker fails alike at startup: one line, as with --workers 1.
+    throw new StartupError(err.replace(/^worker \d+: /, ''), []);
   }
-  current = first.snapshot;
+  current = firstSnap;
+  for (const w of startupWarnings(firstSnap, first.resources.map((r) => r.resource.kind))) log.warn(w);
   config.served(first, metrics.reloads, log);
 
   // A worker that cannot serve the new snapshot makes every worker keep the previous one.
@@ -110,17 +130,6 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
   if (opts.watch) await config.watch(reload);
   else config.setOnChange(reload);
 
-  const admin = await startAdmin(opts.admin.host, opts.admin.port, {
-    routes: mg ? adminRoutes(mg) : undefined,
-    tls: mg?.tls,
-    ready: () => current !== undefined && workers.size > 0,
-    snapshot: () => current,
-    lastReload: () => config.last,
-    metrics: async () => {
-      const fromWorkers = await aggregator.clusterMetrics();
-      return { contentType: aggregator.contentType, body: fromWorkers + (await metrics.registry.metrics()) };
-    },
-  });
   const aa = admin.address();
   if (aa && typeof aa === 'object') opts.print(`admin on http://${aa.address}:${aa.port} (${opts.workers} workers)`);
   if (mg && aa && typeof aa === 'object') {
@@ -134,12 +143,17 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     await mg?.close();
     admin.close();
     admin.closeAllConnections();
-    const exits = [...workers].map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
-    for (const w of workers) send(w, { type: 'drain', deadlineMs: opts.drainMs });
-    const hard = setTimeout(() => { for (const w of workers) w.kill('SIGKILL'); }, opts.drainMs + 2000);
-    await Promise.all(exits);
-    clearTimeout(hard);
+    await stopWorkers([...workers], opts.drainMs);
   };
+}
+
+/** Drain workers (they ignore signals sent to the process group) and wait for them to exit; SIGKILL past the deadline. */
+async function stopWorkers(list: Worker[], drainMs: number): Promise<void> {
+  const exits = list.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+  for (const w of list) send(w, { type: 'drain', deadlineMs: drainMs });
+  const hard = setTimeout(() => { for (const w of list) if (!w.isDead()) w.process.kill('SIGKILL'); }, drainMs + 2000);
+  await Promise.all(exits);
+  clearTimeout(hard);
 }
 
 function send(w: Worker, m: ToWorker): void {
