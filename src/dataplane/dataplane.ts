@@ -92,6 +92,7 @@ export class DataPlane {
           current: () => this.current?.listeners.get(port) ?? this.pending?.listeners.get(port),
           onRequest: (req, res) => handleRequest(this, this.obs, port, req, res),
           onError: (err) => this.opts.log.error({ err, port }, 'listener error'),
+          onClientReply: (status, reason, client) => this.obs.refused(status, reason, client),
         });
         opened.push(server);
         this.servers.set(port, server);

@@ -34,17 +34,24 @@ export interface ListenerOptions {
   current: () => CompiledListener | undefined;
   onRequest: RequestListener;
   onError: (err: Error) => void;
+  /** An answer the listener gave itself, before any request object existed (431, 400). */
+  onClientReply: (status: number, reason: string, client: string) => void;
 }
 
 const BAD_REQUEST = rawHttp1('badRequest');
 const HEADERS_TOO_LARGE = rawHttp1('headersTooLarge');
 
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable || (err.code === 'ECONNRESET')) {
-    socket.destroy();
-    return;
-  }
-  socket.end(err.code === 'HPE_HEADER_OVERFLOW' ? HEADERS_TOO_LARGE : BAD_REQUEST);
+/** Node's parser refused the request before any handler ran: answer 431 or 400, and say so (log, metrics). */
+function clientErrorHandler(onReply: ListenerOptions['onClientReply']): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  return (err, socket) => {
+    if (!socket.writable || (err.code === 'ECONNRESET')) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    socket.end(tooLarge ? HEADERS_TOO_LARGE : BAD_REQUEST);
+    onReply(tooLarge ? 431 : 400, err.code ?? 'client error', socket.remoteAddress ?? '-');
+  };
 }
 
 export function pickContext(l: CompiledListener | undefined, servername: string): SecureContext | undefined {
@@ -57,6 +64,7 @@ export function pickContext(l: CompiledListener | undefined, servername: string)
 
 export async function openListener(protocol: IRListener['protocol'], opts: ListenerOptions): Promise<ListenerServer> {
   const sessions = new Set<http2.ServerHttp2Session>();
+  const onClientError = clientErrorHandler(opts.onClientReply);
   let server: http.Server | http2.Http2SecureServer;
   if (protocol === 'HTTP') {
     // joinDuplicateHeaders: a repeated header is never silently reduced to its first

@@ -57,6 +57,12 @@ export class Observer {
     this.access?.write({ requestId: '-', method, host: '-', path, route: '-', status, durationMs: Math.round(seconds * 1e6) / 1e3, upstream: undefined, client: '-', decision: null });
   }
 
+  /** Requests node's parser refused before a request object existed (431 headers too large, 400). */
+  refused(status: number, reason: string, client: string): void {
+    this.metrics.observeRequest('-', status, 0);
+    this.access?.write({ requestId: '-', method: '-', host: '-', path: '-', route: '-', status, durationMs: 0, upstream: undefined, client, decision: null, reason });
+  }
+
   /** Answer with a gateway reply and account for it (access log, metrics). */
   reply(res: Res, ctx: RequestContext, reply: Reply, chains: readonly Chain[], upstream?: string): void {
     sendReply(res, ctx, reply, chains);

@@ -20,6 +20,8 @@ export interface AccessRecord {
   upstream: string | undefined;
   client: string;
   decision: TraceEntry[] | null;
+  /** Why the gateway answered by itself when no request reached a route (e.g. HPE_HEADER_OVERFLOW). */
+  reason?: string;
 }
 
 export class AccessLog {
@@ -52,6 +54,7 @@ export class AccessLog {
       `"status":${r.status},"duration_ms":${r.durationMs},"upstream":${r.upstream === undefined ? 'null' : JSON.stringify(r.upstream)},` +
       `"client":${JSON.stringify(r.client)}`;
     if (r.decision) line += `,"decision":${JSON.stringify(r.decision)}`;
+    if (r.reason !== undefined) line += `,"reason":${JSON.stringify(r.reason)}`;
     this.out.write(line + '}\n');
   }
 
