@@ -11,6 +11,7 @@ import { startCli, type Running } from './helpers/cli.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
+import { parseExposition } from './helpers/prometheus.ts';
 
 let gw: Running;
 let v1: Upstream;
@@ -76,9 +77,10 @@ test('every worker serves the same snapshot and /metrics sums their counters', a
   assert.equal(workerPids().length, 2);
   const got = await backends(40);
   assert.deepEqual([...new Set(got)], ['200 v1']);
-  const metrics = await (await request(admin + '/metrics')).body.text();
-  const m = /portcullis_requests_total\{route="default\/r\/0",status="200"\} (\d+)/.exec(metrics);
-  assert.equal(Number(m?.[1]), 40, 'the counts of both workers add up to the requests sent');
+  const metrics = parseExposition(await (await request(admin + '/metrics')).body.text());
+  assert.equal(metrics.samples.get('portcullis_requests_total{route="default/r/0",status="200"}'), 40, 'the counts of both workers add up to the requests sent');
+  assert.equal(metrics.types.get('portcullis_requests_total'), 'counter');
+  assert.equal(metrics.types.get('portcullis_config_reloads_total'), 'counter', "the primary's own family is there too");
   const cfg = (await (await request(admin + '/config', { headers: { authorization: `Bearer ${token}` } })).body.json()) as { version: string };
   assert.match(cfg.version, /^[0-9a-f]{16}$/);
 });
@@ -121,7 +123,9 @@ test('a policy created through the management API reaches every worker within a 
   }
 });
 
-test('a worker that dies is replaced and the instance keeps serving', async () => {
+test('a worker that dies is replaced and the instance keeps serving; no counter goes backwards', async () => {
+  const scrape = async () => parseExposition(await (await request(admin + '/metrics')).body.text()).samples;
+  const before = await scrape();
   const [victim] = workerPids();
   process.kill(victim, 'SIGKILL');
   await gw.waitFor(/worker exited; starting a replacement/);
@@ -133,4 +137,12 @@ test('a worker that dies is replaced and the instance keeps serving', async () =
   // The replacement serves the current snapshot (v2), like the survivor.
   const got = await backends(30);
   assert.deepEqual([...new Set(got)], ['200 v2']);
+  // What the dead worker had counted stays: every counter and histogram series is at least what it was.
+  const after = await scrape();
+  for (const [series, value] of before) {
+    if (!/_total\{|_bucket\{|_sum\{|_count\{/.test(series)) continue;
+    assert.ok((after.get(series) ?? 0) >= value, `${series} went from ${value} to ${after.get(series)}`);
+  }
+  const served = (s: Map<string, number>) => [...s].filter(([k]) => k.startsWith('portcullis_requests_total{route="default/r/0"')).reduce((n, [, v]) => n + v, 0);
+  assert.equal(served(after), served(before) + 30);
 });

@@ -13,14 +13,18 @@ export class Metrics {
   readonly upstreamErrors: Counter<'backend' | 'kind'>;
   readonly reloads: Counter<'result'>;
 
-  constructor(opts: { processMetrics: boolean; reloads?: boolean } = { processMetrics: true }) {
+  constructor(opts: { processMetrics: boolean; reloads?: boolean; requestMetrics?: boolean } = { processMetrics: true }) {
     const registers = [this.registry];
+    // A process that serves no request (the primary of --workers N) must not print empty families the workers print too.
+    const requestRegisters = opts.requestMetrics === false ? [] : registers;
     this.requests = new RouteStatusCounter('portcullis_requests_total', 'Requests answered, by route and status');
     this.duration = new RouteHistogram('portcullis_request_duration_seconds', 'Time from request to response end, by route', BUCKETS);
     // prom-client's Registry reads only name, help, type, aggregator and get() of these.
-    this.registry.registerMetric(this.requests as unknown as Metric);
-    this.registry.registerMetric(this.duration as unknown as Metric);
-    this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', labelNames: ['backend', 'kind'], registers });
+    if (opts.requestMetrics !== false) {
+      this.registry.registerMetric(this.requests as unknown as Metric);
+      this.registry.registerMetric(this.duration as unknown as Metric);
+    }
+    this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', labelNames: ['backend', 'kind'], registers: requestRegisters });
     // Workers do not reload by themselves; only the process that reads the configuration counts reloads.
     this.reloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Configuration reloads, by result (success, failure)', labelNames: ['result'], registers: opts.reloads === false ? [] : registers });
     // Rate-limit state (src/state): read from the process-wide stores at scrape time.

@@ -6,14 +6,17 @@ export type ToWorker =
   | { type: 'prepare'; snapshot: Snapshot }
   | { type: 'commit'; version: string }
   | { type: 'abort'; version: string }
-  | { type: 'drain'; deadlineMs: number };
+  | { type: 'drain'; deadlineMs: number }
+  | { type: 'metrics'; requestId: number };
 
 /** Worker → primary. */
 export type ToPrimary =
   | { type: 'prepared'; version: string }
   | { type: 'failed'; version: string; error: string }
   | { type: 'committed'; version: string }
-  | { type: 'listening'; address: string; protocol: string };
+  | { type: 'listening'; address: string; protocol: string }
+  /** The worker's registry (prom-client JSON): the answer to a scrape (requestId), or a periodic push (requestId 0). */
+  | { type: 'metrics'; requestId: number; metrics: unknown[] };
 
 export interface WorkerSettings {
   bind: string;

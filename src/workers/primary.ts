@@ -8,7 +8,7 @@
 // default round-robin cluster mode would add to every connection.
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
-import { AggregatorRegistry } from 'prom-client';
+import { WorkerMetrics } from './metrics-aggregate.ts';
 import type { Snapshot } from '../ir/types.ts';
 import { Metrics } from '../admin/metrics.ts';
 import { createLogger } from '../log/logger.ts';
@@ -26,8 +26,9 @@ const PREPARE_TIMEOUT_MS = 15_000;
 
 export async function startPrimary(opts: RunOptions): Promise<() => Promise<void>> {
   const log = createLogger(opts.logLevel);
-  const metrics = new Metrics({ processMetrics: false });
-  const aggregator = new AggregatorRegistry();
+  // The primary serves no request: its registry holds only what it alone counts (reloads).
+  const metrics = new Metrics({ processMetrics: false, requestMetrics: false });
+  const fromWorkers = new WorkerMetrics();
   let mg: Management | undefined;
   const config = new ConfigController(opts.paths, opts.translate, () => mg?.resources() ?? []);
   if (opts.management) {
@@ -64,10 +65,7 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     ready: () => current !== undefined && workers.size > 0,
     snapshot: () => current,
     lastReload: () => config.last,
-    metrics: async () => {
-      const fromWorkers = await aggregator.clusterMetrics();
-      return { contentType: aggregator.contentType, body: fromWorkers + (await metrics.registry.metrics()) };
-    },
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await fromWorkers.text([...workers], metrics.registry) }),
   }).catch(async (err: unknown) => {
     await mg?.close();
     throw err;
@@ -79,6 +77,7 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
     workers.add(w);
     leases.serve(w);
     w.on('message', (m: ToPrimary) => {
+      if (m.type === 'metrics') fromWorkers.update(w, m);
       if (m.type === 'listening' && !printed.has(m.address)) {
         printed.add(m.address);
         opts.print(`listening on ${m.protocol === 'HTTPS' ? 'https' : 'http'}://${m.address}`);
@@ -97,6 +96,7 @@ export async function startPrimary(opts: RunOptions): Promise<() => Promise<void
 
   cluster.on('exit', (w, code, signal) => {
     workers.delete(w);
+    fromWorkers.retire(w);
     if (stopping) return;
     log.error({ worker: w.id, code, signal }, 'worker exited; starting a replacement');
     const replacement = fork();

@@ -1,25 +1,26 @@
 // A worker process: a data plane that serves the snapshots the primary sends.
 // It never reads configuration itself, so every worker serves the same one.
 import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
 import { DataPlane, type PreparedSnapshot } from '../dataplane/dataplane.ts';
 import { Metrics } from '../admin/metrics.ts';
 import { createAccessLogger, createLogger, type LogLevel } from '../log/logger.ts';
 import { closeGlobalCounters, configureRedis, useLeasedCounters } from '../state/registry.ts';
+import { PUSH_INTERVAL_MS } from './metrics-aggregate.ts';
 import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
 
 export function runWorker(): void {
   const settings = JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSettings;
   const log = createLogger(settings.logLevel as LogLevel).child({ worker: cluster.worker?.id });
   const metrics = new Metrics({ processMetrics: true, reloads: false });
-  // The primary's /metrics asks every worker for its registry and sums them.
-  // (Constructing one is what installs prom-client's worker-side listener.)
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([metrics.registry]);
   // Local rate limits: one budget per instance, leased from the primary (docs/state.md).
   useLeasedCounters(settings.workers ?? 1);
   configureRedis(settings.redis, (msg, err) => log.error({ err }, msg));
-  const send = (m: ToPrimary) => process.send?.(m);
+  // After the primary is gone the channel is closed: nothing to tell it.
+  const send = (m: ToPrimary) => { if (process.connected) process.send?.(m); };
+  // The primary's /metrics sums every worker's registry; the periodic push is
+  // what it keeps of this worker's counters should the worker die between scrapes.
+  const sendMetrics = (requestId: number) => void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'metrics', requestId, metrics: json }), () => {});
+  setInterval(() => sendMetrics(0), PUSH_INTERVAL_MS).unref();
   const dp = new DataPlane({
     bind: settings.bind,
     reusePort: true,
@@ -48,6 +49,9 @@ export function runWorker(): void {
       case 'abort':
         void prepared.get(m.version)?.abort();
         prepared.delete(m.version);
+        return;
+      case 'metrics':
+        sendMetrics(m.requestId);
         return;
       case 'drain':
         dp.shutdown(m.deadlineMs).then(closeGlobalCounters).finally(() => process.exit(0));
