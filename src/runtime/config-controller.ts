@@ -11,6 +11,8 @@ import { formatError } from '../resources/errors.ts';
 import type { TranslateOptions } from '../translate/index.ts';
 import type { ReloadReport } from '../admin/server.ts';
 import type { Snapshot } from '../ir/types.ts';
+import { reloadWarnings } from './reload-warnings.ts';
+import { settle, SETTLE, type SettleTiming } from './settle.ts';
 import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
 
@@ -19,6 +21,7 @@ export class ConfigController {
   private options: TranslateOptions;
   private watchers: FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
+  settleTiming: SettleTiming = SETTLE;
   private building = false;
   private again = false;
   private extra: (() => LoadedResource[]) | undefined;
@@ -32,6 +35,8 @@ export class ConfigController {
   fileResources: LoadedResource[] = [];
   /** Runs after every build, served or rejected. */
   afterBuild: ((r: BuildResult) => void) | undefined;
+  /** The snapshot being served, to say what a reload takes away. */
+  private serving: Snapshot | undefined;
 
   /** `extra`: resources from the management API's store, built together with the files. */
   constructor(paths: string[], options: TranslateOptions, extra?: () => LoadedResource[]) {
@@ -74,6 +79,8 @@ export class ConfigController {
     }
     this.building = true;
     try {
+      // Not between two steps of an editor's save: wait until the files stop changing.
+      await settle(this.paths, this.settleTiming);
       await this.onChange?.();
     } finally {
       this.building = false;
@@ -87,6 +94,7 @@ export class ConfigController {
   /** Record a build that is now served: report, count, and say which policies were rejected. */
   served(r: BuildResult, reloads: Counter<'result'>, log: Logger): void {
     const rep = this.report(r);
+    this.serving = r.snapshot;
     reloads.labels('success').inc();
     if (rep.policyErrors.length > 0) log.error({ errors: rep.policyErrors }, 'policies rejected; their hops fail closed');
   }
@@ -105,8 +113,10 @@ export class ConfigController {
       return true;
     }
     if (r.snapshot) {
+      const warnings = reloadWarnings(this.serving, r.snapshot);
       try {
         await apply(r.snapshot);
+        for (const w of warnings) log.warn(w);
         this.served(r, reloads, log);
         log.info({ version: r.snapshot.version }, 'configuration reloaded');
         return true;
