@@ -1,15 +1,17 @@
-// The quickstart and the README's examples, as written (they use the fixed
-// ports 8080, 9081, 9082 and 9901, so they share this one file and run in turn).
+// The quickstart and the README's examples, as written except for their fixed
+// ports (8080, 8443, 9081, 9082, 9901), which are moved to ports this file
+// allocates: the suite passes while a developer's quickstart is running.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { execFile, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from './helpers/cli.ts';
-import { send } from './helpers/istio-e2e.ts';
+import { portsMoved, send } from './helpers/istio-e2e.ts';
+import { freePort } from './helpers/ports.ts';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startSingle, type Instance } from '../src/runtime/single.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
@@ -17,42 +19,62 @@ import { startRedis } from './helpers/redis.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}`, import.meta.url));
 
+// The examples' fixed ports, and the free ones this file serves them on.
+const P = { http: await freePort(), https: await freePort(), v1: await freePort(), v2: await freePort(), admin: await freePort() };
+const MOVED = { 8080: P.http, 8443: P.https, 9081: P.v1, 9082: P.v2 };
+
+/** An example file (or every file of an example directory) with its ports moved, in a temp dir. */
+async function moved(name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'portcullis-example-'));
+  const src = example(name);
+  const files = name.endsWith('.yaml') ? [src] : (await readdir(src)).filter((f) => f.endsWith('.yaml')).map((f) => join(src, f));
+  await mkdir(join(dir, 'x'));
+  for (const f of files) {
+    const text = await readFile(f, 'utf8');
+    const ports = Object.fromEntries(Object.entries(MOVED).filter(([from]) => new RegExp(`port: "?${from}\\b`).test(text)));
+    await writeFile(join(dir, 'x', f.slice(f.lastIndexOf('/') + 1)), portsMoved(text, f, ports));
+  }
+  return name.endsWith('.yaml') ? join(dir, 'x', name.slice(name.lastIndexOf('/') + 1)) : join(dir, 'x');
+}
+
 test('the quickstart answers the README curl lines', async () => {
-  const gw = startCli(['run', '--workers', '1', '--access-log', 'off']);
+  // `portcullis run` without -f serves examples/quickstart with demo backends on 9081/9082: the same, on free ports.
+  const [e1, e2] = [await startEcho('echo-v1', '127.0.0.1', P.v1), await startEcho('echo-v2', '127.0.0.1', P.v2)];
+  const gw = startCli(['run', '-f', await moved('quickstart'), '--workers', '1', '--access-log', 'off', '--admin', `127.0.0.1:${P.admin}`]);
   try {
-    await gw.waitFor(/admin on http:\/\/127\.0\.0\.1:9901/);
-    const echo = await request('http://127.0.0.1:8080/echo/hello');
+    await gw.waitFor(new RegExp(`admin on http://127\\.0\\.0\\.1:${P.admin}`));
+    const echo = await request(`http://127.0.0.1:${P.http}/echo/hello`);
     assert.equal(echo.statusCode, 200);
     const body = (await echo.body.json()) as { backend: string; url: string };
     assert.equal(body.backend, 'echo-v1');
     assert.equal(body.url, '/echo/hello');
-    const canary = await request('http://127.0.0.1:8080/echo', { headers: { 'x-version': 'v2' } });
+    const canary = await request(`http://127.0.0.1:${P.http}/echo`, { headers: { 'x-version': 'v2' } });
     assert.equal(((await canary.body.json()) as { backend: string }).backend, 'echo-v2');
-    const moved = await request('http://127.0.0.1:8080/old/docs');
-    await moved.body.dump();
-    assert.equal(moved.statusCode, 301);
-    assert.equal(moved.headers.location, 'http://127.0.0.1:8080/echo/docs');
-    const rewritten = await request('http://127.0.0.1:8080/api/v1/users');
+    const movedTo = await request(`http://127.0.0.1:${P.http}/old/docs`);
+    await movedTo.body.dump();
+    assert.equal(movedTo.statusCode, 301);
+    assert.equal(movedTo.headers.location, `http://127.0.0.1:${P.http}/echo/docs`);
+    const rewritten = await request(`http://127.0.0.1:${P.http}/api/v1/users`);
     assert.equal(rewritten.headers['x-served-by'], 'portcullis');
     assert.equal(((await rewritten.body.json()) as { url: string }).url, '/internal/users');
-    const ready = await request('http://127.0.0.1:9901/readyz');
+    const ready = await request(`http://127.0.0.1:${P.admin}/readyz`);
     assert.equal(ready.statusCode, 200);
     await ready.body.dump();
 
     // The example policies (examples/quickstart/policies.yaml).
-    const status = async (path: string, headers: Record<string, string> = {}) => (await send(8080, path, { headers })).status;
+    const status = async (path: string, headers: Record<string, string> = {}) => (await send(P.http, path, { headers })).status;
     assert.equal(await status('/echo/admin'), 403);
-    assert.equal((await send(8080, '/echo/admin')).body, 'RBAC: access denied');
+    assert.equal((await send(P.http, '/echo/admin')).body, 'RBAC: access denied');
     assert.equal(await status('/echo/admin/users'), 403);
     assert.equal(await status('/echo/x/../admin'), 403, 'the path is normalized before the policy sees it');
     assert.equal(await status('/echo/x/%2e%2e/admin'), 403);
     assert.equal(await status('/echo/reports'), 403, 'no token');
     const token = (await readFile(example('quickstart/demo.jwt'), 'utf8')).trim();
-    const reports = await send(8080, '/echo/reports', { headers: { authorization: `Bearer ${token}` } });
+    const reports = await send(P.http, '/echo/reports', { headers: { authorization: `Bearer ${token}` } });
     assert.equal(reports.status, 200);
     assert.equal(reports.json().headers['x-jwt-sub'], 'alice');
     assert.equal(reports.json().headers.authorization, undefined, 'the token is not forwarded');
-    const forged = await send(8080, '/echo/reports', { headers: { authorization: `Bearer ${token}x` } });
+    const forged = await send(P.http, '/echo/reports', { headers: { authorization: `Bearer ${token}x` } });
     assert.equal(forged.status, 401);
     assert.match(String(forged.headers['www-authenticate']), /^Bearer /);
     assert.equal(await status('/echo/hello', { authorization: `Bearer ${token}x` }), 401, 'a bad token is refused wherever it is sent');
@@ -61,6 +83,8 @@ test('the quickstart answers the README curl lines', async () => {
     assert.match(explained.stdout, /^answer: 403 \(answered by the gateway\) "RBAC: access denied"$/m);
   } finally {
     assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
+    await e1.close();
+    await e2.close();
   }
 });
 
@@ -120,18 +144,17 @@ function describeExamples(): void {
   let v2: EchoServer | undefined;
   let inst: Instance | undefined;
   const serve = async (file: string, redis?: string) => {
-    // started here, not in before(): the quickstart test starts its own demo backends on these ports
-    v1 ??= await startEcho('v1', '127.0.0.1', 9081);
-    v2 ??= await startEcho('v2', '127.0.0.1', 9082);
+    v1 ??= await startEcho('v1', '127.0.0.1', P.v1);
+    v2 ??= await startEcho('v2', '127.0.0.1', P.v2);
     await inst?.close();
     inst = await startSingle({
-      paths: [example(file)], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', accessLog: 'off',
+      paths: [await moved(file)], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent', accessLog: 'off',
       workers: 1, drainMs: 1000, print: () => {}, translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' },
       redis: redis ? { url: redis, timeoutMs: 500, failClosed: false, prefix: 'portcullis:rl:' } : undefined,
     });
   };
   const get = async (path: string, headers: Record<string, string> = {}) => {
-    const r = await request(`http://127.0.0.1:8080${path}`, { headers });
+    const r = await request(`http://127.0.0.1:${P.http}${path}`, { headers });
     const text = await r.body.text();
     return { status: r.statusCode, headers: r.headers, json: () => JSON.parse(text) };
   };
@@ -180,14 +203,14 @@ function describeExamples(): void {
     const issued = await runCli(['ca', 'issue-server', '--host', 'api.example.com', '--secret', 'api-cert'], { cwd: dir });
     assert.equal(issued.code, 0, issued.stderr);
     await inst?.close();
-    v1 ??= await startEcho('v1', '127.0.0.1', 9081);
+    v1 ??= await startEcho('v1', '127.0.0.1', P.v1);
     inst = await startSingle({
-      paths: [example('tls.yaml'), join(dir, 'server-secret.yaml')], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
+      paths: [await moved('tls.yaml'), join(dir, 'server-secret.yaml')], watch: false, admin: { host: '127.0.0.1', port: 0 }, logLevel: 'silent',
       accessLog: 'off', workers: 1, drainMs: 1000, print: () => {}, translate: { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' },
     });
     const agent = new Agent({ connect: { ca: await readFile(join(dir, '.portcullis/ca/root-cert.pem'), 'utf8'), servername: 'api.example.com' } });
     try {
-      const r = await request('https://127.0.0.1:8443/hello', { dispatcher: agent, headers: { host: 'api.example.com:8443' } });
+      const r = await request(`https://127.0.0.1:${P.https}/hello`, { dispatcher: agent, headers: { host: `api.example.com:${P.https}` } });
       assert.equal(r.statusCode, 200);
       assert.equal(((await r.body.json()) as { backend: string }).backend, 'v1');
     } finally {
@@ -195,7 +218,7 @@ function describeExamples(): void {
     }
     const redirect = await get('/anything', { host: 'api.example.com' });
     assert.equal(redirect.status, 301);
-    assert.equal(redirect.headers.location, 'https://api.example.com:8443/anything');
+    assert.equal(redirect.headers.location, `https://api.example.com:${P.https}/anything`);
   });
 
   // Envoy Gateway's traffic task pages, with their YAML as written (examples/traffic).

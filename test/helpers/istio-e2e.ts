@@ -19,7 +19,11 @@ export function examplePath(name: string): string {
  * silently runs against the wrong port.
  */
 export function exampleYaml(name: string, ports: Record<number, number>, extra: Record<string, string> = {}): string {
-  let text = readFileSync(examplePath(name), 'utf8');
+  return portsMoved(readFileSync(examplePath(name), 'utf8'), name, ports, extra);
+}
+
+/** exampleYaml for any text (examples outside examples/istio). */
+export function portsMoved(text: string, name: string, ports: Record<number, number>, extra: Record<string, string> = {}): string {
   for (const [from, to] of Object.entries(ports)) {
     const re = new RegExp(`(port: "?|^\\s+)${from}(?=["\\s:]|$)`, 'gm');
     if (!re.test(text)) throw new Error(`${name}: no port ${from} to replace`);
