@@ -27,7 +27,7 @@ export interface Options {
   out: string;
 }
 
-export const USAGE = `usage: node bench/run.ts [options]
+export const USAGE = `usage: npm run bench -- [options]
   --quick              2 s runs, one repetition (a smoke check of the harness, not figures)
   --duration SEC       seconds per timed run (env BENCH_DURATION; default 10)
   --reps N             repetitions per system, median reported (env BENCH_REPS; default 3)

@@ -6,7 +6,7 @@
 // (Istio's sample also allows callers whose certificate names service account
 // "a" when the header is absent; this one does not.)
 //
-//   node examples/istio/ext-authz-server.ts [--http 8000] [--grpc 9000]
+//   npm run ext-authz-sample [-- --http 8000 --grpc 9000]   (an npm script: Node 26 from node_modules, whatever the machine's own)
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
