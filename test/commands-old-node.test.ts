@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** PATH without node_modules/.bin: what a user's shell has (npm test puts the pinned node first). */
 const SYSTEM_PATH = (process.env.PATH ?? '').split(':').filter((d) => !d.includes('node_modules')).join(':');
-const env = { ...process.env, PATH: SYSTEM_PATH };
+const env: NodeJS.ProcessEnv = { ...process.env, PATH: SYSTEM_PATH };
 for (const k of Object.keys(env)) if (k.startsWith('npm_')) delete env[k];
 
 function files(dir: string, out: string[] = []): string[] {

@@ -12,6 +12,7 @@ export class Metrics {
   readonly duration: RouteHistogram;
   readonly upstreamErrors: Counter<'backend' | 'kind'>;
   readonly reloads: Counter<'result'>;
+  readonly dryRunDecisions: Counter<'policy' | 'decision'>;
 
   constructor(opts: { processMetrics: boolean; reloads?: boolean; requestMetrics?: boolean } = { processMetrics: true }) {
     const registers = [this.registry];
@@ -25,6 +26,7 @@ export class Metrics {
       this.registry.registerMetric(this.duration as unknown as Metric);
     }
     this.upstreamErrors = new Counter({ name: 'portcullis_upstream_errors_total', help: 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', labelNames: ['backend', 'kind'], registers: requestRegisters });
+    this.dryRunDecisions = new Counter({ name: 'portcullis_dry_run_decisions_total', help: 'Would-be decisions of dry-run (istio.io/dry-run) policies, never enforced, by policy and decision', labelNames: ['policy', 'decision'], registers: requestRegisters });
     // Workers do not reload by themselves; only the process that reads the configuration counts reloads.
     this.reloads = new Counter({ name: 'portcullis_config_reloads_total', help: 'Configuration reloads, by result (success, failure)', labelNames: ['result'], registers: opts.reloads === false ? [] : registers });
     // Rate-limit state (src/state): read from the process-wide stores at scrape time.
@@ -32,7 +34,7 @@ export class Metrics {
       name: 'portcullis_ratelimit_store_errors_total',
       help: 'Global rate-limit decisions made without Redis, by failure mode (open: admitted, closed: refused)',
       labelNames: ['mode'],
-      registers,
+      registers: requestRegisters,
       collect() {
         const s = stateStats();
         this.reset();

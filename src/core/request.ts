@@ -2,6 +2,7 @@
 // request. The bottom layer (filters/, authz/ and auth/ import it, never
 // dataplane/); deliberately independent of the socket objects, so that
 // `decide()` runs the same way for the listener, `portcullis explain` and tests.
+import type { DryRunDecision } from '../policy/dry-run.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IRRoute } from '../ir/types.ts';
 import type { TraceEntry } from './trace.ts';
@@ -111,6 +112,8 @@ export class RequestContext {
   scratch: Map<string, unknown> | undefined;
   /** The body read before the decision, when a filter of the chain asked for it (needsBody). */
   body: BufferedBody | undefined;
+  /** Would-be decisions of dry-run policies (src/policy/dry-run.ts); logged and counted, never enforced. */
+  dryRun: DryRunDecision[] | undefined;
   /** performance.now() at arrival (a double: no BigInt allocated per request). */
   startMs: number;
 
@@ -135,6 +138,7 @@ export class RequestContext {
     this.trace = init.tracing ? [] : null;
     this.scratch = undefined;
     this.body = undefined;
+    this.dryRun = undefined;
     this.startMs = init.startMs ?? performance.now();
   }
 

@@ -35,6 +35,8 @@ export class Observer {
     const seconds = (performance.now() - ctx.startMs) / 1e3;
     const route = ctx.route?.label ?? '-';
     this.metrics.observeRequest(route, status, seconds);
+    const dry = ctx.dryRun;
+    if (dry !== undefined) for (const d of dry) this.metrics.dryRunDecisions.labels(d.policy, d.decision).inc();
     this.access?.write({
       requestId: ctx.requestId,
       method: ctx.method,
@@ -46,6 +48,7 @@ export class Observer {
       upstream,
       client: ctx.clientIp,
       decision: ctx.trace && status >= 400 ? ctx.trace : null,
+      dryRun: dry,
     });
     if (this.debug && ctx.trace) this.log.debug({ request_id: ctx.requestId, route, status, trace: ctx.trace }, 'decision trace');
   }

@@ -19,6 +19,7 @@ import { compilePathTemplate, containsPathTemplate } from '../authz/path-templat
 import { compileRegex, escapeRegex, type LinearRegex } from '../match/regex.ts';
 import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzClient, type ExtAuthzConfig } from '../authz/ext-authz/client.ts';
 import { authorityOf, headerValue, pathAndQuery } from '../authz/ext-authz/headers.ts';
+import { recordDryRun } from '../policy/dry-run.ts';
 
 
 // The IR config (plain JSON, produced by translate/istio/authorization-policy.ts) lives in src/ir/istio.ts.
@@ -351,6 +352,9 @@ class IstioAuthorization {
   readonly #noAllowMatched: TraceEntry;
   readonly #noAllowPolicy: TraceEntry;
   readonly #dryAllowMissed: TraceEntry;
+  readonly #hasDryRun: boolean;
+  readonly #dryDenyOrigins: string[];
+  readonly #dryAllowOrigins: string[];
 
   constructor(cfg: IstioAuthorizationConfig) {
     const hop = cfg.hop;
@@ -359,6 +363,9 @@ class IstioAuthorization {
     this.#audit = cfg.audit.map((p) => compilePolicy(p, 'AUDIT', 'audit', hop));
     this.#dryDeny = cfg.dryRun.deny.map((p) => compilePolicy(p, 'DENY, dry-run: would deny', 'info', hop));
     this.#dryAllow = cfg.dryRun.allow === null ? null : cfg.dryRun.allow.map((p) => compilePolicy(p, 'ALLOW, dry-run: would allow', 'info', hop));
+    this.#dryDenyOrigins = cfg.dryRun.deny.map((p) => p.origin);
+    this.#dryAllowOrigins = (cfg.dryRun.allow ?? []).map((p) => p.origin);
+    this.#hasDryRun = this.#dryDeny.length > 0 || this.#dryAllow !== null;
     this.#custom = cfg.custom ? cfg.custom.policies.map((p) => compilePolicy(p, 'CUSTOM', 'info', hop)) : [];
     this.#provider = cfg.custom?.provider;
     const allowOrigins = (cfg.allow ?? []).map((p) => p.origin).join(', ');
@@ -422,7 +429,7 @@ class IstioAuthorization {
       const i = firstMatch(p, ctx);
       if (i >= 0) ctx.record(p.matched[i]);
     }
-    if (ctx.trace !== null) this.#dryRun(ctx);
+    if (this.#hasDryRun) this.#dryRun(ctx);
     for (const p of this.#deny) {
       const i = firstMatch(p, ctx);
       if (i >= 0) {
@@ -446,22 +453,26 @@ class IstioAuthorization {
     return rbacDenied();
   }
 
-  /** Shadow evaluation, only while a trace is being recorded (explain, debug log). */
+  /** Shadow evaluation of the dry-run policies: recorded (trace, log, metrics), never enforced. */
   #dryRun(ctx: RequestContext): void {
-    for (const p of this.#dryDeny) {
+    for (let k = 0; k < this.#dryDeny.length; k++) {
+      const p = this.#dryDeny[k];
       const i = firstMatch(p, ctx);
       if (i >= 0) ctx.record(p.matched[i]);
+      recordDryRun(ctx, this.#dryDenyOrigins[k], i >= 0 ? 'deny' : 'allow');
     }
     const dryAllow = this.#dryAllow;
     if (dryAllow === null) return;
-    for (const p of dryAllow) {
-      const i = firstMatch(p, ctx);
+    for (let k = 0; k < dryAllow.length; k++) {
+      const i = firstMatch(dryAllow[k], ctx);
       if (i >= 0) {
-        ctx.record(p.matched[i]);
+        ctx.record(dryAllow[k].matched[i]);
+        recordDryRun(ctx, this.#dryAllowOrigins[k], 'allow');
         return;
       }
     }
     ctx.record(this.#dryAllowMissed);
+    for (const origin of this.#dryAllowOrigins) recordDryRun(ctx, origin, 'deny');
   }
 }
 

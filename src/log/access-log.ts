@@ -20,6 +20,8 @@ export interface AccessRecord {
   upstream: string | undefined;
   client: string;
   decision: TraceEntry[] | null;
+  /** Would-be decisions of dry-run policies (never enforced). */
+  dryRun?: { policy: string; decision: string }[];
   /** Why the gateway answered by itself when no request reached a route (e.g. HPE_HEADER_OVERFLOW). */
   reason?: string;
 }
@@ -54,6 +56,7 @@ export class AccessLog {
       `"status":${r.status},"duration_ms":${r.durationMs},"upstream":${r.upstream === undefined ? 'null' : JSON.stringify(r.upstream)},` +
       `"client":${JSON.stringify(r.client)}`;
     if (r.decision) line += `,"decision":${JSON.stringify(r.decision)}`;
+    if (r.dryRun !== undefined) line += `,"dry_run":${JSON.stringify(r.dryRun)}`;
     if (r.reason !== undefined) line += `,"reason":${JSON.stringify(r.reason)}`;
     this.out.write(line + '}\n');
   }

@@ -19,6 +19,7 @@
 //   several providers on one hop: its rules become DENY rules (Istio's
 //   getBadCustomDenyRules) — what would have been checked is refused.
 // One policy's errors never affect another policy.
+import { DRY_RUN_ANNOTATION, dryRunAnnotation } from '../../policy/dry-run.ts';
 import type { ConfigError } from '../../resources/errors.ts';
 import { formatPath } from '../../resources/errors.ts';
 import type { LoadedResource, Resource } from '../../resources/types.ts';
@@ -66,7 +67,6 @@ export interface AuthorizationFilterResult {
   status: ResourceStatus[];
 }
 
-const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 const SPEC_FIELDS = new Set(['selector', 'targetRef', 'targetRefs', 'action', 'provider', 'rules']);
 const ACTIONS: AuthorizationAction[] = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'];
 
@@ -122,13 +122,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Present and not an empty list (a wrongly typed value is reported where it is read). */
 function isSet(v: unknown): boolean {
   return v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
-}
-
-/** Go's strconv.ParseBool. */
-function parseBool(v: string): boolean | undefined {
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return undefined;
 }
 
 /** Istio's validateMapKey + extractNameInNestedBrackets: "[a][b]" → ["a","b"], "[a.b]" → ["a.b"]. */
@@ -468,14 +461,10 @@ function parseUncached(lr: LoadedResource): ParsedAuthorizationPolicy {
   const p = new PolicyParser(lr);
   const key = resourceKey(r);
   let unusable = false;
-  let dryRun = false;
-
-  const ann = r.metadata.annotations?.[DRY_RUN_ANNOTATION];
-  if (ann !== undefined) {
-    const b = typeof ann === 'string' ? parseBool(ann) : undefined;
-    if (b === undefined) p.err(['metadata', 'annotations', DRY_RUN_ANNOTATION], `failed to parse the value of ${DRY_RUN_ANNOTATION}: must be true or false; the policy is enforced`);
-    else dryRun = b;
-  }
+  // One reading of the shadow switch for every policy family (src/policy/dry-run.ts).
+  const shadow = dryRunAnnotation(r.metadata.annotations);
+  let dryRun = shadow.dryRun;
+  if (shadow.error) p.err(['metadata', 'annotations', DRY_RUN_ANNOTATION], shadow.error);
 
   const spec = r.spec === undefined || r.spec === null ? {} : r.spec;
   if (!isObject(spec)) {
