@@ -42,7 +42,7 @@ test('the quickstart answers the README curl lines', async () => {
   const [e1, e2] = [await startEcho('echo-v1', '127.0.0.1', P.v1), await startEcho('echo-v2', '127.0.0.1', P.v2)];
   const gw = startCli(['run', '-f', await moved('quickstart'), '--workers', '1', '--access-log', 'off', '--admin', `127.0.0.1:${P.admin}`]);
   try {
-    await gw.waitFor(new RegExp(`admin on http://127\\.0\\.0\\.1:${P.admin}`));
+    await gw.waitFor(new RegExp(`admin on http://127\\.0\\.0\\.1:${P.admin}`), 60_000);
     const echo = await request(`http://127.0.0.1:${P.http}/echo/hello`);
     assert.equal(echo.statusCode, 200);
     const body = (await echo.body.json()) as { backend: string; url: string };
@@ -82,9 +82,10 @@ test('the quickstart answers the README curl lines', async () => {
     assert.match(explained.stdout, /^ {2}deny {5}istio\.authorization \[AuthorizationPolicy\/default\/no-admin\]: rule 0 matched \(DENY\) on Gateway\/default\/quickstart$/m);
     assert.match(explained.stdout, /^answer: 403 \(answered by the gateway\) "RBAC: access denied"$/m);
   } finally {
-    assert.equal(await gw.stop(), 0, 'SIGTERM drains and exits 0');
+    const code = await gw.stop();
     await e1.close();
     await e2.close();
+    assert.equal(code, 0, 'SIGTERM drains and exits 0');
   }
 });
 

@@ -1,5 +1,6 @@
 // The admin listener: health, readiness, Prometheus metrics, and the running
 // configuration with every resource's status. Served once per instance.
+import type { Finding } from '../analyze/finding.ts';
 import http from 'node:http';
 import { createDualServer } from './listener.ts';
 import type { Snapshot } from '../ir/types.ts';
@@ -12,6 +13,8 @@ export interface ReloadReport {
   errors: string[];
   /** Policies rejected on their own while the snapshot serves (their hops fail closed). */
   policyErrors: string[];
+  /** What `portcullis analyze` finds in the configuration (src/analyze). */
+  findings?: Finding[];
 }
 
 export interface AdminState {

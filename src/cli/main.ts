@@ -12,6 +12,7 @@ Commands:
   run        serve a configuration (no -f: the built-in quickstart)
   validate   check configuration files and print every error
   explain    show how a request would be routed and decided, without a server
+  analyze    find policies that protect nothing, shadowed rules and wide-open routes
   ca         a workload CA: init, issue (SPIFFE workload certificates), issue-server
   echo       start a demo echo backend
   version    print the version
@@ -34,6 +35,10 @@ export async function main(argv: string[]): Promise<number | undefined> {
     case 'explain': {
       const { explainCommand } = await import('./explain.ts');
       return explainCommand(rest);
+    }
+    case 'analyze': {
+      const { analyzeCommand } = await import('./analyze.ts');
+      return analyzeCommand(rest);
     }
     case 'ca': {
       // Loaded only for this command: the certificate library stays out of the gateway process.

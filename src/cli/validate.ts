@@ -3,11 +3,15 @@ import { parse, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
+import { analyze } from '../analyze/index.ts';
 
-const HELP = `Usage: portcullis validate -f FILE_OR_DIR [-f ...] [--root-namespace NS] [--status]
+const HELP = `Usage: portcullis validate -f FILE_OR_DIR [-f ...] [--root-namespace NS] [--status] [--strict]
 
 Checks the resources and prints every error (file:line, document number,
 kind/namespace/name, field path). Exit status 1 when there is any error.
+Then prints what portcullis analyze finds (unresolved references, routes
+attached to nothing, dead or shadowed policies...) as warnings, exit 0;
+--strict makes them errors (exit 1).
 --status also prints each resource's translation status (accepted, attached, why not).
 `;
 
@@ -18,6 +22,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
       file: { type: 'string', short: 'f', multiple: true },
       'root-namespace': { type: 'string', default: 'istio-system' },
       status: { type: 'boolean' },
+      strict: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     }));
   } catch (err) {
@@ -62,11 +67,14 @@ export async function validateCommand(argv: string[]): Promise<number> {
     const why = refusals.join('; ');
     if (!values.status) process.stdout.write(`rejected: ${s.object}: ${why}\n`);
   }
-  const count = r.errors.length + r.policyErrors.length;
+  const findings = r.snapshot ? analyze({ snapshot: r.snapshot, resources: r.resources }) : [];
+  const label = values.strict ? 'error' : 'warning';
+  for (const f of findings) process.stdout.write(`${label}: ${f.at ? `${f.at} ` : ''}${f.object}: ${f.code} ${f.message} (fix: ${f.fix})\n`);
+  const count = r.errors.length + r.policyErrors.length + (values.strict ? findings.length : 0);
   if (count > 0) {
     process.stdout.write(`${count} error(s) in ${r.files.length} file(s)\n`);
     return 1;
   }
-  process.stdout.write(`ok: ${r.resources.length} resource(s) in ${r.files.length} file(s)${rejected.length ? `, ${rejected.length} not accepted (see above)` : ''}\n`);
+  process.stdout.write(`ok: ${r.resources.length} resource(s) in ${r.files.length} file(s)${rejected.length ? `, ${rejected.length} not accepted (see above)` : ''}${findings.length ? `, ${findings.length} warning(s) (see above; --strict makes them errors)` : ''}\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ import type { TranslateOptions } from '../translate/index.ts';
 import type { ReloadReport } from '../admin/server.ts';
 import type { Snapshot } from '../ir/types.ts';
 import { reloadWarnings } from './reload-warnings.ts';
+import { analyze } from '../analyze/index.ts';
 import { settle, SETTLE, type SettleTiming } from './settle.ts';
 import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
@@ -133,7 +134,8 @@ export class ConfigController {
   report(r: BuildResult, applyError?: Error): ReloadReport {
     const errors = r.errors.map(formatError);
     if (applyError) errors.push(`cannot serve the new configuration: ${applyError.message}`);
-    this.last = { ok: errors.length === 0, at: new Date().toISOString(), version: r.snapshot?.version, errors, policyErrors: r.policyErrors.map(formatError) };
+    const findings = r.snapshot ? analyze({ snapshot: r.snapshot, resources: r.resources }) : [];
+    this.last = { ok: errors.length === 0, at: new Date().toISOString(), version: r.snapshot?.version, errors, policyErrors: r.policyErrors.map(formatError), findings };
     return this.last;
   }
 
