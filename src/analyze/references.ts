@@ -31,7 +31,7 @@ export function checkReferences(cx: AnalyzeContext): Finding[] {
   for (const s of cx.snapshot.status) {
     if (!s.object.startsWith('Gateway/')) continue;
     for (const c of s.conditions) {
-      if (!c.type.startsWith('Listener/') || !/^0 route\(s\) attached/.test(c.message)) continue;
+      if (!c.type.startsWith('Listener/') || !c.message.startsWith('0 route(s) attached')) continue;
       const section = c.type.slice('Listener/'.length);
       const refused = [...(rejectedByParent.get(`${s.object}/${section}`) ?? []), ...(rejectedByParent.get(s.object) ?? [])];
       if (refused.length === 0) continue;
