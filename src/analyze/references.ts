@@ -8,8 +8,11 @@ export function checkReferences(cx: AnalyzeContext): Finding[] {
   for (const s of cx.snapshot.status) {
     const kind = s.object.split('/')[0];
     if (kind !== 'HTTPRoute' && kind !== 'GRPCRoute') continue;
-    for (const c of s.conditions) {
-      if (c.type === 'ResolvedRefs' && c.status === 'False') {
+    // ResolvedRefs is per parent in Gateway API status; once per route is enough here.
+    const unresolved = new Map<string, (typeof s.conditions)[number]>();
+    for (const c of [...s.conditions, ...(s.parents ?? []).flatMap((p) => p.conditions)]) if (c.type === 'ResolvedRefs' && c.status === 'False') unresolved.set(c.message, c);
+    for (const c of unresolved.values()) {
+      {
         out.push(finding('PC0101', s.object, cx.at(s.object, ['spec', 'rules']), `${c.message} (requests to it answer 500)`, 'create the backend, or fix the backendRef name, namespace and port'));
       }
     }
