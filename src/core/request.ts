@@ -40,6 +40,8 @@ export interface Identity {
   presenter?: string;
   /** API key / basic auth client id. */
   consumer?: string;
+  /** Envoy Gateway SecurityPolicy: name of the jwt provider that verified the token. */
+  jwtProvider?: string;
 }
 
 /** What routing settled on, as far as filters and the access log need it. */

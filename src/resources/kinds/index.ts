@@ -9,6 +9,8 @@ import { grpcRouteSchema, checkGRPCRoute } from './gatewayapi-grpcroute.ts';
 import { referenceGrantSchema } from './gatewayapi-referencegrant.ts';
 import { backendSchema, checkBackend } from './envoygateway-backend.ts';
 import { backendTrafficPolicySchema, checkBackendTrafficPolicy } from './envoygateway-backendtrafficpolicy.ts';
+import { securityPolicySchema, checkSecurityPolicy } from './envoygateway-securitypolicy.ts';
+import { clientTrafficPolicySchema, checkClientTrafficPolicy } from './envoygateway-clienttrafficpolicy.ts';
 import { secretSchema, configMapSchema, namespaceSchema, checkSecret, checkConfigMap } from './core-config.ts';
 import { serviceSchema, checkService } from './core-service.ts';
 import { endpointSliceSchema, checkEndpointSlice } from './discovery-endpointslice.ts';
@@ -43,6 +45,8 @@ export const KINDS: KindInfo[] = [
   { group: GATEWAY_API, versions: ['v1beta1', 'v1'], kind: 'ReferenceGrant', plural: 'referencegrants', namespaced: true, schema: referenceGrantSchema },
   { group: 'gateway.envoyproxy.io', versions: ['v1alpha1'], kind: 'Backend', plural: 'backends', namespaced: true, schema: backendSchema, check: checkBackend },
   { group: 'gateway.envoyproxy.io', versions: ['v1alpha1'], kind: 'BackendTrafficPolicy', plural: 'backendtrafficpolicies', namespaced: true, schema: backendTrafficPolicySchema, check: checkBackendTrafficPolicy },
+  { group: 'gateway.envoyproxy.io', versions: ['v1alpha1'], kind: 'SecurityPolicy', plural: 'securitypolicies', namespaced: true, schema: securityPolicySchema, check: checkSecurityPolicy },
+  { group: 'gateway.envoyproxy.io', versions: ['v1alpha1'], kind: 'ClientTrafficPolicy', plural: 'clienttrafficpolicies', namespaced: true, schema: clientTrafficPolicySchema, check: checkClientTrafficPolicy },
   { group: '', versions: ['v1'], kind: 'Secret', plural: 'secrets', namespaced: true, schema: secretSchema, check: checkSecret },
   { group: '', versions: ['v1'], kind: 'ConfigMap', plural: 'configmaps', namespaced: true, schema: configMapSchema, check: checkConfigMap },
   { group: '', versions: ['v1'], kind: 'Namespace', plural: 'namespaces', namespaced: false, schema: namespaceSchema },

@@ -1,0 +1,35 @@
+// SecurityPolicy extAuth: Envoy's ext_authz against an HTTP or gRPC
+// (envoy.service.auth.v3) authorization service, through the clients in
+// src/authz/ext-authz that Istio's CUSTOM action uses too. Allowed: the
+// service's headersToBackend are set on the upstream request. Denied: its
+// answer (status, headers, body) is relayed. Unreachable, timed out or broken:
+// failOpen lets the request through, otherwise the answer is statusOnError.
+import type { CompiledFilter, FilterModule } from './types.ts';
+import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzConfig } from '../authz/ext-authz/client.ts';
+
+export interface EgExtAuthConfig {
+  service: ExtAuthzConfig;
+}
+
+export const egExtAuth: FilterModule<EgExtAuthConfig> = {
+  type: 'extAuth',
+  compile(config, cc): CompiledFilter {
+    const svc = config.service;
+    const client = createExtAuthzClient(svc);
+    return {
+      type: 'extAuth',
+      async onRequest(ctx) {
+        const result = await client.check(ctx);
+        const decision = applyExtAuthzResult(ctx, svc, result);
+        if (result.kind === 'deny') ctx.record({ filter: 'extAuth', origin: cc.origin, decision: 'deny', reason: `${svc.name} denied (${result.status})` });
+        else if (result.kind === 'error') {
+          ctx.record({ filter: 'extAuth', origin: cc.origin, decision: 'error', reason: `${svc.name}: ${result.reason}; ${svc.failOpen ? 'failOpen, continuing' : `answering ${svc.statusOnError}`}` });
+        } else if (ctx.trace) ctx.record({ filter: 'extAuth', origin: cc.origin, decision: 'allow', reason: `${svc.name} allowed` });
+        return decision;
+      },
+      close() {
+        client.close();
+      },
+    };
+  },
+};
