@@ -12,6 +12,7 @@ import { buildInventory } from './attachment/inventory.ts';
 import type { AttachContext, PolicyFamily } from './attachment/context.ts';
 import { IstioTranslator } from './istio/index.ts';
 import { attachBackendTrafficPolicies } from './backend-traffic-policy.ts';
+import { attachSecurityPolicies } from './security-policy/index.ts';
 
 export interface TranslateOptions {
   /** Serve only Gateways of this class (all when absent). */
@@ -79,6 +80,7 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   const families: PolicyFamily[] = [
     (ctx) => istio.attach(ctx),
     attachBackendTrafficPolicies,
+    attachSecurityPolicies,
   ];
   const ctx: AttachContext = { idx, targets: buildInventory(idx, gw.listeners), sections: gw.sections, backends, backendResources, status, errors, policyErrors };
   for (const attach of families) attach(ctx);
