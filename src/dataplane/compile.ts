@@ -7,6 +7,7 @@ import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '
 import type { Reply } from '../core/decision.ts';
 import { filterModule } from '../filters/registry.ts';
 import { Router, type CompiledRoute } from './router.ts';
+import { compileClientIp, type ClientIpResolver } from './client-ip.ts';
 import { Cluster } from '../upstream/cluster.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
 import { composeUpstream, decoratorsFor, dispatchToReplica, type UpstreamDispatch } from '../upstream/decorators.ts';
@@ -56,6 +57,8 @@ export interface CompiledListener {
   secureContexts: { hostnames: string[]; context: SecureContext }[];
   /** Some chain on this listener reads the body before deciding (the handler then offers decide() a BodySource). */
   readsBody: boolean;
+  /** ClientTrafficPolicy clientIPDetection, when it is more than a hop count. */
+  clientIp?: ClientIpResolver;
 }
 
 export interface CompiledSnapshot {
@@ -150,7 +153,7 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
         context: secureContext(c, l.tls?.clientValidation?.caPem, l.port),
       }));
       const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
-      listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts, readsBody });
+      listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts, readsBody, clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined });
     }
     return {
       version: ir.version,

@@ -46,6 +46,12 @@ export interface IRListener {
   xffTrustedHops: number;
   /** Connection bounds and client-certificate forwarding (ClientTrafficPolicy's to set; translate writes the defaults). */
   connection: IRConnection;
+  /**
+   * ClientTrafficPolicy clientIPDetection beyond a hop count: X-Forwarded-For
+   * read right to left past trusted proxy ranges, or a custom header. Absent:
+   * xffTrustedHops decides.
+   */
+  clientIpDetection?: IRClientIpDetection;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */
@@ -69,6 +75,10 @@ export interface IRForwardClientCert {
   /** APPEND_FORWARD / SANITIZE_SET: what this hop's element carries besides Hash (Envoy's set_current_client_cert_details). */
   details: ('Cert' | 'Subject' | 'URI' | 'DNS')[];
 }
+export type IRClientIpDetection =
+  | { type: 'xffTrustedCidrs'; cidrs: string[] }
+  /** failClosed: a request without a valid address in the header is refused (403). */
+  | { type: 'customHeader'; name: string; failClosed: boolean };
 
 export interface IRListenerSection {
   gateway: NamespacedName;

@@ -13,6 +13,7 @@ import type { AttachContext, PolicyFamily } from './attachment/context.ts';
 import { IstioTranslator } from './istio/index.ts';
 import { attachBackendTrafficPolicies } from './backend-traffic-policy.ts';
 import { attachSecurityPolicies } from './security-policy/index.ts';
+import { attachClientTrafficPolicies } from './client-traffic-policy.ts';
 
 export interface TranslateOptions {
   /** Serve only Gateways of this class (all when absent). */
@@ -78,6 +79,8 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   // (docs/policy-families.md: a new family is one more entry here).
   const backendResources = translateHTTPRoutes(idx, gw.sections, backends, status);
   const families: PolicyFamily[] = [
+    // Listener settings first: the client address every IP rule reads.
+    attachClientTrafficPolicies,
     (ctx) => istio.attach(ctx),
     attachBackendTrafficPolicies,
     attachSecurityPolicies,
