@@ -137,7 +137,6 @@ spec:
 describe('Basic Authentication task', () => {
   // htpasswd -cbs .htpasswd foo bar  (and a bcrypt line: htpasswd -bB .htpasswd foo1 bar1)
   const sha = `{SHA}${createHash('sha1').update('bar').digest('base64')}`;
-  const bcryptFoo1 = '$2y$05$8h9e7nE4Vv1ZV7tC0bZ6eOQm2UejQK8FQ/pY6o0i7r0HhzJx4L9Zy';
   const yaml = (htpasswd: string) => `---
 apiVersion: v1
 kind: Secret
@@ -175,7 +174,6 @@ spec:
   test('bcrypt ($2y$) lines verify; the verified credential is cached', async () => {
     const { hash } = await import('@node-rs/bcrypt');
     const line = `foo1:${(await hash('bar1', 5)).replace(/^\$2b\$/, '$2y$')}`;
-    assert.notEqual(line, bcryptFoo1);
     await withGateway(yaml(`foo:${sha}\n${line}`), async (port) => {
       const auth = { authorization: `Basic ${Buffer.from('foo1:bar1').toString('base64')}` };
       assert.equal((await request(port, '/', auth)).status, 200);
