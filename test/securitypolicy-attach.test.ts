@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
-import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { startGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { egQuickstart } from './helpers/eg-quickstart.ts';
+import { egQuickstart, egRequest as request, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
 import { issueClientCert, issueServerCert, makeCa } from './helpers/certs.ts';
 
 let upstream: Upstream;
@@ -62,41 +62,11 @@ after(async () => {
   await upstream.close();
 });
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
-function request(port: number, path: string, headers: Record<string, string> = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers: { host: 'www.example.com', ...headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const lastSeen = () => upstream.seen[upstream.seen.length - 1];
 
-async function withGateway(extra: string, fn: (port: number, gw: TestGateway) => Promise<void>): Promise<void> {
-  const port = await freePort();
-  const gw = await startGateway(egQuickstart(port, upstream.port, { extra }));
-  try {
-    await fn(port, gw);
-  } finally {
-    await gw.close();
-  }
-}
 
-async function statusOf(gw: TestGateway, object: string): Promise<any> {
-  const cfg = (await (await fetch(`${gw.adminUrl}/config`)).json()) as { status?: { object: string }[] };
-  return (cfg.status ?? []).find((s) => s.object === object);
-}
 
 const apiKeys = `---
 apiVersion: v1
@@ -130,7 +100,7 @@ spec:
     sanitize: true
 `;
   test('the route-level policy replaces the Gateway-level one entirely; the Gateway policy says Overridden', async () => {
-    await withGateway(apiKeys + gatewayPolicy + routePolicy, async (port, gw) => {
+    await withEgGateway(upstream.port, apiKeys + gatewayPolicy + routePolicy, async (port, gw) => {
       // Not the Gateway's deny-all: the route's API key policy alone decides.
       const ok = await request(port, '/', { 'x-api-key': 'supersecret', 'x-client-id': 'forged' });
       assert.equal(ok.status, 200);
@@ -147,7 +117,7 @@ spec:
     });
   });
   test('without the route policy the Gateway policy applies (403 RBAC)', async () => {
-    await withGateway(apiKeys + gatewayPolicy, async (port) => {
+    await withEgGateway(upstream.port, apiKeys + gatewayPolicy, async (port) => {
       assert.equal((await request(port, '/')).status, 403);
     });
   });
@@ -163,7 +133,7 @@ spec:
     clientID: "x"
     clientSecret: { name: "s" }
 `;
-    await withGateway(yaml, async (port, gw) => {
+    await withEgGateway(upstream.port, yaml, async (port, gw) => {
       assert.equal((await request(port, '/')).status, 500);
       assert.match(JSON.stringify(await statusOf(gw, 'SecurityPolicy/default/oidc-example')), /oidc is not served yet/);
     });
@@ -177,7 +147,7 @@ spec:
   targetRef: { group: gateway.networking.k8s.io, kind: HTTPRoute, name: backend, namespace: default }
   authorization: { defaultAction: Deny }
 `;
-    await withGateway(yaml, async (port, gw) => {
+    await withEgGateway(upstream.port, yaml, async (port, gw) => {
       assert.equal((await request(port, '/')).status, 200);
       const st = await statusOf(gw, 'SecurityPolicy/other/elsewhere');
       assert.equal(st.accepted, false);
@@ -206,7 +176,7 @@ spec:
   portcullis:
     authentication: { mode: AnyOf }
 `;
-    await withGateway(apiKeys + yaml, async (port) => {
+    await withEgGateway(upstream.port, apiKeys + yaml, async (port) => {
       assert.equal((await request(port, '/', { 'x-api-key': 'supersecret' })).status, 200);
       assert.equal((await request(port, '/', { authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}`, 'x-user': 'admin' })).status, 200);
       assert.equal(lastSeen().headers['x-user'], 'foo');
@@ -297,7 +267,7 @@ spec:
           port: 9002
 `;
   test('HTTP: 403 without credentials; Bearer token1 reaches the backend with x-current-user', async () => {
-    await withGateway(route + services() + httpPolicy, async (port) => {
+    await withEgGateway(upstream.port, route + services() + httpPolicy, async (port) => {
       assert.equal((await request(port, '/myapp')).status, 403);
       const ok = await request(port, '/myapp', { authorization: 'Bearer token1', 'x-current-user': 'forged' });
       assert.equal(ok.status, 200);
@@ -306,17 +276,17 @@ spec:
   });
   test('HTTP: an authorizer that hangs is cut at the timeout: 403, or through with failOpen', async () => {
     const withTimeout = httpPolicy.replace('  extAuth:\n', '  extAuth:\n    timeout: 300ms\n');
-    await withGateway(route + services() + withTimeout, async (port) => {
+    await withEgGateway(upstream.port, route + services() + withTimeout, async (port) => {
       const t0 = Date.now();
       assert.equal((await request(port, '/myapp/hang', { authorization: 'Bearer token1' })).status, 403);
       assert.ok(Date.now() - t0 < 4000);
     });
-    await withGateway(route + services() + withTimeout.replace('    timeout: 300ms\n', '    timeout: 300ms\n    failOpen: true\n'), async (port) => {
+    await withEgGateway(upstream.port, route + services() + withTimeout.replace('    timeout: 300ms\n', '    timeout: 300ms\n    failOpen: true\n'), async (port) => {
       assert.equal((await request(port, '/myapp/hang')).status, 200);
     });
   });
   test('gRPC: 403 without credentials; Bearer token1 allowed with x-current-user', async () => {
-    await withGateway(route + services() + grpcPolicy, async (port) => {
+    await withEgGateway(upstream.port, route + services() + grpcPolicy, async (port) => {
       assert.equal((await request(port, '/myapp')).status, 403);
       assert.equal((await request(port, '/myapp', { authorization: 'Bearer token1' })).status, 200);
       assert.equal(lastSeen().headers['x-current-user'], 'user1');

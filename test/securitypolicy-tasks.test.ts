@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { startGateway, type TestGateway } from './helpers/gateway.ts';
+
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { egQuickstart } from './helpers/eg-quickstart.ts';
+import { egRequest as request, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
 
 // examples/kubernetes/jwt/jwks.json and test.jwt of the Envoy Gateway repository.
 const EG_JWKS = '{"keys":[{"kty":"RSA","n":"u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7yWR7QkrmBL7jTKEn5u-qKhbwKfBstIs-bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW_VDL5AaWTg0nLVkjRo9z-40RQzuVaE8AkAFmxZzow3x-VJYKdjykkJ0iT9wCS0DRTXu269V264Vf_3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw","e":"AQAB","alg":"RS256","use":"sig"}]}';
@@ -49,46 +49,14 @@ after(async () => {
   await new Promise<void>((r) => jwks.close(() => r()));
 });
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
-function request(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, headers: { host: 'www.example.com', ...headers }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** What the upstream saw for the last request. */
 function lastSeen() {
   return upstream.seen[upstream.seen.length - 1];
 }
 
-async function withGateway(extra: string, fn: (port: number, gw: TestGateway) => Promise<void>): Promise<void> {
-  const port = await freePort();
-  const gw = await startGateway(egQuickstart(port, upstream.port, { extra }));
-  try {
-    await fn(port, gw);
-  } finally {
-    await gw.close();
-  }
-}
 
-async function statusOf(gw: TestGateway, object: string): Promise<any> {
-  const res = await fetch(`${gw.adminUrl}/config`);
-  const cfg = (await res.json()) as { status?: { object: string }[]; snapshot?: { status?: { object: string }[] } };
-  const list = cfg.status ?? cfg.snapshot?.status ?? [];
-  return list.find((s) => s.object === object);
-}
 
 describe('API Key Authentication task', () => {
   const yaml = `---
@@ -119,7 +87,7 @@ spec:
       - x-api-key
 `;
   test('no key → 401 "Client authentication failed."; the right key → the backend', async () => {
-    await withGateway(yaml, async (port, gw) => {
+    await withEgGateway(upstream.port, yaml, async (port, gw) => {
       const denied = await request(port, '/');
       assert.equal(denied.status, 401);
       assert.equal(denied.body, 'Client authentication failed.');
@@ -159,7 +127,7 @@ spec:
       name: "basic-auth"
 `;
   test('missing → 401 with WWW-Authenticate Basic; foo:bar ({SHA}) → backend; wrong password → 401', async () => {
-    await withGateway(yaml(`foo:${sha}`), async (port) => {
+    await withEgGateway(upstream.port, yaml(`foo:${sha}`), async (port) => {
       const missing = await request(port, '/');
       assert.equal(missing.status, 401);
       assert.equal(missing.body, 'User authentication failed. Missing username and password.');
@@ -174,7 +142,7 @@ spec:
   test('bcrypt ($2y$) lines verify; the verified credential is cached', async () => {
     const { hash } = await import('@node-rs/bcrypt');
     const line = `foo1:${(await hash('bar1', 5)).replace(/^\$2b\$/, '$2y$')}`;
-    await withGateway(yaml(`foo:${sha}\n${line}`), async (port) => {
+    await withEgGateway(upstream.port, yaml(`foo:${sha}\n${line}`), async (port) => {
       const auth = { authorization: `Basic ${Buffer.from('foo1:bar1').toString('base64')}` };
       assert.equal((await request(port, '/', auth)).status, 200);
       assert.equal((await request(port, '/', auth)).status, 200);
@@ -183,7 +151,7 @@ spec:
     });
   });
   test('a malformed htpasswd line: the policy is Invalid and its route answers 500, never unprotected', async () => {
-    await withGateway(yaml(`foo:${sha}\nfoo2:$apr1$abc$def`), async (port, gw) => {
+    await withEgGateway(upstream.port, yaml(`foo:${sha}\nfoo2:$apr1$abc$def`), async (port, gw) => {
       const r = await request(port, '/', { authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}` });
       assert.equal(r.status, 500);
       const st = await statusOf(gw, 'SecurityPolicy/default/basic-auth-example');
@@ -192,7 +160,7 @@ spec:
     });
   });
   test('the users Secret missing: 500 and a status naming it', async () => {
-    await withGateway(yaml(`foo:${sha}`).replace('name: basic-auth, namespace', 'name: other, namespace'), async (port, gw) => {
+    await withEgGateway(upstream.port, yaml(`foo:${sha}`).replace('name: basic-auth, namespace', 'name: other, namespace'), async (port, gw) => {
       assert.equal((await request(port, '/')).status, 500);
       assert.match(JSON.stringify(await statusOf(gw, 'SecurityPolicy/default/basic-auth-example')), /Secret default\/basic-auth not found/);
     });
@@ -259,7 +227,7 @@ spec:
         value: /bar
 `;
   test('/foo: 401 without a token, 200 with test.jwt; /bar open', async () => {
-    await withGateway(yaml(), async (port) => {
+    await withEgGateway(upstream.port, yaml(), async (port) => {
       const missing = await request(port, '/foo');
       assert.equal(missing.status, 401);
       assert.equal(missing.body, 'Jwt is missing');
@@ -274,7 +242,7 @@ spec:
   });
   test('an unreachable JWKS: 401, never a crash or an open door', async () => {
     const dead = await freePort();
-    await withGateway(yaml().replace(`${jwksBase}/eg/jwks.json`, `http://127.0.0.1:${dead}/jwks.json`), async (port) => {
+    await withEgGateway(upstream.port, yaml().replace(`${jwksBase}/eg/jwks.json`, `http://127.0.0.1:${dead}/jwks.json`), async (port) => {
       const r = await request(port, '/foo', { authorization: `Bearer ${EG_TEST_JWT}` });
       assert.equal(r.status, 401);
       assert.equal(r.body, 'Jwks remote fetch is failed');
@@ -317,7 +285,7 @@ spec:
             values: ["admin"]
 `;
   test('the token with the claims → 200; without them → 403', async () => {
-    await withGateway(yaml(), async (port) => {
+    await withEgGateway(upstream.port, yaml(), async (port) => {
       assert.equal((await request(port, '/', { authorization: `Bearer ${VALID_TOKEN}` })).status, 200);
       const denied = await request(port, '/', { authorization: `Bearer ${INVALID_TOKEN}` });
       assert.equal(denied.status, 403);
@@ -360,7 +328,7 @@ spec:
       name: eg
 `;
   test('403 "RBAC: access denied" without X-Forwarded-For; allowed from 10.0.1.1', async () => {
-    await withGateway(yaml, async (port) => {
+    await withEgGateway(upstream.port, yaml, async (port) => {
       const denied = await request(port, '/');
       assert.equal(denied.status, 403);
       assert.equal(denied.body, 'RBAC: access denied');
@@ -395,7 +363,7 @@ spec:
     - "x-header-4"
 `;
   test('preflight from http://www.foo.com gets the CORS headers; bar.com and :8080 get none', async () => {
-    await withGateway(yaml, async (port) => {
+    await withEgGateway(upstream.port, yaml, async (port) => {
       const pre = (origin: string) => request(port, '/', { origin, 'access-control-request-method': 'GET' }, 'OPTIONS');
       const ok = await pre('http://www.foo.com');
       assert.equal(ok.status, 200);
