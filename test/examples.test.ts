@@ -78,6 +78,20 @@ test('the quickstart answers the README curl lines', async () => {
     assert.equal(forged.status, 401);
     assert.match(String(forged.headers['www-authenticate']), /^Bearer /);
     assert.equal(await status('/echo/hello', { authorization: `Bearer ${token}x` }), 401, 'a bad token is refused wherever it is sent');
+    // The example SecurityPolicies (examples/quickstart/security-policies.yaml), as the README shows them.
+    assert.equal(await status('/inventory'), 401, 'no API key');
+    const inventory = await send(8080, '/inventory', { headers: { 'x-api-key': 'demo-key-123' } });
+    assert.equal(inventory.status, 200);
+    assert.equal(inventory.json().headers['x-client-id'], 'demo-client');
+    assert.equal(inventory.json().headers['x-api-key'], undefined, 'sanitize: the key stays at the gateway');
+    assert.equal(await status('/inventory', { 'x-api-key': 'demo-key-1234' }), 401);
+    const orders = await send(8080, '/orders');
+    assert.equal(orders.status, 401);
+    assert.equal(orders.body, 'Jwt is missing');
+    const allowedOrder = await send(8080, '/orders', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(allowedOrder.status, 200);
+    assert.equal(allowedOrder.json().headers['x-user'], 'alice');
+    assert.equal(await status('/orders', { authorization: `Bearer ${token}x` }), 401);
     const explained = await runCli(['explain', '-f', example('quickstart'), '--request', 'GET http://localhost:8080/echo/admin']);
     assert.match(explained.stdout, /^ {2}deny {5}istio\.authorization \[AuthorizationPolicy\/default\/no-admin\]: rule 0 matched \(DENY\) on Gateway\/default\/quickstart$/m);
     assert.match(explained.stdout, /^answer: 403 \(answered by the gateway\) "RBAC: access denied"$/m);
