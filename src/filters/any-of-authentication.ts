@@ -6,20 +6,14 @@
 // by that method, never retried with another. No credential for any method →
 // 401 with a challenge for each HTTP scheme offered.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, FilterModule, Reply, RequestHandler } from './types.ts';
-import { apiKeyAuth, API_KEY_FAILED, type ApiKeyAuthConfig } from './api-key-auth.ts';
-import { basicAuth, realmOf, type BasicAuthConfig } from './basic-auth.ts';
-import { egJwt, hasJwtCredential, type EgJwtConfig } from './jwt.ts';
+import type { CompiledFilter, FilterModuleFor, Reply, RequestHandler } from './types.ts';
+import type { ApiKeyAuthConfig } from '../ir/security-policy.ts';
+import { apiKeyAuth, API_KEY_FAILED } from './api-key-auth.ts';
+import { basicAuth, realmOf } from './basic-auth.ts';
+import { egJwt, hasJwtCredential } from './jwt.ts';
 import { cookieValue, queryParam } from '../auth/jwt/extract.ts';
 
-export type AnyOfMethod =
-  | { type: 'apiKeyAuth'; config: ApiKeyAuthConfig }
-  | { type: 'basicAuth'; config: BasicAuthConfig }
-  | { type: 'jwt'; config: EgJwtConfig };
 
-export interface AnyOfAuthenticationConfig {
-  methods: AnyOfMethod[];
-}
 
 function hasApiKey(c: ApiKeyAuthConfig, ctx: RequestContext): boolean {
   for (const e of c.extractFrom) {
@@ -36,7 +30,7 @@ function hasBasic(ctx: RequestContext): boolean {
   return typeof a === 'string' && a.length > 6 && a.slice(0, 6).toLowerCase() === 'basic ';
 }
 
-export const anyOfAuthentication: FilterModule<AnyOfAuthenticationConfig> = {
+export const anyOfAuthentication: FilterModuleFor<'anyOfAuthentication'> = {
   type: 'anyOfAuthentication',
   compile(config, cc): CompiledFilter {
     const compiled = config.methods.map((m) => {

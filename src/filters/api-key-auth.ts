@@ -9,27 +9,18 @@
 // - forwardClientIDHeader carries the client id upstream (a client's copy is
 //   removed first); sanitize removes the key from where it was found.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, FilterModule, Reply } from './types.ts';
-import { sha256Hex, type StoredHash } from '../auth/credentials/hashes.ts';
+import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
+import { sha256Hex } from '../auth/credentials/hashes.ts';
 import { VerifiedCache } from '../auth/credentials/verified-cache.ts';
 import { bcryptGate } from '../auth/credentials/bcrypt-gate.ts';
 import { cookieValue, queryParam, removeCookie, removeQueryParam } from '../auth/jwt/extract.ts';
 
-export interface ApiKeyAuthConfig {
-  /** In Secret order; the first entry for a client id (and for a key) wins. */
-  credentials: { clientId: string; hash: StoredHash }[];
-  /** Header names lowercase. */
-  extractFrom: { headers: string[]; params: string[]; cookies: string[] }[];
-  /** Lowercase, or undefined. */
-  forwardClientIDHeader?: string;
-  sanitize: boolean;
-}
 
 export const API_KEY_FAILED = 'Client authentication failed.';
 
 type Source = { kind: 'header' | 'param' | 'cookie'; name: string };
 
-export const apiKeyAuth: FilterModule<ApiKeyAuthConfig> = {
+export const apiKeyAuth: FilterModuleFor<'apiKeyAuth'> = {
   type: 'apiKeyAuth',
   compile(config, cc): CompiledFilter {
     const byDigest = new Map<string, string>();

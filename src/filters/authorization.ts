@@ -9,27 +9,13 @@
 // - headers: exact values;
 // - operation.methods: the request method.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, FilterModule, Reply } from './types.ts';
+import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
+import type { EgAuthorizationRule } from '../ir/security-policy.ts';
 import { compileIpMatcher, type IpMatcher } from '../authz/ip-match.ts';
 import { claimAt } from '../auth/jwt/claims.ts';
 
-export type EgAuthorizationAction = 'Allow' | 'Deny';
 
-export interface EgAuthorizationRule {
-  /** The rule's name, or "rules[i]". */
-  name: string;
-  action: EgAuthorizationAction;
-  methods?: string[];
-  clientCIDRs?: string[];
-  jwt?: { provider: string; claims: { name: string; valueType: 'String' | 'StringArray'; values: string[] }[]; scopes: string[] };
-  /** Lowercase names. */
-  headers?: { name: string; values: string[] }[];
-}
 
-export interface EgAuthorizationConfig {
-  defaultAction: EgAuthorizationAction;
-  rules: EgAuthorizationRule[];
-}
 
 export const RBAC_DENIED = 'RBAC: access denied';
 
@@ -101,7 +87,7 @@ function compileRule(r: EgAuthorizationRule): Predicate {
   };
 }
 
-export const egAuthorization: FilterModule<EgAuthorizationConfig> = {
+export const egAuthorization: FilterModuleFor<'authorization'> = {
   type: 'authorization',
   compile(config, cc): CompiledFilter {
     const rules = config.rules.map((r) => ({ name: r.name, allow: r.action === 'Allow', match: compileRule(r) }));

@@ -13,18 +13,13 @@
 // - forwardUsernameHeader carries the user upstream; a client's copy of that
 //   header is always removed first.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, FilterModule, Reply } from './types.ts';
+import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
+import type { StoredHash } from '../ir/security-policy.ts';
 import { VerifiedCache } from '../auth/credentials/verified-cache.ts';
-import { sha1Matches, sha256Hex, type StoredHash } from '../auth/credentials/hashes.ts';
+import { sha1Matches, sha256Hex } from '../auth/credentials/hashes.ts';
 import { bcryptGate } from '../auth/credentials/bcrypt-gate.ts';
 import { authorityOf } from '../authz/ext-authz/headers.ts';
 
-export interface BasicAuthConfig {
-  /** user → stored hash (only {SHA} and bcrypt reach the IR). */
-  passwordHashes: { user: string; hash: StoredHash }[];
-  /** Lowercase header name, or undefined. */
-  forwardUsernameHeader?: string;
-}
 
 export const BASIC_AUTH_MISSING = 'User authentication failed. Missing username and password.';
 export const BASIC_AUTH_INVALID = 'User authentication failed. Invalid username/password combination.';
@@ -56,7 +51,7 @@ interface Outcome {
   user: string | undefined;
 }
 
-export const basicAuth: FilterModule<BasicAuthConfig> = {
+export const basicAuth: FilterModuleFor<'basicAuth'> = {
   type: 'basicAuth',
   compile(config, cc): CompiledFilter {
     const users = new Map<string, StoredHash>();

@@ -12,22 +12,11 @@
 // Patterns are matched by a glob with no regex (bounded: origins over 1 KiB are
 // never allowed), compiled once per snapshot.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, FilterModule, Reply } from './types.ts';
+import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
+import type { CorsConfig } from '../ir/security-policy.ts';
 
-export interface CorsConfig {
-  /** Some origin pattern is "*". */
-  anyOrigin: boolean;
-  /** Origins without "*", as written. */
-  exact: string[];
-  /** Origin patterns containing "*", as written. */
-  patterns: string[];
-  allowMethods: string[];
-  allowHeaders: string[];
-  exposeHeaders: string[];
-  /** Seconds. */
-  maxAgeSeconds: number;
-  allowCredentials: boolean;
-}
+export type { CorsConfig };
+
 
 /**
  * Whole-string glob match: "*" matches any run of characters. Backtracks only
@@ -76,7 +65,7 @@ export function isPreflight(ctx: RequestContext): boolean {
   return ctx.method === 'OPTIONS' && ctx.headers.origin !== undefined && ctx.headers['access-control-request-method'] !== undefined;
 }
 
-export const cors: FilterModule<CorsConfig> = {
+export const cors: FilterModuleFor<'cors'> = {
   type: 'cors',
   compile(config, cc): CompiledFilter {
     const allowed = compileOriginMatcher(config);

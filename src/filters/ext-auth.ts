@@ -4,14 +4,11 @@
 // service's headersToBackend are set on the upstream request. Denied: its
 // answer (status, headers, body) is relayed. Unreachable, timed out or broken:
 // failOpen lets the request through, otherwise the answer is statusOnError.
-import type { CompiledFilter, FilterModule } from './types.ts';
-import { applyExtAuthzResult, createExtAuthzClient, type ExtAuthzConfig } from '../authz/ext-authz/client.ts';
+import type { CompiledFilter, FilterModuleFor } from './types.ts';
+import { applyExtAuthzResult, createExtAuthzClient } from '../authz/ext-authz/client.ts';
 
-export interface EgExtAuthConfig {
-  service: ExtAuthzConfig;
-}
 
-export const egExtAuth: FilterModule<EgExtAuthConfig> = {
+export const egExtAuth: FilterModuleFor<'extAuth'> = {
   type: 'extAuth',
   compile(config, cc): CompiledFilter {
     const svc = config.service;

@@ -10,8 +10,9 @@
 // Verification goes through the shared verifier in src/auth/jwt: a verified
 // token is a synchronous cache hit.
 import type { RequestContext } from '../dataplane/context.ts';
-import type { CompiledFilter, Decision, FilterModule, Reply } from './types.ts';
-import type { JwksConfig, JwtProvider, VerifyResult } from '../auth/jwt/provider.ts';
+import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
+import type { EgJwtConfig } from '../ir/security-policy.ts';
+import type { JwtProvider, VerifyResult } from '../auth/jwt/provider.ts';
 import { acquireJwtProvider } from '../auth/jwt/registry.ts';
 import { failureHttpStatus, failureMessage, type JwtFailure } from '../auth/jwt/status.ts';
 import { claimAt, claimHeaderValue } from '../auth/jwt/claims.ts';
@@ -19,23 +20,7 @@ import { cookieValue, queryParam, tokenFromHeader, withDefaultLocations } from '
 import type { Lease } from '../auth/jwt/shared.ts';
 import { realmOf } from './basic-auth.ts';
 
-export interface EgJwtProviderConfig {
-  name: string;
-  issuer?: string;
-  audiences: string[];
-  jwks: JwksConfig;
-  /** Lowercase header names. */
-  claimToHeaders: { header: string; claim: string }[];
-  /** Lowercase header names. */
-  fromHeaders: { name: string; prefix: string }[];
-  fromParams: string[];
-  fromCookies: string[];
-}
 
-export interface EgJwtConfig {
-  providers: EgJwtProviderConfig[];
-  optional: boolean;
-}
 
 /** Verified tokens kept per provider: sized for a large client population (entries are a few hundred bytes). */
 export const EG_JWT_CACHE_ENTRIES = 65_536;
@@ -53,7 +38,7 @@ interface Compiled {
 
 type Failure = { failure: JwtFailure; detail?: string; provider: string };
 
-export const egJwt: FilterModule<EgJwtConfig> = {
+export const egJwt: FilterModuleFor<'jwt'> = {
   type: 'jwt',
   compile(config, cc): CompiledFilter {
     const leases: Lease<JwtProvider>[] = [];

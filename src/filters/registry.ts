@@ -11,6 +11,13 @@ import { istioRequestAuthentication } from './istio-request-authentication.ts';
 import { istioAuthorizationFilter } from './istio-authorization.ts';
 import { localRateLimit, globalRateLimit } from './rate-limit.ts';
 import { faultInjection } from './fault-injection.ts';
+import { cors } from './cors.ts';
+import { apiKeyAuth } from './api-key-auth.ts';
+import { basicAuth } from './basic-auth.ts';
+import { egJwt } from './jwt.ts';
+import { egAuthorization } from './authorization.ts';
+import { egExtAuth } from './ext-auth.ts';
+import { anyOfAuthentication } from './any-of-authentication.ts';
 
 const MODULES: { readonly [T in IRFilterType]: FilterModuleFor<T> } = {
   failClosed,
@@ -22,6 +29,13 @@ const MODULES: { readonly [T in IRFilterType]: FilterModuleFor<T> } = {
   localRateLimit,
   globalRateLimit,
   faultInjection,
+  cors,
+  extAuth: egExtAuth,
+  anyOfAuthentication,
+  apiKeyAuth,
+  basicAuth,
+  jwt: egJwt,
+  authorization: egAuthorization,
 };
 
 export function filterModule(type: string): FilterModule<any> | undefined {

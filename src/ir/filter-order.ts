@@ -12,22 +12,26 @@ export const FILTER_ORDER = [
   // Envoy's fault filter comes first in Envoy Gateway's chain (chaos testing sees every request).
   'faultInjection',
   // 2. CORS (preflight answered before any authentication)
-  // 'cors',
+  'cors',
   // 3. access control
   // 'ipAccess',
   // 'botDetection',
   // 4. authentication (Envoy Gateway's own order within its policies)
   'mtlsPeer',
-  'istio.requestAuthentication',
-  // 'extAuth',
-  // 'apiKeyAuth',
-  // 'basicAuth',
+  // Envoy Gateway's SecurityPolicy authentication runs before Istio's RequestAuthentication:
+  // Istio removes the token it verified (unless forwardOriginalToken), Envoy Gateway forwards it.
+  'extAuth',
+  // Portcullis extension: apiKeyAuth / basicAuth / jwt as alternatives (SecurityPolicy spec.portcullis).
+  'anyOfAuthentication',
+  'apiKeyAuth',
+  'basicAuth',
   // 'oidc',
-  // 'jwt',
+  'jwt',
+  'istio.requestAuthentication',
   // 'oauth2Introspection',
   // 5. authorization
   'istio.authorization',
-  // 'authorization',
+  'authorization',
   // 'opa',
   // 6. traffic
   'localRateLimit',

@@ -9,6 +9,7 @@ import type { IRHeaderModifier } from './types.ts';
 import type { IstioAuthorizationConfig, IstioRequestAuthenticationConfig } from './istio.ts';
 import type { IRRateLimit } from './rate-limit.ts';
 import type { IRFaultInjection } from './fault-injection.ts';
+import type { AnyOfAuthenticationConfig, ApiKeyAuthConfig, BasicAuthConfig, CorsConfig, EgAuthorizationConfig, EgExtAuthConfig, EgJwtConfig } from './security-policy.ts';
 
 /** A policy that failed to translate: its routes answer 500 rather than run unprotected. */
 export interface FailClosedConfig {
@@ -32,6 +33,14 @@ export interface IRFilterConfigs {
   faultInjection: IRFaultInjection;
   localRateLimit: IRRateLimit;
   globalRateLimit: IRRateLimit;
+  // Envoy Gateway SecurityPolicy (src/ir/security-policy.ts)
+  cors: CorsConfig;
+  extAuth: EgExtAuthConfig;
+  anyOfAuthentication: AnyOfAuthenticationConfig;
+  apiKeyAuth: ApiKeyAuthConfig;
+  basicAuth: BasicAuthConfig;
+  jwt: EgJwtConfig;
+  authorization: EgAuthorizationConfig;
 }
 
 export type IRFilterType = keyof IRFilterConfigs;

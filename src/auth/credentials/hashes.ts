@@ -6,11 +6,10 @@
 // - anything else in an API-key Secret: the key itself (Envoy Gateway's form),
 //   turned into its SHA-256 digest when the configuration is translated.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { StoredHash } from '../../ir/security-policy.ts';
 
-export type StoredHash =
-  | { kind: 'sha1'; digestB64: string }
-  | { kind: 'sha256'; digestHex: string }
-  | { kind: 'bcrypt'; hash: string };
+export type { StoredHash };
+
 
 const BCRYPT = /^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$/;
 const SHA256_HEX = /^sha256:[0-9a-f]{64}$/i;

@@ -9,16 +9,10 @@ import { secretValue, type ResourceIndex } from '../index-resources.ts';
 import { referenceAllowed } from '../reference-grant.ts';
 import { resolveBackendRef } from '../backends.ts';
 import { parseGoDuration } from '../../resources/kinds/check-helpers.ts';
-import { parseHtpasswdHash, parseStoredApiKey, type StoredHash } from '../../auth/credentials/hashes.ts';
-import type { CorsConfig } from '../../filters/cors.ts';
-import type { ApiKeyAuthConfig } from '../../filters/api-key-auth.ts';
-import type { BasicAuthConfig } from '../../filters/basic-auth.ts';
-import type { EgJwtConfig, EgJwtProviderConfig } from '../../filters/jwt.ts';
-import type { EgAuthorizationConfig } from '../../filters/authorization.ts';
-import type { EgExtAuthConfig } from '../../filters/ext-auth.ts';
-import type { AnyOfMethod } from '../../filters/any-of-authentication.ts';
-import type { JwksConfig } from '../../auth/jwt/provider.ts';
-import type { ExtAuthzEndpoint } from '../../authz/ext-authz/types.ts';
+import { parseHtpasswdHash, parseStoredApiKey } from '../../auth/credentials/hashes.ts';
+import type { AnyOfMethod, ApiKeyAuthConfig, BasicAuthConfig, CorsConfig, EgAuthorizationConfig, EgExtAuthConfig, EgJwtConfig, EgJwtProviderConfig, StoredHash } from '../../ir/security-policy.ts';
+import type { JwksConfig } from '../../ir/jwt.ts';
+import type { ExtAuthzEndpoint } from '../../ir/ext-authz.ts';
 import type { SecurityPolicySpec } from './spec.ts';
 
 export interface PolicyTranslation {
@@ -229,7 +223,11 @@ export function translateSecurityPolicy(idx: ResourceIndex, policy: LoadedResour
     if (spec.portcullis?.authentication?.mode === 'AnyOf' && methods.length > 1) {
       filters.push({ type: 'anyOfAuthentication', origin, config: { methods } });
     } else {
-      for (const m of methods) filters.push({ type: m.type, origin, config: m.config });
+      for (const m of methods) {
+        if (m.type === 'apiKeyAuth') filters.push({ type: 'apiKeyAuth', origin, config: m.config });
+        else if (m.type === 'basicAuth') filters.push({ type: 'basicAuth', origin, config: m.config });
+        else filters.push({ type: 'jwt', origin, config: m.config });
+      }
     }
     if (spec.authorization) filters.push({ type: 'authorization', origin, config: authorizationFilter(spec.authorization) });
   } catch (err) {
