@@ -283,6 +283,113 @@ spec:
       percentage: 50
 ---
 apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata:
+  name: jwt-cors-authz
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    name: backend
+  cors:
+    allowOrigins: ["http://*.foo.com", "https://www.example.com", "https://localhost:*", "*"]
+    allowMethods: [GET, POST]
+    allowHeaders: [x-header-1]
+    exposeHeaders: [x-header-3]
+    maxAge: 1h
+    allowCredentials: true
+  jwt:
+    optional: false
+    providers:
+    - name: example
+      issuer: https://foo.bar.com
+      audiences: [foo.com]
+      remoteJWKS:
+        uri: https://raw.githubusercontent.com/envoyproxy/gateway/main/examples/kubernetes/jwt/jwks.json
+        cacheDuration: 300s
+      claimToHeaders:
+      - header: x-sub
+        claim: sub
+      extractFrom:
+        headers:
+        - name: Authorization
+          valuePrefix: "Bearer "
+        params: [access_token]
+  authorization:
+    defaultAction: Deny
+    rules:
+    - name: allow
+      action: Allow
+      operation:
+        methods: [GET]
+      principal:
+        clientCIDRs: [10.0.1.0/24]
+        jwt:
+          provider: example
+          scopes: [read]
+          claims:
+          - name: user.roles
+            valueType: StringArray
+            values: [admin]
+        headers:
+        - name: x-user
+          values: [alice]
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata:
+  name: keys-basic-extauth
+spec:
+  targetSelectors:
+  - kind: HTTPRoute
+    matchLabels: { app: backend }
+  apiKeyAuth:
+    credentialRefs: [{ group: "", kind: Secret, name: apikey-secret }]
+    extractFrom: [{ headers: [x-api-key] }, { params: [key] }, { cookies: [k] }]
+    forwardClientIDHeader: x-client-id
+    sanitize: true
+  basicAuth:
+    users: { name: basic-auth }
+    forwardUsernameHeader: x-user
+  extAuth:
+    http:
+      backendRefs: [{ name: http-ext-auth, port: 9002 }]
+      path: /check
+      headersToBackend: [x-current-user]
+    headersToExtAuth: [authorization]
+    failOpen: false
+    timeout: 2s
+  portcullis:
+    authentication: { mode: AnyOf }
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata:
+  name: client-traffic
+spec:
+  targetRefs:
+  - group: gateway.networking.k8s.io
+    kind: Gateway
+    name: eg
+    sectionName: https
+  clientIPDetection:
+    xForwardedFor:
+      trustedCIDRs: [10.0.0.0/8]
+  tls:
+    minVersion: "1.2"
+    clientValidation:
+      optional: true
+      caCertificateRefs: [{ kind: ConfigMap, group: "", name: ca }]
+  headers:
+    xForwardedClientCert: { mode: SanitizeSet, certDetailsToAdd: [Subject, URI] }
+    withUnderscoresAction: RejectRequest
+  timeout:
+    http: { requestReceivedTimeout: 10s, idleTimeout: 5m }
+  connection:
+    connectionLimit: { value: 1000 }
+    bufferLimit: 32Ki
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata:
   name: backend-fqdn
@@ -1176,6 +1283,31 @@ describe('Envoy Gateway Backend semantics', () => {
       ['spec', 'tls'],
       'must not contain either caCertificateRefs or wellKnownCACertificates when insecureSkipVerify is enabled',
     );
+  });
+});
+
+describe('Envoy Gateway SecurityPolicy and ClientTrafficPolicy semantics', () => {
+  it('a CORS origin that is not an origin is refused, and the check does not backtrack', () => {
+    for (const bad of ['www.foo.com', 'ftp://foo.com', 'http://foo.*.com', 'http://foo.com/path', 'http://foo.com:abc']) {
+      expectOnly(validateResource(withField(example('SecurityPolicy', 'jwt-cors-authz'), ['spec', 'cors', 'allowOrigins', 0], bad)), ['spec', 'cors', 'allowOrigins', 0], `must be "*" or an origin such as "https://www.example.com", "https://*.example.com" or "http://localhost:*" (got "${bad}")`);
+    }
+    const t0 = performance.now();
+    validateResource(withField(example('SecurityPolicy', 'jwt-cors-authz'), ['spec', 'cors', 'allowOrigins', 0], `http://${'a.'.repeat(120)}!`));
+    assert.ok(performance.now() - t0 < 200);
+  });
+  it('exactly one JWKS source, a known provider in authorization, one extractFrom source, a valid CIDR', () => {
+    const sp = example('SecurityPolicy', 'jwt-cors-authz');
+    sp.spec.jwt.providers[0].localJWKS = { type: 'Inline', inline: '{"keys":[]}' };
+    expectOnly(validateResource(sp), ['spec', 'jwt', 'providers', 0], 'exactly one of remoteJWKS or localJWKS must be specified');
+    expectOnly(validateResource(withField(example('SecurityPolicy', 'jwt-cors-authz'), ['spec', 'authorization', 'rules', 0, 'principal', 'jwt', 'provider'], 'other')), ['spec', 'authorization', 'rules', 0, 'principal', 'jwt', 'provider'], 'no JWT provider "other" in this SecurityPolicy\'s jwt.providers');
+    expectOnly(validateResource(withField(example('SecurityPolicy', 'keys-basic-extauth'), ['spec', 'apiKeyAuth', 'extractFrom', 0, 'params'], ['k'])), ['spec', 'apiKeyAuth', 'extractFrom', 0], 'exactly one of headers, params, or cookies must be specified');
+    expectOnly(validateResource(withField(example('SecurityPolicy', 'jwt-cors-authz'), ['spec', 'authorization', 'rules', 0, 'principal', 'clientCIDRs', 0], '10.0.1.0/33')), ['spec', 'authorization', 'rules', 0, 'principal', 'clientCIDRs', 0], 'must be a CIDR range such as "192.168.1.0/24" or "2001:db8::/64" (got "10.0.1.0/33")');
+  });
+  it('a policy must target something, of a kind it may target', () => {
+    const sp = example('SecurityPolicy', 'keys-basic-extauth');
+    delete sp.spec.targetSelectors;
+    expectOnly(validateResource(sp), ['spec'], 'either targetRef, targetRefs or targetSelectors must be set');
+    expectOnly(validateResource(withField(example('ClientTrafficPolicy', 'client-traffic'), ['spec', 'targetRefs', 0, 'kind'], 'HTTPRoute')), ['spec', 'targetRefs', 0, 'kind'], 'this policy can only have a targetRef.kind of Gateway');
   });
 });
 
