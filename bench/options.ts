@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-export const SCENARIOS = ['plain1', 'plain2', 'routes', 'regex', 'reload', 'latency', 'istio', 'management', 'ratelimit'] as const;
+export const SCENARIOS = ['plain1', 'plain2', 'routes', 'regex', 'reload', 'latency', 'istio', 'management', 'ratelimit', 'secpolicy'] as const;
 export type ScenarioId = (typeof SCENARIOS)[number];
 
 export interface Options {

@@ -20,6 +20,7 @@ import { istioScenario } from './scenarios/istio.ts';
 import { managementScenario } from './scenarios/management.ts';
 import { regexScenario } from './scenarios/regex.ts';
 import { rateLimitScenario } from './scenarios/rate-limit.ts';
+import { securityPolicyScenario } from './scenarios/securitypolicy.ts';
 
 /** Above this share of CPU used by others before we start, the figures are flagged as noisy. */
 const BUSY_WARNING = 0.15;
@@ -79,6 +80,7 @@ async function main(opts: Options): Promise<number> {
     if (opts.only.has('plain1')) add(await plainScenarios(ctx, 1, opts.only.has('latency')));
     if (opts.only.has('istio')) add(await istioScenario(ctx));
     if (opts.only.has('ratelimit')) add(await rateLimitScenario(ctx));
+    if (opts.only.has('secpolicy')) add(await securityPolicyScenario(ctx));
     if (opts.only.has('plain2')) add(await plainScenarios(ctx, 2, false));
     if (opts.only.has('routes')) add(await routesScenario(ctx));
     if (opts.only.has('regex')) add(await regexScenario(ctx));

@@ -17,6 +17,7 @@ export type GatewayReplyName =
   | 'payloadTooLarge'
   | 'headersTooLarge'
   | 'rbacDenied'
+  | 'clientAddressMissing'
   | 'policyMisconfigured'
   | 'noValidBackend'
   | 'rateLimitUnavailable'
@@ -47,6 +48,8 @@ const CATALOGUE: Record<GatewayReplyName, Reply> = {
   payloadTooLarge: reply(413, 'payload too large\n', TEXT, closing),
   headersTooLarge: reply(431, 'request headers too large', TEXT, closing),
   rbacDenied: reply(403, 'RBAC: access denied', ENVOY_TEXT),
+  // ClientTrafficPolicy clientIPDetection.customHeader with failClosed: no usable client address.
+  clientAddressMissing: reply(403, 'client address not found\n'),
   policyMisconfigured: reply(500, 'policy misconfigured\n', ENVOY_TEXT),
   noValidBackend: reply(500, 'no valid backend\n'),
   rateLimitUnavailable: reply(500, 'rate limit service unavailable\n'),

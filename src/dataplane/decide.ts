@@ -139,6 +139,10 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
   sanitizeClientHeaders(headers, l, facts.tls);
   const split = splitTarget(facts.target, l.pathNormalization);
   const authority = split ? requestAuthority(headers) : '';
+  // ClientTrafficPolicy clientIPDetection when it is more than a hop count (undefined: refused, customHeader failClosed).
+  const clientIp = listener.clientIp
+    ? listener.clientIp(headers, facts.remoteIp)
+    : l.xffTrustedHops > 0 ? clientFromXff(headers['x-forwarded-for'], l.xffTrustedHops, facts.remoteIp) : facts.remoteIp;
   let requestId = facts.requestId ?? headers['x-request-id'];
   if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = newRequestId();
   const ctx = new DecidedRequest({
@@ -150,7 +154,7 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     path: split ? split.path : facts.target.slice(0, 256),
     query: split ? split.query : '',
     headers,
-    clientIp: l.xffTrustedHops > 0 ? clientFromXff(headers['x-forwarded-for'], l.xffTrustedHops, facts.remoteIp) : facts.remoteIp,
+    clientIp: clientIp ?? facts.remoteIp,
     remoteIp: facts.remoteIp,
     localIp: facts.localIp,
     tls: facts.tls,
@@ -159,6 +163,7 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     startMs: facts.startMs,
   }, facts.remoteIp, facts.body);
   if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
+  if (clientIp === undefined) return answered(ctx, gatewayReply('clientAddressMissing'), NO_CHAINS, 'client address: the ClientTrafficPolicy customHeader is missing or not an IP (failClosed)');
   // Malformed (brackets around a name, userinfo, a list — two Host headers joined by ", "), or Host ≠ :authority.
   if (authority === null) return answered(ctx, gatewayReply('badHost'), NO_CHAINS, 'authority: malformed Host / :authority');
   const match = listener.router.match(ctx.host, ctx.path, ctx.method, headers, ctx.query);

@@ -5,7 +5,7 @@
 // request carries decides alone — a present but wrong credential is refused
 // by that method, never retried with another. No credential for any method →
 // 401 with a challenge for each HTTP scheme offered.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, FilterModuleFor, Reply, RequestHandler } from './types.ts';
 import type { ApiKeyAuthConfig } from '../ir/security-policy.ts';
 import { apiKeyAuth, API_KEY_FAILED } from './api-key-auth.ts';

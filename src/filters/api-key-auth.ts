@@ -8,7 +8,7 @@
 // - extractFrom: the first source, in order, that carries a value is used.
 // - forwardClientIDHeader carries the client id upstream (a client's copy is
 //   removed first); sanitize removes the key from where it was found.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
 import { sha256Hex } from '../auth/credentials/hashes.ts';
 import { VerifiedCache } from '../auth/credentials/verified-cache.ts';

@@ -8,16 +8,15 @@
 //   SecurityPolicy verified (none verified → no match);
 // - headers: exact values;
 // - operation.methods: the request method.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
 import type { EgAuthorizationRule } from '../ir/security-policy.ts';
 import { compileIpMatcher, type IpMatcher } from '../authz/ip-match.ts';
 import { claimAt } from '../auth/jwt/claims.ts';
+import { gatewayReply } from '../core/replies.ts';
 
 
 
-
-export const RBAC_DENIED = 'RBAC: access denied';
 
 type Predicate = (ctx: RequestContext) => boolean;
 
@@ -92,7 +91,7 @@ export const egAuthorization: FilterModuleFor<'authorization'> = {
   compile(config, cc): CompiledFilter {
     const rules = config.rules.map((r) => ({ name: r.name, allow: r.action === 'Allow', match: compileRule(r) }));
     const defaultAllow = config.defaultAction === 'Allow';
-    const denied: Reply = { status: 403, headers: { 'content-type': 'text/plain' }, body: RBAC_DENIED };
+    const denied: Reply = gatewayReply('rbacDenied');
     const decide = (ctx: RequestContext, allow: boolean, why: string): Reply | undefined => {
       if (!allow) {
         ctx.record({ filter: 'authorization', origin: cc.origin, decision: 'deny', reason: why });

@@ -12,7 +12,7 @@
 //   when the file has bcrypt entries, so timing does not tell which users exist;
 // - forwardUsernameHeader carries the user upstream; a client's copy of that
 //   header is always removed first.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
 import type { StoredHash } from '../ir/security-policy.ts';
 import { VerifiedCache } from '../auth/credentials/verified-cache.ts';

@@ -11,7 +11,7 @@
 // - responses that depend on Origin carry Vary: Origin.
 // Patterns are matched by a glob with no regex (bounded: origins over 1 KiB are
 // never allowed), compiled once per snapshot.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, FilterModuleFor, Reply } from './types.ts';
 import type { CorsConfig } from '../ir/security-policy.ts';
 

@@ -9,7 +9,7 @@
 // claims into request headers, after removing any client copy of them.
 // Verification goes through the shared verifier in src/auth/jwt: a verified
 // token is a synchronous cache hit.
-import type { RequestContext } from '../dataplane/context.ts';
+import type { RequestContext } from '../core/request.ts';
 import type { CompiledFilter, Decision, FilterModuleFor, Reply } from './types.ts';
 import type { EgJwtConfig } from '../ir/security-policy.ts';
 import type { JwtProvider, VerifyResult } from '../auth/jwt/provider.ts';
@@ -19,6 +19,7 @@ import { claimAt, claimHeaderValue } from '../auth/jwt/claims.ts';
 import { cookieValue, queryParam, tokenFromHeader, withDefaultLocations } from '../auth/jwt/extract.ts';
 import type { Lease } from '../auth/jwt/shared.ts';
 import { realmOf } from './basic-auth.ts';
+import { jwtRejected } from '../core/replies.ts';
 
 
 
@@ -103,7 +104,7 @@ export const egJwt: FilterModuleFor<'jwt'> = {
       }
       const message = failureMessage(f.failure);
       ctx.record({ filter: 'jwt', origin: cc.origin, decision: 'deny', reason: `provider ${f.provider}: ${message}${f.detail ? ` (${f.detail})` : ''}` });
-      return { status: failureHttpStatus(f.failure), headers: { 'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`, 'content-type': 'text/plain' }, body: message };
+      return jwtRejected(failureHttpStatus(f.failure), message, realm);
     };
 
     /** Providers from index i on; `first` is the first refusal seen, `found` whether any token was present. */
