@@ -111,7 +111,7 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     if (keys.length > 1) {
       // Disagreeing policies on one socket: trust no proxy rather than the wrong one, validate nothing extra.
       for (const k of keys.filter((x) => x !== '')) {
-        status.condition(k, { type: 'Conflicted', status: 'True', reason: 'SharedPort', message: `listeners on port ${l.port} have different ClientTrafficPolicies (${keys.map((x) => x || 'none').join(', ')}); client IP detection and client validation are not applied there` });
+        status.condition(k, { type: 'Warning', status: 'True', reason: 'Conflicted', message: `listeners on port ${l.port} have different ClientTrafficPolicies (${keys.map((x) => x || 'none').join(', ')}); client IP detection and client validation are not applied there` });
       }
       continue;
     }
@@ -122,7 +122,7 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     else if (s.clientIp) l.clientIpDetection = s.clientIp.detection;
     if (s.clientValidation) {
       if (l.tls) l.tls.clientValidation = s.clientValidation;
-      else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'PlaintextListener', message: `tls.clientValidation on the plaintext listener port ${l.port} has no effect` });
+      else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls.clientValidation on the plaintext listener port ${l.port} has no effect` });
     }
   }
 }
