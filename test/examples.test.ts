@@ -80,15 +80,15 @@ test('the quickstart answers the README curl lines', async () => {
     assert.equal(await status('/echo/hello', { authorization: `Bearer ${token}x` }), 401, 'a bad token is refused wherever it is sent');
     // The example SecurityPolicies (examples/quickstart/security-policies.yaml), as the README shows them.
     assert.equal(await status('/inventory'), 401, 'no API key');
-    const inventory = await send(8080, '/inventory', { headers: { 'x-api-key': 'demo-key-123' } });
+    const inventory = await send(P.http, '/inventory', { headers: { 'x-api-key': 'demo-key-123' } });
     assert.equal(inventory.status, 200);
     assert.equal(inventory.json().headers['x-client-id'], 'demo-client');
     assert.equal(inventory.json().headers['x-api-key'], undefined, 'sanitize: the key stays at the gateway');
     assert.equal(await status('/inventory', { 'x-api-key': 'demo-key-1234' }), 401);
-    const orders = await send(8080, '/orders');
+    const orders = await send(P.http, '/orders');
     assert.equal(orders.status, 401);
     assert.equal(orders.body, 'Jwt is missing');
-    const allowedOrder = await send(8080, '/orders', { headers: { authorization: `Bearer ${token}` } });
+    const allowedOrder = await send(P.http, '/orders', { headers: { authorization: `Bearer ${token}` } });
     assert.equal(allowedOrder.status, 200);
     assert.equal(allowedOrder.json().headers['x-user'], 'alice');
     assert.equal(await status('/orders', { authorization: `Bearer ${token}x` }), 401);
