@@ -1,3 +1,5 @@
+import type { IRRouteTraffic } from './traffic.ts';
+
 // The intermediate representation: plain, immutable, JSON-serializable data.
 // translate/ produces it from resources; dataplane/ compiles it into handlers.
 // A snapshot crosses process boundaries (primary → workers), so no functions,
@@ -133,6 +135,8 @@ export interface IRRoute {
   filters: IRFilter[];
   action: IRAction;
   timeouts: IRTimeouts;
+  /** Circuit breaking and retries (BackendTrafficPolicy, HTTPRoute retry), when any. */
+  traffic?: IRRouteTraffic;
 }
 
 export interface RouteRef {

@@ -5,6 +5,7 @@
 import type { IRFilter, IRRoute } from '../ir/types.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import type { IRFaultInjection } from '../ir/fault-injection.ts';
+import type { IRRetry } from '../ir/traffic.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { resourceKey } from '../resources/types.ts';
 import type { RateLimitUnit } from '../state/windows.ts';
@@ -19,6 +20,11 @@ interface SelectCondition {
   path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string; invert?: boolean };
   sourceCIDR?: { type?: 'Exact' | 'Distinct'; value: string };
   consumer?: { type?: 'Exact' | 'Distinct'; values?: string[] };
+}
+export interface RetrySpec {
+  numRetries?: number;
+  retryOn?: { triggers?: string[]; httpStatusCodes?: number[] };
+  perRetry?: { timeout?: string; backOff?: { baseInterval?: string; maxInterval?: string } };
 }
 interface CostSpecifier { from: 'Number' | 'Metadata'; number?: number }
 interface RateLimitRuleSpec {
@@ -35,6 +41,8 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
     local?: { rules?: RateLimitRuleSpec[] };
     headers?: { ietf?: boolean; kong?: boolean; retryAfter?: boolean };
   };
+  circuitBreaker?: { maxConnections?: number; maxPendingRequests?: number; maxParallelRequests?: number; maxParallelRetries?: number; maxRequestsPerConnection?: number };
+  retry?: RetrySpec;
   timeout?: { tcp?: { connectTimeout?: string }; http?: { requestTimeout?: string; connectionIdleTimeout?: string; maxConnectionDuration?: string } };
   faultInjection?: {
     delay?: { fixedDelay: string; percentage?: number };
@@ -44,7 +52,7 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
 }
 
 /** Fields this version validates but does not enforce yet: said in the policy's status. */
-const NOT_SERVED = ['circuitBreaker', 'healthCheck', 'loadBalancer', 'retry', 'responseOverride', 'useClientProtocol'];
+const NOT_SERVED = ['healthCheck', 'loadBalancer', 'responseOverride', 'useClientProtocol'];
 
 export function attachBackendTrafficPolicies({ idx, targets: inv, status }: AttachContext): void {
   const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];
@@ -85,6 +93,19 @@ function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, r
     if (fi.abort) config.abort = { httpStatus: fi.abort.httpStatus, grpcStatus: fi.abort.grpcStatus, percent: fi.abort.percentage ?? 100 };
     added.push({ type: 'faultInjection', origin, config });
   }
+  const cb = spec.circuitBreaker;
+  if (cb) {
+    // Envoy's defaults for the thresholds left out.
+    (route.traffic ??= {}).circuitBreaker = {
+      policy: origin,
+      maxConnections: cb.maxConnections ?? 1024,
+      maxPendingRequests: cb.maxPendingRequests ?? 1024,
+      maxParallelRequests: cb.maxParallelRequests ?? 1024,
+      maxParallelRetries: cb.maxParallelRetries ?? 1024,
+    };
+  }
+  // The route rule's own `retry` (Gateway API), when it has one, stays: it is the more specific setting.
+  if (spec.retry && !route.traffic?.retry) (route.traffic ??= {}).retry = retryPolicy(spec.retry);
   if (added.length > 0) route.filters = sortFilters([...route.filters, ...added]);
   const requestTimeout = spec.timeout?.http?.requestTimeout;
   if (requestTimeout !== undefined) {
@@ -120,4 +141,29 @@ function rateLimitRule(r: RateLimitRuleSpec, index: number): IRRateLimitRule {
   };
   if (r.throttle) rule.throttle = { maxQueue: r.throttle.maxQueue, maxWaitMs: parseDuration(r.throttle.maxWait) ?? 0 };
   return rule;
+}
+
+const GATEWAY_ERRORS = [502, 503, 504];
+
+/** Envoy Gateway's retry: its defaults when retryOn is left out (connect-failure, refused-stream, unavailable, cancelled, retriable-status-codes 503). */
+export function retryPolicy(r: RetrySpec): IRRetry {
+  const triggers = r.retryOn?.triggers ?? (r.retryOn ? [] : ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes']);
+  const codes = r.retryOn?.httpStatusCodes ?? (r.retryOn ? [] : [503]);
+  const statuses = new Set<number>();
+  for (const t of triggers) {
+    if (t === '5xx') for (let s = 500; s < 600; s++) statuses.add(s);
+    else if (t === 'gateway-error') for (const s of GATEWAY_ERRORS) statuses.add(s);
+    else if (t === 'retriable-4xx') statuses.add(409);
+    else if (t === 'retriable-status-codes') for (const s of codes) statuses.add(s);
+  }
+  const base = parseDuration(r.perRetry?.backOff?.baseInterval ?? '') ?? 25;
+  return {
+    numRetries: r.numRetries ?? 2,
+    statuses: [...statuses].sort((a, b) => a - b),
+    connectFailure: triggers.includes('connect-failure') || triggers.includes('5xx') || triggers.includes('gateway-error'),
+    reset: triggers.includes('reset') || triggers.includes('5xx') || triggers.includes('gateway-error'),
+    perTryTimeoutMs: parseDuration(r.perRetry?.timeout ?? '') ?? 0,
+    backoffBaseMs: base,
+    backoffMaxMs: parseDuration(r.perRetry?.backOff?.maxInterval ?? '') ?? base * 10,
+  };
 }

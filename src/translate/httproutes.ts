@@ -11,6 +11,8 @@ import { intersectHostnames } from './hostnames.ts';
 import { parseDuration } from './durations.ts';
 import { matchesSelector } from './selectors.ts';
 import { sortFilters } from '../ir/filter-order.ts';
+import { retryPolicy } from './backend-traffic-policy.ts';
+import type { IRRetry } from '../ir/traffic.ts';
 import type { AttachableSection } from './gateways.ts';
 import type { StatusCollector } from './status.ts';
 
@@ -170,7 +172,7 @@ function translateRule(
   }
   if (redirect && rewrite) problems.push('RequestRedirect and URLRewrite cannot be used together');
   // Extended fields not served yet: said in the status, the rule serves without them.
-  for (const field of ['retry', 'sessionPersistence'] as const) {
+  for (const field of ['sessionPersistence'] as const) {
     if (rule[field] !== undefined) {
       status.condition(key, { type: 'UnsupportedFields', status: 'True', reason: 'UnsupportedValue', message: `rules[${ruleIndex}].${field} is not supported yet and has no effect` });
     }
@@ -220,6 +222,7 @@ function translateRule(
     filters: sortFilters(filters),
     action,
     timeouts,
+    ...(rule.retry ? { traffic: { retry: routeRetry(rule.retry) } } : {}),
   };
 }
 
@@ -235,4 +238,16 @@ function pathModifier(p: PathModifier | undefined): IRUrlRewrite['path'] {
   if (!p) return undefined;
   if (p.type === 'ReplaceFullPath') return { type: 'ReplaceFullPath', value: p.replaceFullPath ?? '/' };
   return { type: 'ReplacePrefixMatch', value: p.replacePrefixMatch ?? '/' };
+}
+
+/**
+ * Gateway API's HTTPRouteRetry (GEP-1731): `codes` retried (Envoy Gateway's
+ * defaults without them), `attempts` retries, `backoff` the base interval.
+ */
+function routeRetry(r: { codes?: number[]; attempts?: number; backoff?: string }): IRRetry {
+  return retryPolicy({
+    numRetries: r.attempts,
+    retryOn: r.codes ? { triggers: ['connect-failure', 'retriable-status-codes'], httpStatusCodes: r.codes } : undefined,
+    perRetry: r.backoff ? { backOff: { baseInterval: r.backoff } } : undefined,
+  });
 }

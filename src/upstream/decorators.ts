@@ -44,6 +44,8 @@ import { gatewayReply } from '../core/replies.ts';
 import type { IRWeightedBackend, IRRoute } from '../ir/types.ts';
 import type { Cluster, Member } from './cluster.ts';
 import type { ReplayableBody } from './replayable-body.ts';
+import { retries } from './retry.ts';
+import { circuitBreaker } from './circuit-breaker.ts';
 
 /** What an attempt shares with the exchange that started it (the exchange itself, no allocation). */
 export interface UpstreamAttempt {
@@ -75,7 +77,11 @@ export interface UpstreamDecorator {
 export type UpstreamDecoratorBuilder = (route: IRRoute, ref: IRWeightedBackend, cluster: Cluster) => UpstreamDecorator | undefined;
 
 /** Every decorator builder, outermost first. */
-export const DECORATORS: UpstreamDecoratorBuilder[] = [];
+export const DECORATORS: UpstreamDecoratorBuilder[] = [
+  // Retries outermost: each attempt goes through the circuit breaker again (as Envoy counts them).
+  retries,
+  circuitBreaker,
+];
 
 /** The gateway answers instead of the backend (circuit open, retries exhausted, ...). */
 export class UpstreamRefused extends Error {
