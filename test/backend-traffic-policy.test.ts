@@ -69,7 +69,7 @@ metadata: { name: route, namespace: default }
 spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: r }]
   rateLimit: { type: Local, local: { rules: [{ limit: { requests: 5, unit: Second } }] } }
-  circuitBreaker: { maxParallelRequests: 1 }
+  loadBalancer: { type: Random }
 `;
   const { snapshot, errors } = translate(loadText(yaml), DEFAULT_TRANSLATE_OPTIONS);
   assert.deepEqual(errors, []);
@@ -78,7 +78,7 @@ spec:
   assert.ok(gwWide.ancestors?.some((a) => a.conditions.some((c) => c.type === 'Overridden' && c.status === 'True')), JSON.stringify(gwWide));
   const route = st('route');
   assert.ok(route.ancestors?.some((a) => a.conditions.some((c) => c.type === 'Accepted' && c.status === 'True')));
-  assert.match(route.conditions.find((c) => c.type === 'UnsupportedFields')!.message, /circuitBreaker/);
+  assert.match(route.conditions.find((c) => c.type === 'UnsupportedFields')!.message, /loadBalancer/);
   const filters = snapshot.listeners[0].routes[0].filters;
   assert.deepEqual(filters.map((f) => [f.type, f.origin]), [['localRateLimit', 'BackendTrafficPolicy/default/route']]);
 });
