@@ -104,23 +104,28 @@ test('the quickstart answers the README curl lines', async () => {
 });
 
 
-// README "Managing it with kubectl", as written, on the quickstart. Run from a directory of its own (with
-// examples/ linked in), so that its .portcullis/ is this test's alone: other tests start gateways from
-// the repository, whose .portcullis/kubeconfig each of them rewrites with its own port.
+// README "Managing it with kubectl", as written, on the quickstart, with the quickstart's fixed ports
+// (8080, 9901, the demo backends) moved to free ones in the configuration and in the command lines. Run
+// from a directory of its own (with examples/ linked in), so that its .portcullis/ is this test's alone:
+// other tests start gateways from the repository, whose .portcullis/kubeconfig each of them rewrites.
 test('the README kubectl lines on the quickstart: apply changes what is enforced within a second; delete lifts it', async () => {
   const cwd = await mkdtemp(join(tmpdir(), 'portcullis-readme-kubectl-'));
   await symlink(fileURLToPath(new URL('../examples', import.meta.url)), join(cwd, 'examples'));
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/portcullis.js', import.meta.url)), 'run', '--access-log', 'off'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [e1, e2] = [await startEcho('echo-v1', '127.0.0.1', P.v1), await startEcho('echo-v2', '127.0.0.1', P.v2)];
+  const quickstart = await moved('quickstart');
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../bin/portcullis.js', import.meta.url)), 'run', '-f', quickstart, '--workers', '1', '--admin', `127.0.0.1:${P.admin}`, '--access-log', 'off'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const sh = (line: string) => new Promise<string>((resolve, reject) => {
+  // The README's line, with the quickstart's ports replaced by this test's.
+  const sh = (written: string) => new Promise<string>((resolve, reject) => {
+    const line = written.replaceAll('localhost:8080', `localhost:${P.http}`).replaceAll('127.0.0.1:9901', `127.0.0.1:${P.admin}`);
     execFile('bash', ['-c', line], { cwd, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${line}\n${stderr}`)) : resolve(stdout)));
   });
-  const status = async (headers: Record<string, string> = {}) => (await send(8080, '/echo/hello', { headers })).status;
+  const status = async (headers: Record<string, string> = {}) => (await send(P.http, '/echo/hello', { headers })).status;
   try {
-    for (const end = Date.now() + 60_000; !/management API on https:\/\/127\.0\.0\.1:9901/.test(out); ) {
+    for (const end = Date.now() + 60_000; !out.includes(`management API on https://127.0.0.1:${P.admin}`); ) {
       if (Date.now() > end || child.exitCode !== null) throw new Error(`the quickstart did not start:\n${out}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -147,6 +152,7 @@ test('the README kubectl lines on the quickstart: apply changes what is enforced
   } finally {
     if (child.exitCode === null) child.kill('SIGTERM');
     const code = await exited;
+    await Promise.all([e1.close(), e2.close()]);
     await rm(cwd, { recursive: true, force: true });
     assert.equal(code, 0, `SIGTERM drains and exits 0:\n${out}`);
   }
