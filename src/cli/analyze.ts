@@ -1,5 +1,5 @@
 // `portcullis analyze -f ...`: what the policies really do (src/analyze).
-import { parse, UsageError } from './args.ts';
+import { parseFilesCommand, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
@@ -16,31 +16,15 @@ error (or the configuration does not load), else 0.
 `;
 
 export async function analyzeCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parse(argv, {
-      file: { type: 'string', short: 'f', multiple: true },
-      format: { type: 'string', default: 'text' },
-      'root-namespace': { type: 'string', default: 'istio-system' },
-      help: { type: 'boolean', short: 'h' },
-    }));
-    if (values.format !== 'text' && values.format !== 'json') throw new UsageError('--format wants text or json');
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`portcullis analyze: ${err.message}\n\n${HELP}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (!values.file || values.file.length === 0) {
-    process.stderr.write(`portcullis analyze: give at least one -f\n\n${HELP}`);
-    return 2;
-  }
-  const r = await buildFromPaths(values.file, { ...DEFAULT_TRANSLATE_OPTIONS, rootNamespace: values['root-namespace']! });
+  const parsed = parseFilesCommand('analyze', HELP, argv, {
+    format: { type: 'string', default: 'text' },
+    'root-namespace': { type: 'string', default: 'istio-system' },
+  }, (v) => {
+    if (v.format !== 'text' && v.format !== 'json') throw new UsageError('--format wants text or json');
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, files } = parsed;
+  const r = await buildFromPaths(files, { ...DEFAULT_TRANSLATE_OPTIONS, rootNamespace: values['root-namespace']! });
   if (!r.snapshot) {
     for (const e of r.errors) process.stderr.write(`error: ${formatError(e)}\n`);
     process.stderr.write('portcullis analyze: the configuration does not translate; run portcullis validate\n');

@@ -12,6 +12,44 @@ export function parse<T extends ParseArgsConfig['options']>(argv: string[], opti
   }
 }
 
+const FILES_OPTIONS = { file: { type: 'string', short: 'f', multiple: true }, help: { type: 'boolean', short: 'h' } } as const;
+
+/**
+ * The front of a command that reads -f files (validate, analyze): parse its
+ * options, answer --help, require at least one -f. Returns the options, or
+ * the exit status when the command is already answered (0 help, 2 usage).
+ * `check` adds the command's own option checks (UsageError for a bad value).
+ */
+export function parseFilesCommand<T extends NonNullable<ParseArgsConfig['options']>>(
+  command: string,
+  help: string,
+  argv: string[],
+  options: T,
+  check?: (values: ReturnType<typeof parse<T>>['values']) => void,
+) {
+  let values;
+  try {
+    ({ values } = parse(argv, { ...options, ...FILES_OPTIONS }));
+    check?.(values);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`portcullis ${command}: ${err.message}\n\n${help}`);
+      return 2;
+    }
+    throw err;
+  }
+  if ((values as { help?: boolean }).help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const files = (values as { file?: string[] }).file;
+  if (!files || files.length === 0) {
+    process.stderr.write(`portcullis ${command}: give at least one -f\n\n${help}`);
+    return 2;
+  }
+  return { values, files };
+}
+
 export function hostPort(text: string, flag: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;

@@ -1,5 +1,5 @@
 // `portcullis validate -f ...`: every error, with file, line, document, object and field path.
-import { parse, UsageError } from './args.ts';
+import { parseFilesCommand } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
@@ -16,31 +16,14 @@ attached to nothing, dead or shadowed policies...) as warnings, exit 0;
 `;
 
 export async function validateCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parse(argv, {
-      file: { type: 'string', short: 'f', multiple: true },
-      'root-namespace': { type: 'string', default: 'istio-system' },
-      status: { type: 'boolean' },
-      strict: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    }));
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`portcullis validate: ${err.message}\n\n${HELP}`);
-      return 2;
-    }
-    throw err;
-  }
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (!values.file || values.file.length === 0) {
-    process.stderr.write(`portcullis validate: give at least one -f\n\n${HELP}`);
-    return 2;
-  }
-  const r = await buildFromPaths(values.file, { ...DEFAULT_TRANSLATE_OPTIONS, rootNamespace: values['root-namespace']! });
+  const parsed = parseFilesCommand('validate', HELP, argv, {
+    'root-namespace': { type: 'string', default: 'istio-system' },
+    status: { type: 'boolean' },
+    strict: { type: 'boolean' },
+  });
+  if (typeof parsed === 'number') return parsed;
+  const { values, files } = parsed;
+  const r = await buildFromPaths(files, { ...DEFAULT_TRANSLATE_OPTIONS, rootNamespace: values['root-namespace']! });
   for (const e of r.errors) process.stdout.write(`error: ${formatError(e)}\n`);
   for (const e of r.policyErrors) process.stdout.write(`error: ${formatError(e)} (policy rejected; its hop fails closed)\n`);
   const status = r.snapshot?.status ?? [];
