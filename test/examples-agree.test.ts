@@ -100,8 +100,8 @@ function fromReadme(cat: Catalogue, file: string, defaultConfig: string | undefi
     const run = /^npx portcullis run(.*)$/.exec(text);
     if (run) {
       const files = [...run[1].matchAll(/-f (\S+)/g)].map((x) => x[1]);
-      config = files.length === 0 ? 'examples/quickstart' : files[0];
-      if (files.some((f) => !f.startsWith('examples/'))) config = files[0];
+      // Several files (the quickstart and policies written for it) are one configuration: "a b".
+      config = files.length === 0 ? 'examples/quickstart' : files.join(' ');
       return;
     }
     if (/(^|do )curl /.test(text)) add(cat, config, text, where, skipped);
@@ -148,8 +148,10 @@ after(async () => {
 
 /** The example's YAML with its fixed ports moved: listeners to free ports, demo backends (and the authorizer) to ours. */
 function moved(config: string, ports: Map<number, number>): string {
-  const abs = join(REPO, config);
-  const files = statSync(abs).isDirectory() ? readdirSync(abs).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(abs, f)) : [abs];
+  const files = config.split(' ').flatMap((c) => {
+    const abs = join(REPO, c);
+    return statSync(abs).isDirectory() ? readdirSync(abs).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(abs, f)) : [abs];
+  });
   const map = new Map<number, number>([[9081, v1.port], [9082, v2.port], ...ports]);
   if (config.endsWith('authz-custom.yaml')) {
     map.set(8000, authz.httpPort);
@@ -178,7 +180,7 @@ function verdict(text: string): { statuses: number[]; body?: string } {
 test('the examples have curl lines to compare, and only the known ones are left out', () => {
   const total = [...cat.values()].reduce((n, l) => n + l.length, 0);
   assert.ok(total >= 40, `${total} requests found`);
-  for (const c of cat.keys()) assert.ok(statSync(join(REPO, c)), c);
+  for (const c of cat.keys()) for (const f of c.split(' ')) assert.ok(statSync(join(REPO, f)), f);
   // Lines with a token fetched from GitHub, the admin listener and the certificate examples are the only ones left out.
   for (const s of skipped) assert.match(s, /shell variable|admin listener|portcullis ca/, s);
 });
@@ -188,7 +190,7 @@ for (const [config, requests] of cat) {
     const ports = new Map<number, number>();
     for (const r of requests) if (!ports.has(r.port)) ports.set(r.port, await freePort());
     const yaml = moved(config, ports);
-    const file = join(dir, `${config.replaceAll('/', '_')}.yaml`);
+    const file = join(dir, `${config.replaceAll(/[/ ]/g, '_')}.yaml`);
     await writeFile(file, yaml);
     const gw = await startGateway(yaml);
     try {

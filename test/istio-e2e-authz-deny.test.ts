@@ -1,13 +1,14 @@
 // Istio task "Explicit Deny" over real sockets: examples/istio/authz-deny.yaml as
-// written (ports moved), the demo echo backend behind it, and the answers the
-// task page gives (and examples/istio/README.md repeats).
+// written, served with the quickstart it is written for (its httpbin workload, the
+// demo echo backend; ports moved), and the answers the task page gives (and
+// examples/istio/README.md repeats).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { exampleYaml, send } from './helpers/istio-e2e.ts';
+import { exampleYaml, quickstartYaml, send } from './helpers/istio-e2e.ts';
 
 let echo: EchoServer;
 let gw: TestGateway;
@@ -16,7 +17,7 @@ let port = 0;
 before(async () => {
   echo = await startEcho('v1');
   port = await freePort();
-  gw = await startGateway(exampleYaml('authz-deny.yaml', { 8080: port, 9081: echo.port }));
+  gw = await startGateway(quickstartYaml({ 8080: port, 9081: echo.port }) + '\n---\n' + exampleYaml('authz-deny.yaml', {}));
 });
 
 after(async () => {
@@ -46,6 +47,12 @@ test('GET /get with x-token: admin is denied: no ALLOW policy matches /get', asy
   const r = await send(port, '/get', { headers: { 'x-token': 'admin' } });
   assert.equal(r.status, 403);
   assert.equal(r.body, RBAC);
+});
+
+test('only the httpbin workload is concerned: the quickstart\'s other routes answer as before', async () => {
+  const r = await send(port, '/echo/hello');
+  assert.equal(r.status, 200);
+  assert.equal(r.json().url, '/echo/hello');
 });
 
 test('only GET is denied: POST /ip is allowed without a token, POST /post is outside allow-path-ip', async () => {

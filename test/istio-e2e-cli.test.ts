@@ -17,7 +17,9 @@ import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { runCli, startCli, type Running } from './helpers/cli.ts';
 import { freePort } from './helpers/ports.ts';
-import { EXAMPLES_DIR, examplePath, exampleYaml, send } from './helpers/istio-e2e.ts';
+import { EXAMPLES_DIR, examplePath, exampleYaml, quickstartYaml, send } from './helpers/istio-e2e.ts';
+
+const QUICKSTART = join(EXAMPLES_DIR, '..', 'quickstart');
 import { explain, parseRequestLine } from '../src/cli/explain.ts';
 
 const SAMPLE_JWKS = 'https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json';
@@ -43,7 +45,7 @@ before(async () => {
   jwtExample = join(dir, 'authz-jwt.yaml');
   await writeFile(jwtExample, exampleYaml('authz-jwt.yaml', {}, { [SAMPLE_JWKS]: url }));
   const invalid = examplePath('invalid-deny-without-rules.yaml');
-  const deny = ['-f', examplePath('authz-deny.yaml')];
+  const deny = ['-f', QUICKSTART, '-f', examplePath('authz-deny.yaml')];
   children = Promise.all([
     runCli(['validate', '-f', invalid]),
     runCli(['run', '-f', invalid, '--workers', '1', '--admin', '127.0.0.1:0']),
@@ -109,8 +111,8 @@ describe('portcullis explain', () => {
   test('allowed: the route, the policies on each hop, the deciding rule, and the answer; exit 0', () => {
     const r = runs.allowed;
     assert.equal(r.code, 0, r.stdout);
-    assert.match(r.stdout, /^route: HTTPRoute\/foo\/httpbin rule 0 \(match PathPrefix \/\)$/m);
-    assert.match(r.stdout, /^gateway hop \(Gateway\/foo\/httpbin-gateway\): no filters$/m);
+    assert.match(r.stdout, /^route: HTTPRoute\/foo\/httpbin rule 0 \(match PathPrefix \/ip\)$/m);
+    assert.match(r.stdout, /^gateway hop \(Gateway\/default\/quickstart\): istio\.requestAuthentication \[RequestAuthentication\/default\/quickstart-jwt\] → istio\.authorization \[AuthorizationPolicy\/default\/no-admin, AuthorizationPolicy\/default\/reports-need-a-token\]$/m);
     // Policies oldest first; the files carry no creationTimestamp, so their order in the files stands in.
     assert.match(r.stdout, /^ {2}destination hop: istio\.authorization \[AuthorizationPolicy\/foo\/deny-method-get, AuthorizationPolicy\/foo\/allow-path-ip\]$/m);
     assert.match(r.stdout, /^ {2}allow +istio\.authorization \[AuthorizationPolicy\/foo\/allow-path-ip\]: rule 0 matched \(ALLOW\) on Service\/foo\/httpbin$/m);
@@ -176,7 +178,7 @@ describe('portcullis run --log-level debug', () => {
     echo = await startEcho('v1');
     port = await freePort();
     const file = join(dir, 'authz-deny.yaml');
-    await writeFile(file, exampleYaml('authz-deny.yaml', { 8080: port, 9081: echo.port }));
+    await writeFile(file, quickstartYaml({ 8080: port, 9081: echo.port }) + '\n---\n' + exampleYaml('authz-deny.yaml', {}));
     gw = startCli(['run', '-f', file, '--workers', '1', '--admin', '127.0.0.1:0', '--bind', '127.0.0.1', '--log-level', 'debug', '--access-log', 'off']);
     await gw.waitFor(new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`));
   });
@@ -191,11 +193,13 @@ describe('portcullis run --log-level debug', () => {
     const line = await gw!.waitFor(/\{[^\n]*"request_id":"trace-denied"[^\n]*"msg":"decision trace"[^\n]*\}/);
     const entry = JSON.parse(line) as { status: number; trace: { filter: string; origin: string; decision: string; reason: string }[] };
     assert.equal(entry.status, 403);
-    assert.deepEqual(entry.trace.map((t) => [t.decision, t.origin]), [['deny', 'AuthorizationPolicy/foo/deny-method-get']]);
-    assert.match(entry.trace[0].reason, /rule 0 matched \(DENY\) on Service\/foo\/httpbin/);
+    // The quickstart's gateway hop lets it through (no token, no policy of its own denies it); httpbin's hop denies it.
+    const GATEWAY_HOP = [['continue', 'RequestAuthentication/default/quickstart-jwt'], ['allow', undefined]];
+    assert.deepEqual(entry.trace.map((t) => [t.decision, t.origin]), [...GATEWAY_HOP, ['deny', 'AuthorizationPolicy/foo/deny-method-get']]);
+    assert.match(entry.trace[2].reason, /rule 0 matched \(DENY\) on Service\/foo\/httpbin/);
 
     assert.equal((await send(port, '/ip', { headers: { 'x-token': 'admin', 'x-request-id': 'trace-allowed' } })).status, 200);
     const ok = JSON.parse(await gw!.waitFor(/\{[^\n]*"request_id":"trace-allowed"[^\n]*"msg":"decision trace"[^\n]*\}/)) as typeof entry;
-    assert.deepEqual(ok.trace.map((t) => [t.decision, t.origin]), [['allow', 'AuthorizationPolicy/foo/allow-path-ip']]);
+    assert.deepEqual(ok.trace.map((t) => [t.decision, t.origin]), [...GATEWAY_HOP, ['allow', 'AuthorizationPolicy/foo/allow-path-ip']]);
   });
 });

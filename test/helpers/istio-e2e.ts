@@ -3,7 +3,7 @@
 // request target exactly as written (path-normalization tests need that).
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const EXAMPLES_DIR = fileURLToPath(new URL('../../examples/istio/', import.meta.url));
@@ -20,6 +20,17 @@ export function examplePath(name: string): string {
  */
 export function exampleYaml(name: string, ports: Record<number, number>, extra: Record<string, string> = {}): string {
   return portsMoved(readFileSync(examplePath(name), 'utf8'), name, ports, extra);
+}
+
+/**
+ * examples/quickstart (every file, joined) with its ports moved: the Gateway's 8080 and
+ * the demo backends 9081/9082. Examples such as authz-deny.yaml hold only policies for
+ * the quickstart's httpbin workload and are served with it.
+ */
+export function quickstartYaml(ports: { 8080: number; 9081: number; 9082?: number }): string {
+  const dir = fileURLToPath(new URL('../../examples/quickstart/', import.meta.url));
+  const text = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => readFileSync(dir + f, 'utf8')).join('\n---\n');
+  return portsMoved(text, 'examples/quickstart', { 9082: ports[9082] ?? 9, ...ports });
 }
 
 /** exampleYaml for any text (examples outside examples/istio). */
