@@ -72,7 +72,7 @@ function rows(s: ScenarioResult): Row[] {
       const fmt = (xs: (number | null)[]) => xs.map((x) => (x === null ? 'not seen' : String(Math.round(x)))).join('/');
       return [[
         s.title,
-        `list ${Math.round(s.listMs)} ms (${s.pages} pages of ${s.pageSize}, first ${Math.round(s.firstPageMs)} ms); change enforced ${fmt(s.applyMs)} ms, lifted ${fmt(s.liftMs)} ms`,
+        `paged list ${Math.round(s.listMs)} ms (${s.pages} pages of ${s.pageSize}, first ${Math.round(s.firstPageMs)} ms), unpaged ${Math.round(s.fullListMs ?? NaN)} ms; change enforced ${fmt(s.applyMs)} ms, lifted ${fmt(s.liftMs)} ms`,
         '—', '—', s.target, '—', s.verdict,
       ]];
     }

@@ -59,6 +59,8 @@ export interface ManagementScenario extends Base {
   /** Every page of a full list across namespaces, one after the other. */
   listMs: number;
   firstPageMs: number;
+  /** One unpaged list of every object (no limit), across namespaces. */
+  fullListMs: number;
   /** API answered → the data plane enforces the new policy; null: not within 10 s. */
   applyMs: (number | null)[];
   /** API answered the delete → the data plane no longer enforces it. */

@@ -176,6 +176,29 @@ test('an applied policy changes what the gateway enforces within a second; delet
   assert.ok(Date.now() - t1 < 1000, `lifted in ${Date.now() - t1} ms`);
 });
 
+test('a store change is not held up by the -f files: while a file is being rewritten nonstop, it is still enforced within a second', async () => {
+  // Settling (waiting for an editor's save to finish) is for file changes; a change from the API builds at once.
+  const text = await readFile(gw.file, 'utf8');
+  let touching = true;
+  const touch = (async () => {
+    while (touching) {
+      await writeFile(gw.file, text);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    const t0 = Date.now();
+    assert.equal((await gw.api.call('POST', AP, denyPolicy('while-touched', '/touched'))).status, 201);
+    await until('the DENY policy to apply', async () => (await status('/touched')) === 403, 3000);
+    assert.ok(Date.now() - t0 < 1000, `applied in ${Date.now() - t0} ms`);
+  } finally {
+    touching = false;
+    await touch;
+  }
+  assert.equal((await gw.api.call('DELETE', `${AP}/while-touched`)).status, 200);
+  await until('the DENY policy to lift', async () => (await status('/touched')) === 200);
+});
+
 test('a change the translator rejects is stored with its error in status; the last good snapshot keeps serving', async () => {
   const before = (await gw.api.call('GET', '/config/version')).body.version;
   // Valid on its own (the schema passes), rejected by translate: a CUSTOM policy naming no known provider.

@@ -13,9 +13,14 @@ import type { ReloadReport } from '../admin/server.ts';
 import type { Snapshot } from '../ir/types.ts';
 import { reloadWarnings } from './reload-warnings.ts';
 import { analyze } from '../analyze/index.ts';
+import type { Finding } from '../analyze/finding.ts';
 import { settle, SETTLE, type SettleTiming } from './settle.ts';
 import type { Counter } from 'prom-client';
 import type { Logger } from 'pino';
+
+/** Debounce of a change from the store (a burst of API writes is one build) and of a file event. */
+const STORE_DEBOUNCE_MS = 5;
+const FILE_DEBOUNCE_MS = 30;
 
 export class ConfigController {
   private paths: string[];
@@ -25,6 +30,8 @@ export class ConfigController {
   settleTiming: SettleTiming = SETTLE;
   private building = false;
   private again = false;
+  /** A watched file changed since the last build: settle before reading them (store changes need no settling). */
+  private filesChanged = false;
   private extra: (() => LoadedResource[]) | undefined;
   /** After close(), a build still running serves nothing (it would start listeners again after shutdown). */
   private closed = false;
@@ -62,15 +69,24 @@ export class ConfigController {
     this.onChange = onChange;
   }
 
-  /** Something the configuration is built from changed: rebuild soon (debounced, never two builds at once). */
+  /**
+   * The store changed: rebuild soon (debounced briefly, so that a burst of writes
+   * such as `kubectl apply -f DIR` is one build; never two builds at once).
+   */
   changed(): void {
-    if (this.onChange) this.trigger();
+    if (this.onChange) this.schedule(STORE_DEBOUNCE_MS);
   }
 
+  /** A watched file changed: rebuild once the files have settled. */
   private trigger = (): void => {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.run(), 30);
+    this.filesChanged = true;
+    this.schedule(FILE_DEBOUNCE_MS);
   };
+
+  private schedule(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), this.filesChanged ? FILE_DEBOUNCE_MS : ms);
+  }
 
   private run = async (): Promise<void> => {
     if (this.closed) return;
@@ -81,13 +97,16 @@ export class ConfigController {
     this.building = true;
     try {
       // Not between two steps of an editor's save: wait until the files stop changing.
-      await settle(this.paths, this.settleTiming);
+      if (this.filesChanged) {
+        this.filesChanged = false;
+        await settle(this.paths, this.settleTiming);
+      }
       await this.onChange?.();
     } finally {
       this.building = false;
       if (this.again) {
         this.again = false;
-        this.trigger();
+        this.schedule(STORE_DEBOUNCE_MS);
       }
     }
   };
@@ -134,8 +153,15 @@ export class ConfigController {
   report(r: BuildResult, applyError?: Error): ReloadReport {
     const errors = r.errors.map(formatError);
     if (applyError) errors.push(`cannot serve the new configuration: ${applyError.message}`);
-    const findings = r.snapshot ? analyze({ snapshot: r.snapshot, resources: r.resources }) : [];
-    this.last = { ok: errors.length === 0, at: new Date().toISOString(), version: r.snapshot?.version, errors, policyErrors: r.policyErrors.map(formatError), findings };
+    // The analysis (tens of ms with 10,000 stored policies) runs when /config is read, not on every build.
+    let findings: Finding[] | undefined;
+    const snapshot = r.snapshot;
+    this.last = {
+      ok: errors.length === 0, at: new Date().toISOString(), version: snapshot?.version, errors, policyErrors: r.policyErrors.map(formatError),
+      get findings() {
+        return (findings ??= snapshot ? analyze({ snapshot, resources: r.resources }) : []);
+      },
+    };
     return this.last;
   }
 
