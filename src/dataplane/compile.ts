@@ -9,6 +9,7 @@ import { filterModule } from '../filters/registry.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { compileClientIp, type ClientIpResolver } from './client-ip.ts';
 import { Cluster } from '../upstream/cluster.ts';
+import { Balancer } from '../upstream/balancer.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
 import { composeUpstream, decoratorsFor, dispatchToReplica, type UpstreamDispatch } from '../upstream/decorators.ts';
 
@@ -22,6 +23,8 @@ export interface Chain {
 
 export interface CompiledBackend {
   cluster: Cluster | null;
+  /** Picks the replica (loadBalancer, health, session persistence); null with the cluster. */
+  balancer: Balancer | null;
   weight: number;
   chain: Chain;
   /** [route chain, this backend's chain]: the response hooks of both hops, built once. */
@@ -90,6 +93,7 @@ function widerNeed(a: BodyNeed | undefined, b: BodyNeed): BodyNeed {
 export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
   const filters: CompiledFilter[] = [];
   const clusters = new Map<string, Cluster>();
+  const balancers: Balancer[] = [];
   const clusterFor = (id: string | null): Cluster | null => {
     if (id === null) return null;
     let c = clusters.get(id);
@@ -121,8 +125,11 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
       const chain = chainOf(b.filters);
       const cluster = clusterFor(b.backend);
       const upstream = cluster ? composeUpstream(decoratorsFor(r, b, cluster)) : { dispatch: dispatchToReplica, replayBytes: 0 };
+      const balancer = cluster ? new Balancer(cluster, r, b) : null;
+      if (balancer) balancers.push(balancer);
       return {
         cluster,
+        balancer,
         weight: b.weight,
         chain,
         chains: [routeChain, chain],
@@ -161,11 +168,13 @@ export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnap
       listeners,
       close() {
         for (const f of filters) f.close?.();
+        for (const b of balancers) b.close();
         for (const c of clusters.values()) c.close();
       },
     };
   } catch (err) {
     for (const f of filters) f.close?.();
+    for (const b of balancers) b.close();
     for (const c of clusters.values()) c.close();
     throw err;
   }

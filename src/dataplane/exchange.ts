@@ -40,6 +40,16 @@ class ClientGone extends Error {
   }
 }
 
+/** The balancer's header on the answer: a cookie is added to the backend's own, anything else set. */
+function addSticky(out: OutHeaders, name: string, value: string): void {
+  if (name !== 'set-cookie') {
+    out[name] = value;
+    return;
+  }
+  const had = out['set-cookie'];
+  out['set-cookie'] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [String(had), value];
+}
+
 export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAttempt {
   private ctx: RequestContext;
   private res: Res;
@@ -48,6 +58,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   private backend: CompiledBackend;
   /** The replica of the latest attempt (set by the terminal dispatch), for the access log. */
   member: Member | undefined = undefined;
+  counted: Member | undefined = undefined;
+  stickyName: string | undefined = undefined;
+  stickyValue = '';
   private controller: Dispatcher.DispatchController | null = null;
   private status = 0;
   /** The upstream side is over: answered in full, failed, or cut. */
@@ -84,6 +97,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     const conn = headers.connection;
     const out: OutHeaders = copyEndToEnd(headers, typeof conn === 'string' ? conn : undefined);
     const b = this.backend;
+    if (this.stickyName !== undefined) addSticky(out, this.stickyName, this.stickyValue);
     if (b.responseHeaders) applyHeaderModifier(b.responseHeaders, out);
     finishHeaders(this.ctx, statusCode, out, b.chains);
     (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
@@ -104,13 +118,24 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     }
   }
 
+  /** The request no longer counts against its replica's in-flight requests (LeastRequest). */
+  private release(): void {
+    const m = this.counted;
+    if (m !== undefined) {
+      m.active--;
+      this.counted = undefined;
+    }
+  }
+
   onResponseEnd(): void {
+    this.release();
     this.upstreamDone = true;
     this.clearTimer();
     if (!this.res.destroyed) this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.release();
     this.upstreamDone = true;
     this.clearTimer();
     this.fail(this.failure ?? err);
@@ -157,6 +182,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   };
 
   private onClientClose = (): void => {
+    this.release();
     if (!this.upstreamDone) {
       this.failure ??= new ClientGone();
       this.controller?.abort(this.failure);

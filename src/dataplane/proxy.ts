@@ -75,6 +75,8 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
     headersTimeout: route.timeouts.backendRequestMs,
     bodyTimeout: 0,
     cluster,
+    balancer: wb.balancer ?? undefined,
+    source: ctx.clientIp,
     attempt: exchange,
   };
   if (body !== undefined && wb.replayBytes > 0) {

@@ -28,4 +28,70 @@ export interface IRRetry {
 export interface IRRouteTraffic {
   circuitBreaker?: IRCircuitBreaker;
   retry?: IRRetry;
+  /** "BackendTrafficPolicy/ns/name" of loadBalancer/healthCheck: with the route and backend, the health state's identity. */
+  policy?: string;
+  loadBalancer?: IRLoadBalancer;
+  healthCheck?: IRHealthCheck;
+  sessionPersistence?: IRSessionPersistence;
+}
+
+/** BackendTrafficPolicy loadBalancer (Envoy Gateway's default when left out: LeastRequest). */
+export interface IRLoadBalancer {
+  type: 'RoundRobin' | 'LeastRequest' | 'Random' | 'ConsistentHash';
+  consistentHash?: IRConsistentHash;
+  /** slowStart.window: a new replica's share ramps from 10 % to all of it over this long (RoundRobin, LeastRequest). */
+  slowStartMs: number;
+}
+
+export interface IRConsistentHash {
+  type: 'SourceIP' | 'Header' | 'Headers' | 'Cookie';
+  /** Header / Headers: lowercase names, hashed together in this order. */
+  headers: string[];
+  cookie?: { name: string; /** absent: no cookie is generated */ ttlMs?: number; attributes: Record<string, string> };
+  /** Maglev table size (a prime; Envoy's default 65537). */
+  tableSize: number;
+}
+
+/** healthCheck.passive (outlier detection); 0 disables a counter. */
+export interface IRPassiveHealth {
+  splitExternalLocalOriginErrors: boolean;
+  intervalMs: number;
+  consecutiveLocalOriginFailures: number;
+  consecutiveGatewayErrors: number;
+  consecutive5XxErrors: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+}
+
+/** healthCheck.active. */
+export interface IRActiveHealth {
+  type: 'HTTP' | 'TCP';
+  timeoutMs: number;
+  intervalMs: number;
+  initialJitterMs: number;
+  unhealthyThreshold: number;
+  healthyThreshold: number;
+  http?: { hostname?: string; path: string; method: string; expectedStatuses: number[]; expectedResponse?: Buffer };
+  tcp?: { send?: Buffer; receive?: Buffer };
+}
+
+export interface IRHealthCheck {
+  passive?: IRPassiveHealth;
+  active?: IRActiveHealth;
+  /** Below this share of healthy replicas, traffic goes to all of them (Envoy's panic mode; default 50). */
+  panicThreshold: number;
+}
+
+/** HTTPRoute rule sessionPersistence (Gateway API). */
+export interface IRSessionPersistence {
+  type: 'Cookie' | 'Header';
+  /** The cookie's name, or the header's (lowercase). */
+  name: string;
+  /** 0: none. */
+  absoluteTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** cookieConfig.lifetimeType Permanent: the cookie carries Max-Age. */
+  permanent: boolean;
+  /** The cookie's Path. */
+  path: string;
 }

@@ -5,7 +5,7 @@
 import type { IRFilter, IRRoute } from '../ir/types.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import type { IRFaultInjection } from '../ir/fault-injection.ts';
-import type { IRRetry } from '../ir/traffic.ts';
+import type { IRActiveHealth, IRHealthCheck, IRLoadBalancer, IRPassiveHealth, IRRetry } from '../ir/traffic.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { resourceKey } from '../resources/types.ts';
 import type { RateLimitUnit } from '../state/windows.ts';
@@ -34,6 +34,31 @@ interface RateLimitRuleSpec {
   shared?: boolean;
   throttle?: { maxQueue: number; maxWait: string };
 }
+interface LoadBalancerSpec {
+  type: 'ConsistentHash' | 'LeastRequest' | 'Random' | 'RoundRobin';
+  consistentHash?: {
+    type: 'SourceIP' | 'Header' | 'Headers' | 'Cookie';
+    header?: { name: string };
+    headers?: { name: string }[];
+    cookie?: { name: string; ttl?: string; attributes?: Record<string, string> };
+    tableSize?: number;
+  };
+  slowStart?: { window: string };
+}
+interface PayloadSpec { type: 'Text' | 'Binary'; text?: string; binary?: string }
+interface HealthCheckSpec {
+  active?: {
+    timeout?: string; interval?: string; initialJitter?: string; unhealthyThreshold?: number; healthyThreshold?: number;
+    type: 'HTTP' | 'TCP' | 'GRPC';
+    http?: { hostname?: string; path: string; method?: string; expectedStatuses?: number[]; expectedResponse?: PayloadSpec };
+    tcp?: { send?: PayloadSpec; receive?: PayloadSpec };
+  };
+  passive?: {
+    splitExternalLocalOriginErrors?: boolean; interval?: string; consecutiveLocalOriginFailures?: number; consecutiveGatewayErrors?: number;
+    consecutive5XxErrors?: number; baseEjectionTime?: string; maxEjectionPercent?: number;
+  };
+  panicThreshold?: number;
+}
 export interface BackendTrafficPolicySpec extends PolicyTargeting {
   rateLimit?: {
     type: 'Global' | 'Local';
@@ -43,6 +68,8 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
   };
   circuitBreaker?: { maxConnections?: number; maxPendingRequests?: number; maxParallelRequests?: number; maxParallelRetries?: number; maxRequestsPerConnection?: number };
   retry?: RetrySpec;
+  loadBalancer?: LoadBalancerSpec;
+  healthCheck?: HealthCheckSpec;
   timeout?: { tcp?: { connectTimeout?: string }; http?: { requestTimeout?: string; connectionIdleTimeout?: string; maxConnectionDuration?: string } };
   faultInjection?: {
     delay?: { fixedDelay: string; percentage?: number };
@@ -52,14 +79,15 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
 }
 
 /** Fields this version validates but does not enforce yet: said in the policy's status. */
-const NOT_SERVED = ['healthCheck', 'loadBalancer', 'responseOverride', 'useClientProtocol'];
+const NOT_SERVED = ['responseOverride', 'useClientProtocol'];
 
 export function attachBackendTrafficPolicies({ idx, targets: inv, status }: AttachContext): void {
   const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];
   for (const r of idx.list('BackendTrafficPolicy')) {
     const spec = (r.resource.spec ?? {}) as BackendTrafficPolicySpec;
     policies.push(attachingPolicy(r, spec, inv));
-    const unserved = NOT_SERVED.filter((f) => spec[f] !== undefined);
+    const unserved: string[] = NOT_SERVED.filter((f) => spec[f] !== undefined);
+    if (spec.healthCheck?.active?.type === 'GRPC') unserved.push('healthCheck.active type GRPC');
     if (unserved.length > 0) {
       status.condition(resourceKey(r.resource), {
         type: 'UnsupportedFields', status: 'True', reason: 'UnsupportedValue',
@@ -103,6 +131,16 @@ function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, r
       maxParallelRequests: cb.maxParallelRequests ?? 1024,
       maxParallelRetries: cb.maxParallelRetries ?? 1024,
     };
+  }
+  if (spec.loadBalancer) {
+    const t = (route.traffic ??= {});
+    t.policy = origin;
+    t.loadBalancer = loadBalancer(spec.loadBalancer);
+  }
+  if (spec.healthCheck) {
+    const t = (route.traffic ??= {});
+    t.policy = origin;
+    t.healthCheck = healthCheck(spec.healthCheck);
   }
   // The route rule's own `retry` (Gateway API), when it has one, stays: it is the more specific setting.
   if (spec.retry && !route.traffic?.retry) (route.traffic ??= {}).retry = retryPolicy(spec.retry);
@@ -166,4 +204,58 @@ export function retryPolicy(r: RetrySpec): IRRetry {
     backoffBaseMs: base,
     backoffMaxMs: parseDuration(r.perRetry?.backOff?.maxInterval ?? '') ?? base * 10,
   };
+}
+
+/** Envoy Gateway's loadBalancer; Maglev's table 65537 unless tableSize says otherwise. */
+export function loadBalancer(lb: LoadBalancerSpec): IRLoadBalancer {
+  const out: IRLoadBalancer = { type: lb.type, slowStartMs: parseDuration(lb.slowStart?.window ?? '') ?? 0 };
+  const ch = lb.consistentHash;
+  if (lb.type === 'ConsistentHash' && ch) {
+    const headers = ch.type === 'Header' ? [ch.header!.name.toLowerCase()] : ch.type === 'Headers' ? (ch.headers ?? []).map((h) => h.name.toLowerCase()) : [];
+    out.consistentHash = { type: ch.type, headers, tableSize: ch.tableSize ?? 65537 };
+    if (ch.cookie) out.consistentHash.cookie = { name: ch.cookie.name, ttlMs: ch.cookie.ttl !== undefined ? parseDuration(ch.cookie.ttl) : undefined, attributes: ch.cookie.attributes ?? {} };
+  }
+  return out;
+}
+
+function payload(p: PayloadSpec | undefined): Buffer | undefined {
+  if (!p) return undefined;
+  return p.type === 'Binary' ? Buffer.from(p.binary ?? '', 'base64') : Buffer.from(p.text ?? '');
+}
+
+/** Envoy Gateway's healthCheck with its defaults (api/v1alpha1/healthcheck_types.go). */
+export function healthCheck(hc: HealthCheckSpec): IRHealthCheck {
+  const out: IRHealthCheck = { panicThreshold: hc.panicThreshold ?? 50 };
+  const p = hc.passive;
+  if (p) {
+    const passive: IRPassiveHealth = {
+      splitExternalLocalOriginErrors: p.splitExternalLocalOriginErrors ?? false,
+      intervalMs: parseDuration(p.interval ?? '3s') ?? 3000,
+      consecutiveLocalOriginFailures: p.consecutiveLocalOriginFailures ?? 5,
+      consecutiveGatewayErrors: p.consecutiveGatewayErrors ?? 0,
+      consecutive5XxErrors: p.consecutive5XxErrors ?? 5,
+      baseEjectionTimeMs: parseDuration(p.baseEjectionTime ?? '30s') ?? 30_000,
+      maxEjectionPercent: p.maxEjectionPercent ?? 10,
+    };
+    out.passive = passive;
+  }
+  const a = hc.active;
+  if (a && (a.type === 'HTTP' || a.type === 'TCP')) {
+    const active: IRActiveHealth = {
+      type: a.type,
+      timeoutMs: parseDuration(a.timeout ?? '1s') ?? 1000,
+      intervalMs: Math.max(1, parseDuration(a.interval ?? '3s') ?? 3000),
+      initialJitterMs: parseDuration(a.initialJitter ?? '') ?? 0,
+      unhealthyThreshold: a.unhealthyThreshold ?? 3,
+      healthyThreshold: a.healthyThreshold ?? 1,
+    };
+    if (a.type === 'HTTP') {
+      const h = a.http!;
+      active.http = { hostname: h.hostname, path: h.path, method: (h.method ?? 'GET').toUpperCase(), expectedStatuses: h.expectedStatuses?.length ? h.expectedStatuses : [200], expectedResponse: payload(h.expectedResponse) };
+    } else {
+      active.tcp = { send: payload(a.tcp?.send), receive: payload(a.tcp?.receive) };
+    }
+    out.active = active;
+  }
+  return out;
 }

@@ -8,12 +8,15 @@ export interface Member {
   pool: Pool;
   /** "host:port", for the access log. */
   address: string;
+  /** Requests in flight to it (LeastRequest), across the route rules that share it. */
+  active: number;
 }
 
 export class Cluster {
   readonly id: string;
   readonly ir: IRBackend;
-  private members: Member[];
+  /** The ready endpoints: what balancers pick from (never mutated while the snapshot serves). */
+  members: readonly Member[];
   private next = 0;
   private registry: PoolRegistry;
 
@@ -23,10 +26,10 @@ export class Cluster {
     this.registry = registry;
     this.members = ir.endpoints
       .filter((ep) => ep.ready)
-      .map((ep) => ({ endpoint: ep, pool: registry.acquire(ep, ir), address: ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}` }));
+      .map((ep) => ({ endpoint: ep, pool: registry.acquire(ep, ir), address: ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`, active: 0 }));
   }
 
-  /** Round-robin over ready endpoints; undefined when there is none (503). */
+  /** Round-robin over ready endpoints (mirrors; a route's own choice is its Balancer's); undefined when there is none (503). */
   pick(): Member | undefined {
     const n = this.members.length;
     if (n === 0) return undefined;

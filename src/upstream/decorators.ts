@@ -46,16 +46,31 @@ import type { Cluster, Member } from './cluster.ts';
 import type { ReplayableBody } from './replayable-body.ts';
 import { retries } from './retry.ts';
 import { circuitBreaker } from './circuit-breaker.ts';
+import { outlierDetection } from './outlier.ts';
+import type { Balancer } from './balancer.ts';
 
 /** What an attempt shares with the exchange that started it (the exchange itself, no allocation). */
 export interface UpstreamAttempt {
   /** The replica the latest attempt went to, set by the terminal dispatch. */
   member: Member | undefined;
+  /**
+   * The replica whose in-flight count (Member.active, for LeastRequest) this
+   * request holds: the terminal dispatch moves it from attempt to attempt,
+   * the exchange gives it back when the request is over.
+   */
+  counted: Member | undefined;
+  /** A header the answer carries for the balancer (a generated hash cookie, a session cookie or header). */
+  stickyName: string | undefined;
+  stickyValue: string;
 }
 
 /** One upstream request as decorators see it: undici's options plus the gateway's facts. */
 export interface UpstreamRequest extends Dispatcher.DispatchOptions {
   cluster: Cluster;
+  /** The route backend's load balancer (else the cluster's round robin). */
+  balancer?: Balancer;
+  /** The client's address, for ConsistentHash SourceIP. */
+  source?: string;
   /** Pin the replica for this attempt (else the cluster's load balancer picks). */
   member?: Member;
   /** The body kept for another attempt, when a decorator asked for replayBytes. */
@@ -81,6 +96,8 @@ export const DECORATORS: UpstreamDecoratorBuilder[] = [
   // Retries outermost: each attempt goes through the circuit breaker again (as Envoy counts them).
   retries,
   circuitBreaker,
+  // Innermost: every attempt's outcome is reported against the replica that gave it.
+  outlierDetection,
 ];
 
 /** The gateway answers instead of the backend (circuit open, retries exhausted, ...). */
@@ -102,12 +119,16 @@ export const IDLE_CONTROLLER: Dispatcher.DispatchController = { aborted: false, 
 
 /** The end of every chain: pick a replica (unless pinned) and dispatch to its pool. */
 export const dispatchToReplica: UpstreamDispatch = (req, handler) => {
-  const member = req.member ?? req.cluster.pick();
-  req.attempt.member = member;
+  const member = req.member ?? (req.balancer ? req.balancer.pick(req) : req.cluster.pick());
+  const attempt = req.attempt;
+  attempt.member = member;
+  if (attempt.counted !== undefined) attempt.counted.active--;
+  attempt.counted = member;
   if (!member) {
     handler.onResponseError?.(IDLE_CONTROLLER, new UpstreamRefused(NO_ENDPOINT, 'no_endpoint'));
     return;
   }
+  member.active++;
   member.pool.dispatch(req, handler);
 };
 

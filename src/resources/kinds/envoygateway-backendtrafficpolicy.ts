@@ -214,9 +214,48 @@ export function checkBackendTrafficPolicy(p: any, out: ValidationIssue[]): void 
       if (has(m, 'range') && m.range.start > m.range.end) out.push({ path: ['spec', 'responseOverride', i, 'match', 'statusCodes', j, 'range'], message: 'start must not be greater than end' });
     }
   }
+  checkLoadBalancer(spec.loadBalancer, out);
+  checkHealthCheck(spec.healthCheck, out);
   const fi = spec.faultInjection;
   if (fi && !has(fi, 'delay') && !has(fi, 'abort')) out.push({ path: ['spec', 'faultInjection'], message: 'delay or abort must be set' });
   if (fi?.abort && has(fi.abort, 'httpStatus') === has(fi.abort, 'grpcStatus')) out.push({ path: ['spec', 'faultInjection', 'abort'], message: 'exactly one of httpStatus and grpcStatus must be set' });
+}
+
+function isPrime(n: number): boolean {
+  if (n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
+}
+
+/** Envoy Gateway's loadBalancer CEL rules. */
+function checkLoadBalancer(lb: any, out: ValidationIssue[]): void {
+  if (!lb) return;
+  const at = ['spec', 'loadBalancer'];
+  const ch = lb.consistentHash;
+  if (lb.type === 'ConsistentHash' && !ch) out.push({ path: at, message: 'If LoadBalancer type is consistentHash, consistentHash field needs to be set.' });
+  if (lb.type !== 'ConsistentHash' && ch) out.push({ path: [...at, 'consistentHash'], message: 'consistentHash can only be set with type ConsistentHash' });
+  if (has(lb, 'slowStart') && lb.type !== 'RoundRobin' && lb.type !== 'LeastRequest') out.push({ path: [...at, 'slowStart'], message: 'Currently SlowStart is only supported for RoundRobin and LeastRequest load balancers.' });
+  if (!ch) return;
+  const cat = [...at, 'consistentHash'];
+  if (ch.type === 'Header' && !has(ch, 'header')) out.push({ path: cat, message: 'If consistent hash type is header, the header field must be set.' });
+  if (ch.type === 'Headers' && list(ch.headers).length === 0) out.push({ path: cat, message: 'If consistent hash type is headers, the headers field must be set.' });
+  if (ch.type === 'Cookie' && !has(ch, 'cookie')) out.push({ path: cat, message: 'If consistent hash type is cookie, the cookie field must be set.' });
+  if (has(ch, 'tableSize') && !isPrime(ch.tableSize)) out.push({ path: [...cat, 'tableSize'], message: 'tableSize must be a prime number' });
+}
+
+/** Envoy Gateway's healthCheck CEL rules. */
+function checkHealthCheck(hc: any, out: ValidationIssue[]): void {
+  const a = hc?.active;
+  if (!a) return;
+  const at = ['spec', 'healthCheck', 'active'];
+  if (a.type === 'HTTP' && !has(a, 'http')) out.push({ path: at, message: 'If Health Checker type is HTTP, http field needs to be set.' });
+  if (a.type !== 'HTTP' && has(a, 'http')) out.push({ path: [...at, 'http'], message: 'http can only be set with type HTTP' });
+  if (a.type !== 'TCP' && has(a, 'tcp')) out.push({ path: [...at, 'tcp'], message: 'tcp can only be set with type TCP' });
+  for (const [path, p] of [[['http', 'expectedResponse'], a.http?.expectedResponse], [['tcp', 'send'], a.tcp?.send], [['tcp', 'receive'], a.tcp?.receive]] as const) {
+    if (!p) continue;
+    if (p.type === 'Text' && !has(p, 'text')) out.push({ path: [...at, ...path], message: 'If payload type is Text, text field needs to be set.' });
+    if (p.type === 'Binary' && !has(p, 'binary')) out.push({ path: [...at, ...path], message: 'If payload type is Binary, binary field needs to be set.' });
+  }
 }
 
 function regexIssue(pattern: unknown, path: (string | number)[], out: ValidationIssue[]): void {

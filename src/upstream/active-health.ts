@@ -1,0 +1,176 @@
+// healthCheck.active: HTTP and TCP probes of every replica, every interval,
+// their verdicts written into the route backend's HealthState
+// (src/state/health.ts), which its balancers read.
+//
+// One checker per health state (policy, route rule, backend), shared by the
+// snapshots that use it: a reload acquires it again before the old snapshot
+// releases it, so the probes and their counts carry on; a changed check
+// (another path, interval...) restarts the timer with the new settings and
+// keeps the verdicts. The last release (the snapshot's close, or shutdown)
+// stops the timer; the timer is unref'd, so it never holds a process open.
+// With --workers N each worker probes (docs/state.md: N small requests per
+// interval per replica, against the cost of shipping verdicts over IPC).
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { IRBackend, IREndpoint } from '../ir/types.ts';
+import type { IRActiveHealth } from '../ir/traffic.ts';
+import type { HealthState } from '../state/health.ts';
+
+const MAX_BODY = 64 * 1024;
+
+interface Checker {
+  refs: number;
+  fingerprint: string;
+  cfg: IRActiveHealth;
+  backend: IRBackend;
+  endpoints: IREndpoint[];
+  timer: NodeJS.Timeout | undefined;
+  running: boolean;
+  stopped: boolean;
+}
+
+const checkers = new Map<string, Checker>();
+
+function address(ep: IREndpoint): string {
+  return ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`;
+}
+
+/** Start (or share) the active checks of a health state; the returned function releases them. */
+export function acquireActiveCheck(state: HealthState, cfg: IRActiveHealth, backend: IRBackend, endpoints: IREndpoint[]): () => void {
+  const fingerprint = JSON.stringify([cfg, backend.tls ?? null, endpoints.map(address)]);
+  let c = checkers.get(state.key);
+  if (c && c.fingerprint !== fingerprint) {
+    c.fingerprint = fingerprint;
+    c.cfg = cfg;
+    c.backend = backend;
+    c.endpoints = endpoints;
+    clearTimeout(c.timer);
+    c.timer = undefined;
+    if (!c.running) schedule(state, c, 0);
+  }
+  if (!c) {
+    c = { refs: 0, fingerprint, cfg, backend, endpoints, timer: undefined, running: false, stopped: false };
+    checkers.set(state.key, c);
+    schedule(state, c, cfg.initialJitterMs > 0 ? Math.random() * cfg.initialJitterMs : 0);
+  }
+  c.refs++;
+  const checker = c;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (--checker.refs > 0) return;
+    checker.stopped = true;
+    clearTimeout(checker.timer);
+    checker.timer = undefined;
+    if (checkers.get(state.key) === checker) checkers.delete(state.key);
+  };
+}
+
+function schedule(state: HealthState, c: Checker, ms: number): void {
+  if (c.stopped) return;
+  c.timer = setTimeout(() => void round(state, c), ms);
+  c.timer.unref();
+}
+
+async function round(state: HealthState, c: Checker): Promise<void> {
+  c.timer = undefined;
+  c.running = true;
+  const cfg = c.cfg;
+  try {
+    await Promise.all(c.endpoints.map(async (ep) => {
+      const ok = await probe(cfg, c.backend, ep);
+      if (c.stopped) return;
+      const r = state.get(address(ep));
+      if (r) state.reportProbe(r, ok, cfg.healthyThreshold, cfg.unhealthyThreshold);
+    }));
+  } finally {
+    c.running = false;
+    if (!c.timer) schedule(state, c, c.cfg.intervalMs);
+  }
+}
+
+/** One probe: true when the replica answered as the check expects within its timeout. */
+export function probe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
+  return cfg.type === 'TCP' ? tcpProbe(cfg, backend, ep) : httpProbe(cfg, backend, ep);
+}
+
+function httpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
+  const h = cfg.http!;
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(ok);
+    };
+    const lib = backend.tls ? https : http;
+    const req = lib.request({
+      host: ep.host,
+      port: ep.port,
+      method: h.method,
+      path: h.path,
+      agent: false,
+      headers: { host: h.hostname ?? ep.host, 'user-agent': 'portcullis-health-check' },
+      servername: backend.tls?.sni,
+      rejectUnauthorized: backend.tls ? !backend.tls.insecureSkipVerify : undefined,
+      ca: backend.tls?.caPem,
+    }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (!h.expectedStatuses.includes(status)) return done(false);
+      const want = h.expectedResponse;
+      if (!want) return done(true);
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (b: Buffer) => {
+        chunks.push(b);
+        bytes += b.length;
+        if (Buffer.concat(chunks).includes(want)) done(true);
+        else if (bytes > MAX_BODY) done(false);
+      });
+      res.on('end', () => done(Buffer.concat(chunks).includes(want)));
+      res.on('error', () => done(false));
+    });
+    const timer = setTimeout(() => done(false), cfg.timeoutMs);
+    req.on('error', () => done(false));
+    req.end();
+  });
+}
+
+function tcpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
+  const t = cfg.tcp ?? {};
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const onConnect = (): void => {
+      if (t.send) sock.write(t.send);
+      if (!t.receive) done(true);
+    };
+    const sock: net.Socket = backend.tls
+      ? tls.connect({ host: ep.host, port: ep.port, servername: backend.tls.sni, rejectUnauthorized: !backend.tls.insecureSkipVerify, ca: backend.tls.caPem }, onConnect)
+      : net.connect({ host: ep.host, port: ep.port }, onConnect);
+    const want = t.receive;
+    if (want) {
+      const chunks: Buffer[] = [];
+      sock.on('data', (b: Buffer) => {
+        chunks.push(b);
+        const all = Buffer.concat(chunks);
+        if (all.includes(want)) done(true);
+        else if (all.length > MAX_BODY) done(false);
+      });
+      sock.on('end', () => done(false));
+    }
+    const timer = setTimeout(() => done(false), cfg.timeoutMs);
+    sock.on('error', () => done(false));
+  });
+}
