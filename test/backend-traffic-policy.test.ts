@@ -70,6 +70,7 @@ spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: r }]
   rateLimit: { type: Local, local: { rules: [{ limit: { requests: 5, unit: Second } }] } }
   loadBalancer: { type: Random }
+  useClientProtocol: true
 `;
   const { snapshot, errors } = translate(loadText(yaml), DEFAULT_TRANSLATE_OPTIONS);
   assert.deepEqual(errors, []);
@@ -78,7 +79,10 @@ spec:
   assert.ok(gwWide.ancestors?.some((a) => a.conditions.some((c) => c.type === 'Overridden' && c.status === 'True')), JSON.stringify(gwWide));
   const route = st('route');
   assert.ok(route.ancestors?.some((a) => a.conditions.some((c) => c.type === 'Accepted' && c.status === 'True')));
-  assert.match(route.conditions.find((c) => c.type === 'UnsupportedFields')!.message, /loadBalancer/);
+  const unsupported = route.conditions.find((c) => c.type === 'UnsupportedFields')!.message;
+  assert.match(unsupported, /^useClientProtocol is validated but not enforced/);
+  assert.doesNotMatch(unsupported, /loadBalancer/, 'loadBalancer is served');
+  assert.equal(snapshot.listeners[0].routes[0].traffic?.loadBalancer?.type, 'Random');
   const filters = snapshot.listeners[0].routes[0].filters;
   assert.deepEqual(filters.map((f) => [f.type, f.origin]), [['localRateLimit', 'BackendTrafficPolicy/default/route']]);
 });

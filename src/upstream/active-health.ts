@@ -174,3 +174,8 @@ function tcpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Prom
     sock.on('error', () => done(false));
   });
 }
+
+/** Checkers running (tests: none is left after shutdown). */
+export function activeCheckCount(): number {
+  return checkers.size;
+}
