@@ -41,6 +41,17 @@ ${body.replace(/^/gm, '  ')}
 
 let config: string;
 
+/** Active checks every 50 ms, out after two failures, back after one success. */
+const active = (check: string) => `loadBalancer:
+  type: RoundRobin
+healthCheck:
+  active:
+    timeout: 500ms
+    interval: 50ms
+    unhealthyThreshold: 2
+    healthyThreshold: 1
+    ${check}`;
+
 before(async () => {
   for (const n of ['p1', 'p2', 'l1', 'l2', 'h1', 'h2', 't1', 't2']) r[n] = await startReplica(n);
   port = await freePort();
@@ -71,15 +82,7 @@ healthCheck:
     splitExternalLocalOriginErrors: true
     consecutiveLocalOriginFailures: 2
     maxEjectionPercent: 50`) +
-    route('http', 'http-svc') + policy('http', `loadBalancer:
-  type: RoundRobin
-healthCheck:
-  active:
-    timeout: 500ms
-    interval: 50ms
-    unhealthyThreshold: 2
-    healthyThreshold: 1
-    type: HTTP
+    route('http', 'http-svc') + policy('http', active(`type: HTTP
     http:
       path: /healthz
       method: GET
@@ -87,16 +90,8 @@ healthCheck:
         - 200
       expectedResponse:
         type: Text
-        text: ok`) +
-    route('tcp', 'tcp-svc') + policy('tcp', `loadBalancer:
-  type: RoundRobin
-healthCheck:
-  active:
-    timeout: 500ms
-    interval: 50ms
-    unhealthyThreshold: 2
-    healthyThreshold: 1
-    type: TCP`);
+        text: ok`)) +
+    route('tcp', 'tcp-svc') + policy('tcp', active('type: TCP'));
   gw = await startGateway(config);
 });
 

@@ -97,17 +97,39 @@ export function probe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): 
   return cfg.type === 'TCP' ? tcpProbe(cfg, backend, ep) : httpProbe(cfg, backend, ep);
 }
 
-function httpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
-  const h = cfg.http!;
+/** Run one probe to its verdict: the first done() wins, the timeout says false, the socket is destroyed either way. */
+function verdict(timeoutMs: number, run: (done: (ok: boolean) => void) => { destroy(): void }): Promise<boolean> {
   return new Promise((resolve) => {
     let settled = false;
+    let handle: { destroy(): void } | undefined;
     const done = (ok: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      req.destroy();
+      handle?.destroy();
       resolve(ok);
     };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    handle = run(done);
+    if (settled) handle.destroy();
+  });
+}
+
+/** Bytes as they arrive: true once they contain `want`, false past MAX_BODY. */
+function expecting(want: Buffer, done: (ok: boolean) => void): (chunk: Buffer) => void {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  return (chunk) => {
+    chunks.push(chunk);
+    bytes += chunk.length;
+    if (Buffer.concat(chunks, bytes).includes(want)) done(true);
+    else if (bytes > MAX_BODY) done(false);
+  };
+}
+
+function httpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
+  const h = cfg.http!;
+  return verdict(cfg.timeoutMs, (done) => {
     const lib = backend.tls ? https : http;
     const req = lib.request({
       host: ep.host,
@@ -120,38 +142,22 @@ function httpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Pro
       rejectUnauthorized: backend.tls ? !backend.tls.insecureSkipVerify : undefined,
       ca: backend.tls?.caPem,
     }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (!h.expectedStatuses.includes(status)) return done(false);
+      if (!h.expectedStatuses.includes(res.statusCode ?? 0)) return done(false);
       const want = h.expectedResponse;
       if (!want) return done(true);
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      res.on('data', (b: Buffer) => {
-        chunks.push(b);
-        bytes += b.length;
-        if (Buffer.concat(chunks).includes(want)) done(true);
-        else if (bytes > MAX_BODY) done(false);
-      });
-      res.on('end', () => done(Buffer.concat(chunks).includes(want)));
+      res.on('data', expecting(want, done));
+      res.on('end', () => done(false));
       res.on('error', () => done(false));
     });
-    const timer = setTimeout(() => done(false), cfg.timeoutMs);
     req.on('error', () => done(false));
     req.end();
+    return req;
   });
 }
 
 function tcpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
   const t = cfg.tcp ?? {};
-  return new Promise((resolve) => {
-    let settled = false;
-    const done = (ok: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
+  return verdict(cfg.timeoutMs, (done) => {
     const onConnect = (): void => {
       if (t.send) sock.write(t.send);
       if (!t.receive) done(true);
@@ -159,19 +165,12 @@ function tcpProbe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Prom
     const sock: net.Socket = backend.tls
       ? tls.connect({ host: ep.host, port: ep.port, servername: backend.tls.sni, rejectUnauthorized: !backend.tls.insecureSkipVerify, ca: backend.tls.caPem }, onConnect)
       : net.connect({ host: ep.host, port: ep.port }, onConnect);
-    const want = t.receive;
-    if (want) {
-      const chunks: Buffer[] = [];
-      sock.on('data', (b: Buffer) => {
-        chunks.push(b);
-        const all = Buffer.concat(chunks);
-        if (all.includes(want)) done(true);
-        else if (all.length > MAX_BODY) done(false);
-      });
+    if (t.receive) {
+      sock.on('data', expecting(t.receive, done));
       sock.on('end', () => done(false));
     }
-    const timer = setTimeout(() => done(false), cfg.timeoutMs);
     sock.on('error', () => done(false));
+    return sock;
   });
 }
 
