@@ -35,7 +35,7 @@ spec:
 `));
   const built = await buildFromPaths([gw.file], { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' });
   assert.ok(built.snapshot, JSON.stringify(built.errors));
-  snap = compileSnapshot(built.snapshot, pools);
+  snap = await compileSnapshot(built.snapshot, pools);
 });
 
 after(async () => {

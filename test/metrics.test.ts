@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AggregatorRegistry, Counter, Histogram, Registry } from 'prom-client';
 import { Metrics } from '../src/admin/metrics.ts';
+import { DataPlaneMetrics } from '../src/admin/request-metrics.ts';
+import { processMetrics } from '../src/admin/process-metrics.ts';
 
 const BOUNDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const OBSERVED: [string, number, number][] = [
@@ -33,7 +35,7 @@ function lines(text: string, prefix: string): string[] {
 
 test('requests and durations print exactly as prom-client Counter and Histogram would', async () => {
   const m = new Metrics({ processMetrics: false });
-  for (const [route, status, s] of OBSERVED) m.observeRequest(route, status, s);
+  for (const [route, status, s] of OBSERVED) m.dataPlane.observeRequest(route, status, s);
   const ours = await m.registry.metrics();
   const theirs = await reference(OBSERVED);
   for (const name of ['portcullis_requests_total', 'portcullis_request_duration_seconds']) {
@@ -43,14 +45,28 @@ test('requests and durations print exactly as prom-client Counter and Histogram 
   assert.match(ours, /portcullis_request_duration_seconds_bucket\{le="0\.001",route="default\/a\/0"\} 1\n/);
 });
 
-test('the cluster aggregation sums every worker, as for prom-client metrics', async () => {
-  const w1 = new Metrics({ processMetrics: false, reloads: false });
-  const w2 = new Metrics({ processMetrics: false, reloads: false });
+test('the cluster aggregation sums every worker (their snapshots, made without prom-client), as for prom-client metrics', async () => {
+  const w1 = new DataPlaneMetrics();
+  const w2 = new DataPlaneMetrics();
   for (const [route, status, s] of OBSERVED) w1.observeRequest(route, status, s);
   for (const [route, status, s] of OBSERVED.slice(0, 2)) w2.observeRequest(route, status, s);
-  const merged = await AggregatorRegistry.aggregate([await w1.registry.getMetricsAsJSON(), await w2.registry.getMetricsAsJSON()]).metrics();
+  w1.upstreamErrors.inc('default/svc', 'connect');
+  w2.upstreamErrors.inc('default/svc', 'connect');
+  w2.upstreamErrors.inc('default/svc', 'timeout');
+  const [p1, p2] = [processMetrics(), processMetrics()];
+  const snapshot = async (w: DataPlaneMetrics, p: typeof p1) => [...(await w.snapshot()), ...(await Promise.all(p.map((f) => f.get())))];
+  const merged = await AggregatorRegistry.aggregate([await snapshot(w1, p1), await snapshot(w2, p2)] as never).metrics();
   const theirs = await reference([...OBSERVED, ...OBSERVED.slice(0, 2)]);
   assert.deepEqual(lines(merged, 'portcullis_requests_total{'), lines(theirs, 'portcullis_requests_total{'));
   assert.deepEqual(lines(merged, 'portcullis_request_duration_seconds'), lines(theirs, 'portcullis_request_duration_seconds'));
   assert.match(merged, /portcullis_requests_total\{route="default\/a\/0",status="200"\} 4\n/);
+  assert.match(merged, /# TYPE portcullis_upstream_errors_total counter\n/);
+  assert.match(merged, /portcullis_upstream_errors_total\{backend="default\/svc",kind="connect"\} 2\n/);
+  assert.match(merged, /portcullis_upstream_errors_total\{backend="default\/svc",kind="timeout"\} 1\n/);
+  // Process families: summed memory of both, the start time omitted (it differs per worker), the loop delay averaged.
+  const rss = Number(/^portcullis_process_resident_memory_bytes (\d+(\.\d+)?)$/m.exec(merged)?.[1]);
+  assert.ok(rss > process.memoryUsage.rss(), `summed resident memory ${rss}`);
+  assert.match(merged, /^portcullis_process_cpu_seconds_total \d/m);
+  assert.match(merged, /^portcullis_nodejs_eventloop_lag_p99_seconds \d/m);
+  assert.doesNotMatch(merged, /^portcullis_process_start_time_seconds \d/m);
 });

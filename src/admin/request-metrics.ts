@@ -1,12 +1,16 @@
-// The two per-request metrics (requests by route and status, duration by route)
-// kept as plain numbers and handed to prom-client only when it is scraped.
+// The data plane's metrics (requests by route and status, duration by route,
+// upstream errors, dry-run decisions) kept as plain numbers and handed to
+// prom-client only when it is scraped.
 //
 // Why not prom-client's Counter/Histogram directly: even through label
 // children, every inc()/observe() validates and hashes its label object — about
 // 0.4 µs a request, more than the gateway's own routing. These objects have the
 // shape prom-client's Registry reads (name, help, type, aggregator, get()), so
 // /metrics, its text format and the cluster aggregation across workers are
-// prom-client's, unchanged.
+// prom-client's, unchanged. A worker never loads prom-client at all (about
+// 19 MiB resident with its @opentelemetry/api): it sends these snapshots to
+// the primary, whose prom-client sums them (src/workers/metrics-aggregate.ts).
+import { stateStats } from '../state/registry.ts';
 
 /** One sample as prom-client's Registry reads it. */
 export interface Sample {
@@ -20,16 +24,17 @@ export interface Sample {
 export interface MetricSnapshot {
   name: string;
   help: string;
-  type: 'counter' | 'histogram';
-  aggregator: 'sum';
+  type: 'counter' | 'gauge' | 'histogram';
+  /** How the primary combines the workers' values (prom-client's aggregator names). */
+  aggregator: 'sum' | 'average' | 'max' | 'omit';
   values: Sample[];
 }
 
-interface MetricLike {
+export interface MetricLike {
   readonly name: string;
   readonly help: string;
   readonly type: MetricSnapshot['type'];
-  readonly aggregator: 'sum';
+  readonly aggregator: MetricSnapshot['aggregator'];
   get(): Promise<MetricSnapshot>;
   reset(): void;
 }
@@ -117,5 +122,79 @@ export class RouteHistogram implements MetricLike {
 
   reset(): void {
     this.series.clear();
+  }
+}
+
+/** A counter with a fixed pair of label names (upstream errors by backend and kind, dry-run decisions by policy and decision). */
+export class PairCounter implements MetricLike {
+  readonly type = 'counter' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name: string;
+  readonly help: string;
+  private labelNames: readonly [string, string];
+  private counts = new Map<string, Map<string, number>>();
+
+  constructor(name: string, help: string, labelNames: readonly [string, string]) {
+    this.name = name;
+    this.help = help;
+    this.labelNames = labelNames;
+  }
+
+  inc(first: string, second: string, by = 1): void {
+    let inner = this.counts.get(first);
+    if (!inner) this.counts.set(first, (inner = new Map()));
+    inner.set(second, (inner.get(second) ?? 0) + by);
+  }
+
+  async get(): Promise<MetricSnapshot> {
+    const [a, b] = this.labelNames;
+    const values: Sample[] = [];
+    for (const [first, inner] of this.counts) {
+      for (const [second, value] of inner) values.push({ labels: { [a]: first, [b]: second }, value });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.counts.clear();
+  }
+}
+
+/** Global rate-limit decisions made without Redis, read from the process-wide stores (src/state) at scrape time. */
+class StoreErrorCounter implements MetricLike {
+  readonly type = 'counter' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name = 'portcullis_ratelimit_store_errors_total';
+  readonly help = 'Global rate-limit decisions made without Redis, by failure mode (open: admitted, closed: refused)';
+
+  async get(): Promise<MetricSnapshot> {
+    const s = stateStats();
+    const values: Sample[] = [];
+    if (s.failOpen > 0) values.push({ labels: { mode: 'open' }, value: s.failOpen });
+    if (s.failClosed > 0) values.push({ labels: { mode: 'closed' }, value: s.failClosed });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {}
+}
+
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Everything a serving process counts: what the data plane writes to, and what /metrics reads. */
+export class DataPlaneMetrics {
+  readonly requests = new RouteStatusCounter('portcullis_requests_total', 'Requests answered, by route and status');
+  readonly duration = new RouteHistogram('portcullis_request_duration_seconds', 'Time from request to response end, by route', BUCKETS);
+  readonly upstreamErrors = new PairCounter('portcullis_upstream_errors_total', 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', ['backend', 'kind']);
+  readonly dryRunDecisions = new PairCounter('portcullis_dry_run_decisions_total', 'Would-be decisions of dry-run (istio.io/dry-run) policies, never enforced, by policy and decision', ['policy', 'decision']);
+  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, new StoreErrorCounter()];
+
+  observeRequest(route: string, status: number, seconds: number): void {
+    this.requests.inc(route, status);
+    this.duration.observe(route, seconds);
+  }
+
+  /** Every family as prom-client's getMetricsAsJSON() gives it (what a worker sends the primary). */
+  snapshot(): Promise<MetricSnapshot[]> {
+    return Promise.all(this.families.map((f) => f.get()));
   }
 }

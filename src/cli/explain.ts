@@ -141,7 +141,7 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
     return { text: lines.join('\n') + '\n', code: 1 };
   }
   const pools = new PoolRegistry();
-  const snap = compileSnapshot(built.snapshot, pools);
+  const snap = await compileSnapshot(built.snapshot, pools);
   try {
     const scheme = req.url.protocol === 'https:' ? 'https' : 'http';
     const port = req.url.port ? Number(req.url.port) : scheme === 'https' ? 443 : 80;

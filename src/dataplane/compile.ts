@@ -5,7 +5,7 @@ import { createSecureContext } from 'node:tls';
 import type { IRCertificate, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
 import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
-import { filterModule } from '../filters/registry.ts';
+import { filterModule, loadFilterModules } from '../filters/registry.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { compileClientIp, type ClientIpResolver } from './client-ip.ts';
 import { Cluster } from '../upstream/cluster.ts';
@@ -90,7 +90,25 @@ function widerNeed(a: BodyNeed | undefined, b: BodyNeed): BodyNeed {
   return { maxBytes: Math.max(a.maxBytes, b.maxBytes), allowPartial: a.allowPartial && b.allowPartial };
 }
 
-export function compileSnapshot(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
+/** The filter types a snapshot uses, on routes and on backends. */
+function filterTypesOf(ir: Snapshot): Set<string> {
+  const types = new Set<string>();
+  for (const l of ir.listeners) {
+    for (const r of l.routes) {
+      for (const f of r.filters) types.add(f.type);
+      if (r.action.type === 'proxy') for (const b of r.action.backends) for (const f of b.filters) types.add(f.type);
+    }
+  }
+  return types;
+}
+
+/** Compile a snapshot, once the filter modules it uses are loaded. */
+export async function compileSnapshot(ir: Snapshot, pools: PoolRegistry): Promise<CompiledSnapshot> {
+  await loadFilterModules(filterTypesOf(ir));
+  return compileLoaded(ir, pools);
+}
+
+function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
   const filters: CompiledFilter[] = [];
   const clusters = new Map<string, Cluster>();
   const balancers: Balancer[] = [];

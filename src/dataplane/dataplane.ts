@@ -9,7 +9,7 @@ import { openListener, type ListenerServer } from './listeners.ts';
 import { handleRequest } from './handler.ts';
 import { Observer } from './observe.ts';
 import { PoolRegistry } from '../upstream/pools.ts';
-import type { Metrics } from '../admin/metrics.ts';
+import type { DataPlaneMetrics } from '../admin/request-metrics.ts';
 
 export interface DataPlaneOptions {
   /** Address every listener binds to. */
@@ -17,7 +17,7 @@ export interface DataPlaneOptions {
   reusePort: boolean;
   log: Logger;
   access: AccessLog | undefined;
-  metrics: Metrics;
+  metrics: DataPlaneMetrics;
   /** Called with each address as it starts listening. */
   onListening?: (address: string, protocol: string) => void;
 }
@@ -69,7 +69,7 @@ export class DataPlane {
    * opened. Workers prepare first and commit only when every one succeeded.
    */
   async prepare(ir: Snapshot): Promise<PreparedSnapshot> {
-    const next = compileSnapshot(ir, this.pools);
+    const next = await compileSnapshot(ir, this.pools);
     const opened: ListenerServer[] = [];
     const limits = ir.settings.limits;
     const previousPending = this.pending;

@@ -2,7 +2,7 @@
 // debug log of the decision trace. Never blocks, never throws into a request.
 import type { Logger } from 'pino';
 import type { AccessLog } from '../log/access-log.ts';
-import type { Metrics } from '../admin/metrics.ts';
+import type { DataPlaneMetrics } from '../admin/request-metrics.ts';
 import type { RequestContext } from '../core/request.ts';
 import { sendReply, type Res } from './respond.ts';
 import type { Reply } from '../core/decision.ts';
@@ -16,10 +16,10 @@ export const CLIENT_CLOSED = 499;
 export class Observer {
   private log: Logger;
   private access: AccessLog | undefined;
-  private metrics: Metrics;
+  private metrics: DataPlaneMetrics;
   private debug: boolean;
 
-  constructor(log: Logger, access: AccessLog | undefined, metrics: Metrics) {
+  constructor(log: Logger, access: AccessLog | undefined, metrics: DataPlaneMetrics) {
     this.log = log;
     this.access = access;
     this.metrics = metrics;
@@ -36,7 +36,7 @@ export class Observer {
     const route = ctx.route?.label ?? '-';
     this.metrics.observeRequest(route, status, seconds);
     const dry = ctx.dryRun;
-    if (dry !== undefined) for (const d of dry) this.metrics.dryRunDecisions.labels(d.policy, d.decision).inc();
+    if (dry !== undefined) for (const d of dry) this.metrics.dryRunDecisions.inc(d.policy, d.decision);
     this.access?.write({
       requestId: ctx.requestId,
       method: ctx.method,
@@ -73,7 +73,7 @@ export class Observer {
   }
 
   upstreamError(backend: string, kind: string): void {
-    this.metrics.upstreamErrors.labels(backend, kind).inc();
+    this.metrics.upstreamErrors.inc(backend, kind);
   }
 
   logInternalError(ctx: RequestContext | undefined, err: unknown): void {

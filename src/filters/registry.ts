@@ -2,42 +2,48 @@
 // prove that each type of src/ir/filters.ts has a module here, compiling that
 // type's config; a snapshot naming a type without one (an IR from another
 // version) is refused when it is compiled, never at request time.
+//
+// Modules are imported when a snapshot first uses their type (loadFilterModules,
+// awaited before compiling): a worker serving plain routes never loads the JWT
+// verifier, the ext_authz clients or bcrypt — memory every worker would carry.
 import type { IRFilterType } from '../ir/filters.ts';
 import type { FilterModule, FilterModuleFor } from './types.ts';
-import { requestHeaderModifier, responseHeaderModifier } from './header-modifier.ts';
-import { failClosed } from './fail-closed.ts';
-import { mtlsPeer } from './mtls-peer.ts';
-import { istioRequestAuthentication } from './istio-request-authentication.ts';
-import { istioAuthorizationFilter } from './istio-authorization.ts';
-import { localRateLimit, globalRateLimit } from './rate-limit.ts';
-import { faultInjection } from './fault-injection.ts';
-import { cors } from './cors.ts';
-import { apiKeyAuth } from './api-key-auth.ts';
-import { basicAuth } from './basic-auth.ts';
-import { egJwt } from './jwt.ts';
-import { egAuthorization } from './authorization.ts';
-import { egExtAuth } from './ext-auth.ts';
-import { anyOfAuthentication } from './any-of-authentication.ts';
 
-const MODULES: { readonly [T in IRFilterType]: FilterModuleFor<T> } = {
-  failClosed,
-  mtlsPeer,
-  'istio.requestAuthentication': istioRequestAuthentication,
-  'istio.authorization': istioAuthorizationFilter,
-  requestHeaderModifier,
-  responseHeaderModifier,
-  localRateLimit,
-  globalRateLimit,
-  faultInjection,
-  cors,
-  extAuth: egExtAuth,
-  anyOfAuthentication,
-  apiKeyAuth,
-  basicAuth,
-  jwt: egJwt,
-  authorization: egAuthorization,
+type Loaders = { readonly [T in IRFilterType]: () => Promise<FilterModuleFor<T>> };
+
+const LOADERS: Loaders = {
+  failClosed: async () => (await import('./fail-closed.ts')).failClosed,
+  mtlsPeer: async () => (await import('./mtls-peer.ts')).mtlsPeer,
+  'istio.requestAuthentication': async () => (await import('./istio-request-authentication.ts')).istioRequestAuthentication,
+  'istio.authorization': async () => (await import('./istio-authorization.ts')).istioAuthorizationFilter,
+  requestHeaderModifier: async () => (await import('./header-modifier.ts')).requestHeaderModifier,
+  responseHeaderModifier: async () => (await import('./header-modifier.ts')).responseHeaderModifier,
+  localRateLimit: async () => (await import('./rate-limit.ts')).localRateLimit,
+  globalRateLimit: async () => (await import('./rate-limit.ts')).globalRateLimit,
+  faultInjection: async () => (await import('./fault-injection.ts')).faultInjection,
+  cors: async () => (await import('./cors.ts')).cors,
+  extAuth: async () => (await import('./ext-auth.ts')).egExtAuth,
+  anyOfAuthentication: async () => (await import('./any-of-authentication.ts')).anyOfAuthentication,
+  apiKeyAuth: async () => (await import('./api-key-auth.ts')).apiKeyAuth,
+  basicAuth: async () => (await import('./basic-auth.ts')).basicAuth,
+  jwt: async () => (await import('./jwt.ts')).egJwt,
+  authorization: async () => (await import('./authorization.ts')).egAuthorization,
 };
 
+const loaded = new Map<string, FilterModule<any>>();
+
+function known(type: string): type is IRFilterType {
+  return Object.hasOwn(LOADERS, type);
+}
+
+/** Import the modules of these filter types (unknown types are left for compile to refuse). */
+export async function loadFilterModules(types: Iterable<string>): Promise<void> {
+  const wanted = new Set<IRFilterType>();
+  for (const t of types) if (known(t) && !loaded.has(t)) wanted.add(t);
+  await Promise.all([...wanted].map(async (t) => void loaded.set(t, (await LOADERS[t]()) as FilterModule<any>)));
+}
+
+/** The module of a filter type, once loadFilterModules has imported it. */
 export function filterModule(type: string): FilterModule<any> | undefined {
-  return Object.hasOwn(MODULES, type) ? MODULES[type as IRFilterType] : undefined;
+  return loaded.get(type);
 }

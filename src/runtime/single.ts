@@ -32,7 +32,7 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     reusePort: false,
     log,
     access: createAccessLogger(opts.accessLog),
-    metrics,
+    metrics: metrics.dataPlane,
     onListening: (addr, proto) => opts.print(`listening on ${proto === 'HTTPS' ? 'https' : 'http'}://${addr}`),
   });
   let mg: Management | undefined;

@@ -28,3 +28,6 @@ export interface WorkerSettings {
 }
 
 export const WORKER_ENV = 'PORTCULLIS_WORKER_SETTINGS';
+
+/** How often a worker sends its counters to the primary between scrapes (what a SIGKILL can lose at most). */
+export const PUSH_INTERVAL_MS = 1000;

@@ -4,7 +4,7 @@
 //
 // A counter must never go backwards (Prometheus reads a drop as a restart of
 // the whole target). So the primary keeps each worker's last values (fresh at
-// every scrape, and pushed by the worker every PUSH_INTERVAL_MS between
+// every scrape, and pushed by the worker every PUSH_INTERVAL_MS (messages.ts) between
 // scrapes); when a worker dies, its counters and histograms are folded into a
 // "retired" set that every later scrape adds. Its gauges (memory, event loop)
 // die with it: they describe a process that no longer exists.
@@ -14,8 +14,6 @@ import type { ToPrimary } from './messages.ts';
 
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
-/** How often a worker sends its counters to the primary between scrapes (what a SIGKILL can lose at most). */
-export const PUSH_INTERVAL_MS = 1000;
 const ASK_TIMEOUT_MS = 2000;
 
 export class WorkerMetrics {

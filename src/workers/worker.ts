@@ -2,16 +2,18 @@
 // It never reads configuration itself, so every worker serves the same one.
 import cluster from 'node:cluster';
 import { DataPlane, type PreparedSnapshot } from '../dataplane/dataplane.ts';
-import { Metrics } from '../admin/metrics.ts';
+import { DataPlaneMetrics } from '../admin/request-metrics.ts';
+import { processMetrics } from '../admin/process-metrics.ts';
 import { createAccessLogger, createLogger, type LogLevel } from '../log/logger.ts';
 import { closeGlobalCounters, configureRedis, useLeasedCounters } from '../state/registry.ts';
-import { PUSH_INTERVAL_MS } from './metrics-aggregate.ts';
-import { WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
+import { PUSH_INTERVAL_MS, WORKER_ENV, type ToPrimary, type ToWorker, type WorkerSettings } from './messages.ts';
 
 export function runWorker(): void {
   const settings = JSON.parse(process.env[WORKER_ENV] ?? '{}') as WorkerSettings;
   const log = createLogger(settings.logLevel as LogLevel).child({ worker: cluster.worker?.id });
-  const metrics = new Metrics({ processMetrics: true, reloads: false });
+  // No prom-client here: the worker's families are plain numbers the primary's prom-client sums.
+  const metrics = new DataPlaneMetrics();
+  const processFamilies = processMetrics();
   // Local rate limits: one budget per instance, leased from the primary (docs/state.md).
   useLeasedCounters(settings.workers ?? 1);
   configureRedis(settings.redis, (msg, err) => log.error({ err }, msg));
@@ -19,7 +21,9 @@ export function runWorker(): void {
   const send = (m: ToPrimary) => { if (process.connected) process.send?.(m); };
   // The primary's /metrics sums every worker's registry; the periodic push is
   // what it keeps of this worker's counters should the worker die between scrapes.
-  const sendMetrics = (requestId: number) => void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'metrics', requestId, metrics: json }), () => {});
+  const sendMetrics = (requestId: number) =>
+    void Promise.all([metrics.snapshot(), ...processFamilies.map((f) => f.get())])
+      .then(([own, ...proc]) => send({ type: 'metrics', requestId, metrics: [...own, ...proc] }), () => {});
   setInterval(() => sendMetrics(0), PUSH_INTERVAL_MS).unref();
   const dp = new DataPlane({
     bind: settings.bind,
