@@ -30,6 +30,12 @@ test('bad input gets one issue at the field it is about', () => {
     [{ targetRefs: target, rateLimit: { type: 'Global' } }, ['spec', 'rateLimit'], /rateLimit.global/],
     [{ targetRefs: target, faultInjection: { abort: { percentage: 10 } } }, ['spec', 'faultInjection', 'abort'], /httpStatus/],
     [{ targetRefs: target, rateLimit: { type: 'Local', local: { rules: [] } }, bogus: 1 }, ['spec', 'bogus'], /unknown field/],
+    [{ targetRefs: target, responseOverride: [{ match: { statusCodes: [{ type: 'Range', range: { start: 511, end: 501 } }] } }] }, ['spec', 'responseOverride', 0, 'match', 'statusCodes', 0, 'range'], /start must not be greater than end/],
+    [{ targetRefs: target, loadBalancer: { type: 'ConsistentHash', consistentHash: { type: 'Header' } } }, ['spec', 'loadBalancer', 'consistentHash'], /header field must be set/],
+    [{ targetRefs: target, loadBalancer: { type: 'ConsistentHash', consistentHash: { type: 'SourceIP', tableSize: 100 } } }, ['spec', 'loadBalancer', 'consistentHash', 'tableSize'], /prime/],
+    [{ targetRefs: target, loadBalancer: { type: 'ConsistentHash' } }, ['spec', 'loadBalancer'], /consistentHash field needs to be set/],
+    [{ targetRefs: target, loadBalancer: { type: 'Random', slowStart: { window: '10s' } } }, ['spec', 'loadBalancer', 'slowStart'], /RoundRobin and LeastRequest/],
+    [{ targetRefs: target, healthCheck: { active: { type: 'HTTP' } } }, ['spec', 'healthCheck', 'active'], /http field needs to be set/],
   ];
   for (const [spec, path, message] of cases) {
     const issues = validateResource(policy(spec));

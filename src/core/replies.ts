@@ -5,6 +5,7 @@
 // Bodies follow Envoy's local replies where clients and tooling match on them
 // ("RBAC: access denied", "no healthy upstream", jwt_verify_lib's messages).
 import type { Reply } from './decision.ts';
+import type { IRResponseOverride } from '../ir/traffic.ts';
 
 /** Names of the gateway's own replies; the access log and metrics see their status. */
 export type GatewayReplyName =
@@ -64,6 +65,38 @@ const CATALOGUE: Record<GatewayReplyName, Reply> = {
 /** The gateway's reply by name (shared, frozen: never mutate it). */
 export function gatewayReply(name: GatewayReplyName): Reply {
   return CATALOGUE[name];
+}
+
+/**
+ * A route's responseOverride (Envoy Gateway), compiled once per snapshot: a
+ * table by status, so that matching an answer is one array read. It applies
+ * to the gateway's own replies (sendReply in dataplane/respond.ts: 401, 403,
+ * 429, 503...) and to the backend's answers (dataplane/exchange.ts), the same
+ * way: the body and content type are the rule's, the status its statusCode
+ * when set, and a reply's other headers (Retry-After, WWW-Authenticate) stay.
+ */
+export class ReplyOverrides {
+  private readonly byStatus: (IRResponseOverride | undefined)[] = [];
+
+  constructor(rules: readonly IRResponseOverride[]) {
+    for (const rule of rules) {
+      for (const r of rule.statuses) for (let s = Math.max(100, r.start); s <= Math.min(599, r.end); s++) this.byStatus[s] ??= rule;
+    }
+  }
+
+  /** The rule for a status, if any. */
+  match(status: number): IRResponseOverride | undefined {
+    return this.byStatus[status];
+  }
+
+  /** The reply as the matching rule rewrites it (the same reply when none matches). */
+  apply(reply: Reply): Reply {
+    const rule = this.byStatus[reply.status];
+    if (rule === undefined || reply.reset) return reply;
+    const headers: Record<string, string | string[]> = { ...reply.headers };
+    if (rule.contentType !== undefined) headers['content-type'] = rule.contentType;
+    return { status: rule.statusCode ?? reply.status, headers, body: rule.body ?? reply.body };
+  }
 }
 
 /** Over a rate limit (Envoy's local_ratelimit / ratelimit bodies), with the filter's rate-limit headers. */

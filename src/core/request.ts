@@ -6,6 +6,7 @@ import type { DryRunDecision } from '../policy/dry-run.ts';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { IRRoute } from '../ir/types.ts';
 import type { TraceEntry } from './trace.ts';
+import type { ReplyOverrides } from './replies.ts';
 
 /** The request body as read before the decision (a filter's needsBody, see filters/types.ts). */
 export interface BufferedBody {
@@ -49,6 +50,8 @@ export interface RouteInfo {
   id: string;
   label: string;
   ir: IRRoute;
+  /** The route's responseOverride (BackendTrafficPolicy), compiled; absent when it has none. */
+  overrides?: ReplyOverrides;
 }
 
 /** What the decision knows when a request starts (the listener's and explain's facts, after address and authority processing). */

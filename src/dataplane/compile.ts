@@ -6,6 +6,7 @@ import type { IRCertificate, IRFilter, IRHeaderModifier, IRListener, IRRoute, IR
 import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
 import { filterModule, loadFilterModules } from '../filters/registry.ts';
+import { ReplyOverrides } from '../core/replies.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { compileClientIp, type ClientIpResolver } from './client-ip.ts';
 import { Cluster } from '../upstream/cluster.ts';
@@ -51,6 +52,8 @@ export interface DataRoute extends CompiledRoute {
   timeouts: IRRoute['timeouts'];
   /** Identity headers any filter of the route or of its backends sets (lowercase): removed from the client's request first. */
   identityHeaders: readonly string[];
+  /** responseOverride, compiled (sendReply and the exchange read it through ctx.route). */
+  overrides?: ReplyOverrides;
 }
 
 export interface CompiledListener {
@@ -171,7 +174,8 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
     for (const l of ir.listeners) {
       const routes: DataRoute[] = l.routes.map((r) => {
         const chain = chainOf(r.filters);
-        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r) };
+        const overrides = r.traffic?.responseOverride?.length ? new ReplyOverrides(r.traffic.responseOverride) : undefined;
+        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r), overrides };
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,

@@ -34,6 +34,9 @@ export class RouteTimeout extends Error {
   }
 }
 
+/** The backend's answer was replaced by a responseOverride: the rest of it is not wanted. */
+const OVERRIDDEN = new Error('answer replaced by responseOverride');
+
 class ClientGone extends Error {
   constructor() {
     super('client closed the connection');
@@ -93,6 +96,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
       controller.abort(this.failure ?? new ClientGone());
       return;
     }
+    const rule = this.ctx.route?.overrides?.match(statusCode);
+    if (rule !== undefined) {
+      if (rule.body !== undefined) return this.override(controller, statusCode, headers);
+      if (rule.statusCode !== undefined) statusCode = rule.statusCode; // the status alone changes: the answer streams on
+    }
     this.status = statusCode;
     const conn = headers.connection;
     const out: OutHeaders = copyEndToEnd(headers, typeof conn === 'string' ? conn : undefined);
@@ -116,6 +124,23 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
         res.on('drain', () => this.controller?.resume());
       }
     }
+  }
+
+  /**
+   * responseOverride with a body: the backend's answer is replaced by the
+   * rule's (sendReply applies it, as to the gateway's own replies) and the
+   * rest of the backend's answer is not read.
+   */
+  private override(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    this.upstreamDone = true;
+    this.accounted = true;
+    this.release();
+    this.clearTimer();
+    controller.abort(OVERRIDDEN);
+    const ct = headers['content-type'];
+    const out: Record<string, string | string[]> = { 'content-type': typeof ct === 'string' ? ct : 'text/plain' };
+    if (this.stickyName !== undefined) out[this.stickyName] = this.stickyValue;
+    this.obs.reply(this.res, this.ctx, { status, headers: out }, this.backend.chains, this.member?.address);
   }
 
   /** The request no longer counts against its replica's in-flight requests (LeastRequest). */

@@ -16,6 +16,8 @@ export function sendReply(res: Res, ctx: RequestContext | undefined, reply: Repl
     if (reply.reset) res.socket?.destroy();
     return;
   }
+  const overrides = ctx?.route?.overrides;
+  if (overrides !== undefined) reply = overrides.apply(reply);
   const body = reply.body ?? '';
   const headers: OutHeaders = { 'content-type': 'text/plain; charset=utf-8', ...reply.headers };
   if (ctx) finishHeaders(ctx, reply.status, headers, chains);

@@ -33,6 +33,8 @@ export interface IRRouteTraffic {
   loadBalancer?: IRLoadBalancer;
   healthCheck?: IRHealthCheck;
   sessionPersistence?: IRSessionPersistence;
+  /** responseOverride rules in order (the first that matches a status wins). */
+  responseOverride?: IRResponseOverride[];
 }
 
 /** BackendTrafficPolicy loadBalancer (Envoy Gateway's default when left out: LeastRequest). */
@@ -94,4 +96,14 @@ export interface IRSessionPersistence {
   permanent: boolean;
   /** The cookie's Path. */
   path: string;
+}
+
+/** One BackendTrafficPolicy responseOverride rule, its body already read (inline or from its ConfigMap). */
+export interface IRResponseOverride {
+  /** Inclusive status ranges (a Value is a range of one). */
+  statuses: { start: number; end: number }[];
+  contentType?: string;
+  /** Absent: the answer keeps its body (statusCode alone changes). */
+  body?: string;
+  statusCode?: number;
 }

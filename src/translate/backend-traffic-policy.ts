@@ -5,7 +5,9 @@
 import type { IRFilter, IRRoute } from '../ir/types.ts';
 import type { IRRateLimit, IRRateLimitRule, IRRateLimitSelector } from '../ir/rate-limit.ts';
 import type { IRFaultInjection } from '../ir/fault-injection.ts';
-import type { IRActiveHealth, IRHealthCheck, IRLoadBalancer, IRPassiveHealth, IRRetry } from '../ir/traffic.ts';
+import type { IRActiveHealth, IRHealthCheck, IRLoadBalancer, IRPassiveHealth, IRResponseOverride, IRRetry } from '../ir/traffic.ts';
+import type { ResourceIndex } from './index-resources.ts';
+import type { StatusCollector } from './status.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { resourceKey } from '../resources/types.ts';
 import type { RateLimitUnit } from '../state/windows.ts';
@@ -45,6 +47,14 @@ interface LoadBalancerSpec {
   };
   slowStart?: { window: string };
 }
+interface ResponseOverrideSpec {
+  match: { statusCodes: { type?: 'Value' | 'Range'; value?: number; range?: { start: number; end: number } }[] };
+  response?: {
+    contentType?: string;
+    body?: { type?: 'Inline' | 'ValueRef'; inline?: string; valueRef?: { group?: string; kind: string; name: string } };
+    statusCode?: number;
+  };
+}
 interface PayloadSpec { type: 'Text' | 'Binary'; text?: string; binary?: string }
 interface HealthCheckSpec {
   active?: {
@@ -70,6 +80,7 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
   retry?: RetrySpec;
   loadBalancer?: LoadBalancerSpec;
   healthCheck?: HealthCheckSpec;
+  responseOverride?: ResponseOverrideSpec[];
   timeout?: { tcp?: { connectTimeout?: string }; http?: { requestTimeout?: string; connectionIdleTimeout?: string; maxConnectionDuration?: string } };
   faultInjection?: {
     delay?: { fixedDelay: string; percentage?: number };
@@ -79,7 +90,7 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
 }
 
 /** Fields this version validates but does not enforce yet: said in the policy's status. */
-const NOT_SERVED = ['responseOverride', 'useClientProtocol'];
+const NOT_SERVED = ['useClientProtocol'];
 
 export function attachBackendTrafficPolicies({ idx, targets: inv, status }: AttachContext): void {
   const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];
@@ -97,10 +108,52 @@ export function attachBackendTrafficPolicies({ idx, targets: inv, status }: Atta
   }
   if (policies.length === 0) return;
   const winners = attachWinners(policies, inv.points, { kind: 'BackendTrafficPolicy', status, inventory: inv });
-  for (const [point, att] of winners) applyPolicy(att.policy.resource, att.policy.spec, point.ir);
+  const overrides = new Map<LoadedResource, IRResponseOverride[]>();
+  for (const [point, att] of winners) {
+    const r = att.policy.resource;
+    let ro = overrides.get(r);
+    if (ro === undefined && att.policy.spec.responseOverride) overrides.set(r, (ro = responseOverrides(r, att.policy.spec.responseOverride, idx, status)));
+    applyPolicy(r, att.policy.spec, point.ir, ro);
+  }
 }
 
-function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, route: IRRoute): void {
+/**
+ * responseOverride with the bodies read: inline, or the `response.body` key of
+ * a ConfigMap in the policy's namespace (Envoy Gateway's valueRef). A rule
+ * whose ConfigMap (or key) is missing is left out and the policy's status says
+ * so (ResolvedRefs False); the other rules are served.
+ */
+function responseOverrides(r: LoadedResource, specs: ResponseOverrideSpec[], idx: ResourceIndex, status: StatusCollector): IRResponseOverride[] {
+  const key = resourceKey(r.resource);
+  const ns = r.resource.metadata.namespace ?? 'default';
+  const out: IRResponseOverride[] = [];
+  const problems: string[] = [];
+  for (const [i, o] of specs.entries()) {
+    const rule: IRResponseOverride = {
+      statuses: o.match.statusCodes.map((m) => ((m.type ?? 'Value') === 'Range' ? { start: m.range!.start, end: m.range!.end } : { start: m.value!, end: m.value! })),
+      contentType: o.response?.contentType,
+      statusCode: o.response?.statusCode,
+    };
+    const body = o.response?.body;
+    if (body && (body.type ?? 'Inline') === 'Inline') rule.body = body.inline ?? '';
+    else if (body?.valueRef) {
+      const ref = body.valueRef;
+      const cm = ref.kind === 'ConfigMap' ? idx.get('ConfigMap', ns, ref.name) : undefined;
+      const value = (cm?.resource as { data?: Record<string, string> } | undefined)?.data?.['response.body'];
+      if (ref.kind !== 'ConfigMap') { problems.push(`responseOverride[${i}]: valueRef kind ${ref.kind} is not supported (ConfigMap only)`); continue; }
+      if (!cm) { problems.push(`responseOverride[${i}]: ConfigMap ${ns}/${ref.name} not found`); continue; }
+      if (value === undefined) { problems.push(`responseOverride[${i}]: ConfigMap ${ns}/${ref.name} has no key response.body`); continue; }
+      rule.body = value;
+    }
+    out.push(rule);
+  }
+  if (problems.length > 0) {
+    status.condition(key, { type: 'ResolvedRefs', status: 'False', reason: 'Invalid', message: `${problems.join('; ')}; ${problems.length === 1 ? 'that rule is' : 'those rules are'} not applied` });
+  }
+  return out;
+}
+
+function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, route: IRRoute, overrides: IRResponseOverride[] | undefined): void {
   const origin = resourceKey(resource.resource);
   const added: IRFilter[] = [];
   const rl = spec.rateLimit;
@@ -142,6 +195,7 @@ function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, r
     t.policy = origin;
     t.healthCheck = healthCheck(spec.healthCheck);
   }
+  if (overrides && overrides.length > 0) (route.traffic ??= {}).responseOverride = overrides;
   // The route rule's own `retry` (Gateway API), when it has one, stays: it is the more specific setting.
   if (spec.retry && !route.traffic?.retry) (route.traffic ??= {}).retry = retryPolicy(spec.retry);
   if (added.length > 0) route.filters = sortFilters([...route.filters, ...added]);
