@@ -33,6 +33,8 @@ export interface IRRouteTraffic {
   loadBalancer?: IRLoadBalancer;
   healthCheck?: IRHealthCheck;
   sessionPersistence?: IRSessionPersistence;
+  /** Connection settings of this route rule's pools (circuitBreaker.maxRequestsPerConnection, timeout.tcp.connectTimeout, timeout.http.connectionIdleTimeout). */
+  pool?: IRPoolSettings;
   /** responseOverride rules in order (the first that matches a status wins). */
   responseOverride?: IRResponseOverride[];
 }
@@ -106,4 +108,14 @@ export interface IRResponseOverride {
   /** Absent: the answer keeps its body (statusCode alone changes). */
   body?: string;
   statusCode?: number;
+}
+
+/** Upstream connection settings a policy sets for its route rule (its replicas get pools of their own). */
+export interface IRPoolSettings {
+  /** Requests a connection serves before it is closed (0: unlimited). */
+  maxRequestsPerConnection: number;
+  /** 0: the default (10 s, Envoy Gateway's). */
+  connectTimeoutMs: number;
+  /** timeout.http.connectionIdleTimeout: an idle upstream connection is closed after this long (0: the default, 60 s). */
+  idleTimeoutMs: number;
 }

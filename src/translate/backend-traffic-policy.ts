@@ -195,6 +195,10 @@ function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, r
     t.policy = origin;
     t.healthCheck = healthCheck(spec.healthCheck);
   }
+  const perConnection = spec.circuitBreaker?.maxRequestsPerConnection ?? 0;
+  const connectMs = parseDuration(spec.timeout?.tcp?.connectTimeout ?? '') ?? 0;
+  const idleMs = parseDuration(spec.timeout?.http?.connectionIdleTimeout ?? '') ?? 0;
+  if (perConnection > 0 || connectMs > 0 || idleMs > 0) (route.traffic ??= {}).pool = { maxRequestsPerConnection: perConnection, connectTimeoutMs: connectMs, idleTimeoutMs: idleMs };
   if (overrides && overrides.length > 0) (route.traffic ??= {}).responseOverride = overrides;
   // The route rule's own `retry` (Gateway API), when it has one, stays: it is the more specific setting.
   if (spec.retry && !route.traffic?.retry) (route.traffic ??= {}).retry = retryPolicy(spec.retry);

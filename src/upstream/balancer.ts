@@ -133,9 +133,13 @@ export class Balancer {
   /** Some replica in rotation is still ramping up until then. */
   private slowUntil = 0;
 
+  /** The route rule's own pools (circuitBreaker.maxRequestsPerConnection, timeout.tcp.connectTimeout). */
+  private readonly own: Cluster | undefined;
+
   constructor(cluster: Cluster, route: IRRoute, ref: IRWeightedBackend) {
     this.cluster = cluster;
-    this.all = cluster.members;
+    if (route.traffic?.pool) this.own = cluster.withSettings(route.traffic.pool);
+    this.all = (this.own ?? cluster).members;
     this.live = this.all as Member[];
     const t = route.traffic;
     const lb = t?.loadBalancer ?? DEFAULT_LB;
@@ -333,6 +337,7 @@ export class Balancer {
 
   close(): void {
     this.releaseCheck?.();
+    this.own?.close();
   }
 }
 

@@ -2,6 +2,7 @@
 import type { Pool } from 'undici';
 import type { IRBackend, IREndpoint } from '../ir/types.ts';
 import type { PoolRegistry } from './pools.ts';
+import type { IRPoolSettings } from '../ir/traffic.ts';
 
 export interface Member {
   endpoint: IREndpoint;
@@ -19,14 +20,16 @@ export class Cluster {
   members: readonly Member[];
   private next = 0;
   private registry: PoolRegistry;
+  private settings: IRPoolSettings | undefined;
 
-  constructor(ir: IRBackend, registry: PoolRegistry) {
+  constructor(ir: IRBackend, registry: PoolRegistry, settings?: IRPoolSettings) {
     this.id = ir.id;
     this.ir = ir;
     this.registry = registry;
+    this.settings = settings;
     this.members = ir.endpoints
       .filter((ep) => ep.ready)
-      .map((ep) => ({ endpoint: ep, pool: registry.acquire(ep, ir), address: ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`, active: 0 }));
+      .map((ep) => ({ endpoint: ep, pool: registry.acquire(ep, ir, settings), address: ep.host.includes(':') ? `[${ep.host}]:${ep.port}` : `${ep.host}:${ep.port}`, active: 0 }));
   }
 
   /** Round-robin over ready endpoints (mirrors; a route's own choice is its Balancer's); undefined when there is none (503). */
@@ -39,8 +42,13 @@ export class Cluster {
     return m;
   }
 
+  /** The same backend over pools with a route rule's own connection settings (closed with the balancer that asked). */
+  withSettings(settings: IRPoolSettings): Cluster {
+    return new Cluster(this.ir, this.registry, settings);
+  }
+
   close(): void {
-    for (const m of this.members) this.registry.release(m.endpoint, this.ir);
+    for (const m of this.members) this.registry.release(m.endpoint, this.ir, this.settings);
     this.members = [];
   }
 }

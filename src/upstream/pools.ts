@@ -2,6 +2,7 @@
 // that keeps an endpoint keeps its warm keep-alive connections.
 import { Pool } from './undici-pool.ts';
 import type { IRBackend, IREndpoint } from '../ir/types.ts';
+import type { IRPoolSettings } from '../ir/traffic.ts';
 
 export interface PoolOptions {
   connections: number;
@@ -18,13 +19,15 @@ export class PoolRegistry {
     this.opts = { ...DEFAULTS, ...opts };
   }
 
-  static key(ep: IREndpoint, backend: IRBackend): string {
+  static key(ep: IREndpoint, backend: IRBackend, settings?: IRPoolSettings): string {
     const tls = backend.tls ? `tls:${backend.tls.sni ?? ''}:${backend.tls.insecureSkipVerify ? 1 : 0}` : 'plain';
-    return `${ep.host}:${ep.port}|${tls}`;
+    const own = settings ? `|${settings.maxRequestsPerConnection}/${settings.connectTimeoutMs}/${settings.idleTimeoutMs}` : '';
+    return `${ep.host}:${ep.port}|${tls}${own}`;
   }
 
-  acquire(ep: IREndpoint, backend: IRBackend): Pool {
-    const key = PoolRegistry.key(ep, backend);
+  /** The pool of an endpoint; with settings (a route rule's policy), one of its own for those settings. */
+  acquire(ep: IREndpoint, backend: IRBackend, settings?: IRPoolSettings): Pool {
+    const key = PoolRegistry.key(ep, backend, settings);
     const hit = this.pools.get(key);
     if (hit) {
       hit.refs++;
@@ -34,9 +37,13 @@ export class PoolRegistry {
     const origin = `${backend.tls ? 'https' : 'http'}://${host}:${ep.port}`;
     const pool = new Pool(origin, {
       connections: this.opts.connections,
-      keepAliveTimeout: this.opts.keepAliveTimeoutMs,
+      keepAliveTimeout: settings?.idleTimeoutMs || this.opts.keepAliveTimeoutMs,
+      // A server's Keep-Alive hint may shorten it, never lengthen a policy's connectionIdleTimeout.
+      keepAliveMaxTimeout: settings?.idleTimeoutMs || undefined,
       // Response header block limit as generous as Envoy's (60 KiB) — the limit belongs to the client side.
       maxHeaderSize: 64 * 1024,
+      maxRequestsPerClient: settings?.maxRequestsPerConnection || undefined,
+      connectTimeout: settings?.connectTimeoutMs || undefined,
       connect: backend.tls
         ? { servername: backend.tls.sni, rejectUnauthorized: !backend.tls.insecureSkipVerify, ca: backend.tls.caPem }
         : undefined,
@@ -45,8 +52,8 @@ export class PoolRegistry {
     return pool;
   }
 
-  release(ep: IREndpoint, backend: IRBackend): void {
-    const key = PoolRegistry.key(ep, backend);
+  release(ep: IREndpoint, backend: IRBackend, settings?: IRPoolSettings): void {
+    const key = PoolRegistry.key(ep, backend, settings);
     const hit = this.pools.get(key);
     if (!hit) return;
     if (--hit.refs <= 0) {
