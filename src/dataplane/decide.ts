@@ -195,7 +195,9 @@ function routeAction(ctx: DecidedRequest, route: DataRoute): DecidedRequest {
 /** The traffic split's pick (a random draw by weight), then its destination hop. */
 function chooseBackend(ctx: DecidedRequest): Decided {
   const route = ctx.route!;
-  const b = pickBackend(route.action as ProxyAction);
+  const action = route.action as ProxyAction;
+  // sessionPersistence: a request whose session names a replica goes to that replica's backend, whatever the split.
+  const b = (route.ir.traffic?.sessionPersistence && action.backends.length > 1 ? action.backends.find((x) => x.balancer?.holdsSession(ctx.headers)) : undefined) ?? pickBackend(action);
   if (!b || !b.cluster) return answered(ctx, gatewayReply('noValidBackend'), route.chains, 'backend: no valid backend');
   return decideBackend(ctx, b);
 }

@@ -12,7 +12,8 @@ import { parseDuration } from './durations.ts';
 import { matchesSelector } from './selectors.ts';
 import { sortFilters } from '../ir/filter-order.ts';
 import { retryPolicy } from './backend-traffic-policy.ts';
-import type { IRRetry } from '../ir/traffic.ts';
+import type { IRRetry, IRRouteTraffic } from '../ir/traffic.ts';
+import { sessionPersistence, type SessionPersistenceSpec } from './session-persistence.ts';
 import type { AttachableSection } from './gateways.ts';
 import type { StatusCollector } from './status.ts';
 
@@ -171,12 +172,6 @@ function translateRule(
     }
   }
   if (redirect && rewrite) problems.push('RequestRedirect and URLRewrite cannot be used together');
-  // Extended fields not served yet: said in the status, the rule serves without them.
-  for (const field of ['sessionPersistence'] as const) {
-    if (rule[field] !== undefined) {
-      status.condition(key, { type: 'UnsupportedFields', status: 'True', reason: 'UnsupportedValue', message: `rules[${ruleIndex}].${field} is not supported yet and has no effect` });
-    }
-  }
 
   const weighted: IRWeightedBackend[] = [];
   for (const ref of rule.backendRefs ?? []) {
@@ -222,8 +217,19 @@ function translateRule(
     filters: sortFilters(filters),
     action,
     timeouts,
-    ...(rule.retry ? { traffic: { retry: routeRetry(rule.retry) } } : {}),
+    ...(rule.retry || rule.sessionPersistence ? { traffic: routeTraffic(rule, matches) } : {}),
   };
+}
+
+/** The rule's own traffic settings (retry, sessionPersistence); a BackendTrafficPolicy adds its own to them. */
+function routeTraffic(rule: HTTPRouteRule, matches: IRMatch[]): IRRouteTraffic {
+  const t: IRRouteTraffic = {};
+  if (rule.retry) t.retry = routeRetry(rule.retry);
+  if (rule.sessionPersistence) {
+    const path = matches.find((m) => m.path.type === 'PathPrefix' || m.path.type === 'Exact')?.path.value;
+    t.sessionPersistence = sessionPersistence(rule.sessionPersistence as SessionPersistenceSpec, path);
+  }
+  return t;
 }
 
 function headerModifier(spec: HeaderModifierSpec | undefined): IRHeaderModifier {

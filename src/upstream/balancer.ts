@@ -229,23 +229,33 @@ export class Balancer {
     return m;
   }
 
+  /** The replica (in rotation) a request's session token names, and when the session began. */
+  private sessionOf(headers: Record<string, string | string[] | undefined>, now: number): { member: Member; started: number } | undefined {
+    const sp = this.session!;
+    const raw = sp.type === 'Cookie' ? cookieValue(headers.cookie, sp.name) : headers[sp.name];
+    if (typeof raw !== 'string' || raw === '') return undefined;
+    const session = decodeSession(raw, sp, now);
+    if (session === undefined) return undefined;
+    for (const m of this.live) if (m.address === session.address) return { member: m, started: session.started };
+    return undefined; // the replica left rotation: a new one is picked and named
+  }
+
+  /** Whether the request's session names a replica of this backend in rotation (a traffic split keeps the session on its backend). */
+  holdsSession(headers: Record<string, string | string[] | undefined>): boolean {
+    if (this.session === undefined) return false;
+    const s = this.state;
+    if (s !== undefined && s.version !== this.seen) this.rebuild();
+    return this.sessionOf(headers, Date.now()) !== undefined;
+  }
+
   private sticky(req: BalanceInput): Member | undefined {
     const sp = this.session!;
-    const headers = req.headers as Record<string, string | string[] | undefined>;
-    const raw = sp.type === 'Cookie' ? cookieValue(headers.cookie, sp.name) : headers[sp.name];
-    const value = typeof raw === 'string' ? raw : undefined;
-    if (!value) return undefined;
     const now = Date.now();
-    const session = decodeSession(value, sp, now);
+    const session = this.sessionOf(req.headers as Record<string, string | string[] | undefined>, now);
     if (session === undefined) return undefined;
-    for (const m of this.live) {
-      if (m.address === session.address) {
-        // The session goes on: with an idle timeout, its token is renewed on every answer.
-        if (sp.idleTimeoutMs > 0) setSession(req, sp, m.address, session.started, now);
-        return m;
-      }
-    }
-    return undefined; // the replica left rotation: a new one is picked and named
+    // The session goes on: with an idle timeout, its token is renewed on every answer.
+    if (sp.idleTimeoutMs > 0) setSession(req, sp, session.member.address, session.started, now);
+    return session.member;
   }
 
   private weight(r: EndpointHealth, now: number): number {
