@@ -11,6 +11,7 @@ import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { until } from './helpers/management.ts';
+import { backendYaml, prefixRouteYaml, routePolicyYaml } from './helpers/replicas.ts';
 
 let gw: TestGateway;
 let port: number;
@@ -20,30 +21,8 @@ let silent: net.Server;
 const sockets = new Set<Socket>();
 const perRoute = new Map<string, Set<number>>();
 
-const backend = (name: string, p: number, extra = '') => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: ${name}, namespace: default }
-spec:
-  endpoints: [{ ip: { address: 127.0.0.1, port: ${p} } }]
-${extra}`;
-const route = (name: string, be: string, policy = '') => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /${name} } }]
-      backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: ${be} }]
-` + (policy ? `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: ${name}, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${name} }]
-${policy.replace(/^/gm, '  ')}
-` : '');
+const backend = (name: string, p: number, extra = '') => backendYaml(name, [p], extra);
+const route = (name: string, be: string, policy = '') => prefixRouteYaml(name, be) + (policy ? routePolicyYaml(name, policy) : '');
 
 before(async () => {
   server = http.createServer((req, res) => {

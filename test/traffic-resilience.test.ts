@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { backendYaml, prefixRouteYaml, routePolicyYaml } from './helpers/replicas.ts';
 
 type Mode = 'ok' | '503' | '500-once' | 'slow';
 interface Replica { name: string; port: number; mode: Mode; hits: number; bodies: string[]; close(): Promise<void> }
@@ -47,31 +48,9 @@ let flaky: Replica;
 let slow: Replica;
 let deadPort: number;
 
-const backend = (name: string, ports: number[]) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: ${name}, namespace: default }
-spec:
-  endpoints: [${ports.map((p) => `{ ip: { address: 127.0.0.1, port: ${p} } }`).join(', ')}]
-`;
-const route = (name: string, be: string, extra = '') => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /${name} } }]
-      backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: ${be} }]
-${extra}`;
-const policy = (name: string, body: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: ${name}, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${name} }]
-${body.replace(/^/gm, '  ')}
-`;
+const backend = (name: string, ports: number[]) => backendYaml(name, ports);
+const route = prefixRouteYaml;
+const policy = routePolicyYaml;
 
 before(async () => {
   [bad, good, flaky, slow] = await Promise.all([replica('bad', '503'), replica('good', 'ok'), replica('flaky', '500-once'), replica('slow', 'slow')]);

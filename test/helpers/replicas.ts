@@ -88,3 +88,40 @@ metadata: { name: ${name}, namespace: default }
 spec: { ports: [{ name: http, port: 3000, targetPort: 3000 }] }
 ${slices}`;
 }
+
+/** A Backend over 127.0.0.1 ports (a YAML document, leading ---); `extra` adds spec lines (two-space indented). */
+export function backendYaml(name: string, ports: number[], extra = ''): string {
+  return `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: Backend
+metadata: { name: ${name}, namespace: default }
+spec:
+  endpoints: [${ports.map((p) => `{ ip: { address: 127.0.0.1, port: ${p} } }`).join(', ')}]
+${extra}`;
+}
+
+/** HTTPRoute `name` on Gateway gw: PathPrefix /<name> → Backend `be`; `extra` adds rule lines. */
+export function prefixRouteYaml(name: string, be: string, extra = ''): string {
+  return `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: ${name}, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /${name} } }]
+      backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: ${be} }]
+${extra}`;
+}
+
+/** BackendTrafficPolicy `name` on HTTPRoute `name`, with `body` as its spec fields. */
+export function routePolicyYaml(name: string, body: string): string {
+  return `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: ${name}, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${name} }]
+${body.replace(/^/gm, '  ')}
+`;
+}
