@@ -129,3 +129,42 @@ export function rawHttp1(name: 'badRequest' | 'headersTooLarge'): string {
   for (const [k, v] of Object.entries(r.headers ?? {})) head += `${k}: ${v}\r\n`;
   return `${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
+
+/**
+ * A gRPC client reads only grpc-status: every answer the gateway gives a gRPC
+ * request (content-type application/grpc…) goes as HTTP 200 with a gRPC status,
+ * trailers-only, as Envoy's local replies do. The mapping is gRPC's
+ * (doc/http-grpc-status-mapping.md), except 429: RESOURCE_EXHAUSTED, as Envoy's
+ * rate-limit filters answer gRPC (rate_limited_as_resource_exhausted).
+ */
+const GRPC_STATUS: Readonly<Record<number, number>> = {
+  400: 13, // INTERNAL
+  401: 16, // UNAUTHENTICATED
+  403: 7, // PERMISSION_DENIED
+  404: 12, // UNIMPLEMENTED
+  413: 8, // RESOURCE_EXHAUSTED
+  429: 8, // RESOURCE_EXHAUSTED
+  502: 14, // UNAVAILABLE
+  503: 14, // UNAVAILABLE
+  504: 4, // DEADLINE_EXCEEDED: the route's timeout ran out
+};
+const GRPC_UNKNOWN = 2;
+
+/** Whether a request's content type is gRPC's (application/grpc, application/grpc+proto, …; not grpc-web). */
+export function isGrpcContentType(contentType: string | string[] | undefined): boolean {
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) return false;
+  const next = contentType.charCodeAt(16);
+  return Number.isNaN(next) || next === 43 /* + */ || next === 59 /* ; */;
+}
+
+/** The gRPC form of a reply: HTTP 200, grpc-status and grpc-message (percent-encoded, as gRPC requires), the reply's other headers kept. */
+export function asGrpcReply(reply: Reply): Reply {
+  // Already gRPC (a fault abort with grpc status), or a success the route configured (a direct response).
+  if (reply.status >= 200 && reply.status < 300) return reply;
+  const code = GRPC_STATUS[reply.status] ?? GRPC_UNKNOWN;
+  const message = (reply.body ?? `HTTP status ${reply.status}`).trim();
+  return {
+    status: 200,
+    headers: { ...reply.headers, 'content-type': 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeURIComponent(message) },
+  };
+}

@@ -8,13 +8,13 @@
 // when the client goes away first (as Envoy resets the upstream stream) and
 // accounts for the request; 'drain' is hooked only when a slow client pushes
 // back; a route timeout aborts through the controller, no AbortController.
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { RequestContext } from '../core/request.ts';
 import type { CompiledBackend } from './compile.ts';
 import { CLIENT_CLOSED, type Observer } from './observe.ts';
 import { copyEndToEnd } from './headers.ts';
-import { finishHeaders, type OutHeaders, type Res } from './respond.ts';
+import { finishHeaders, grpcTrailers, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { gatewayReply } from '../core/replies.ts';
 import { UpstreamRefused, type UpstreamAttempt } from '../upstream/decorators.ts';
@@ -73,6 +73,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   private failure: Error | null = null;
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
+  /** The status of a gRPC Trailers-Only answer, sent as trailers at the end. */
+  private grpcStatus: Record<string, string> | undefined = undefined;
 
   constructor(ctx: RequestContext, res: Res, obs: Observer, backend: CompiledBackend, timeoutMs: number) {
     this.ctx = ctx;
@@ -108,6 +110,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     if (this.stickyName !== undefined) addSticky(out, this.stickyName, this.stickyValue);
     if (b.responseHeaders) applyHeaderModifier(b.responseHeaders, out);
     finishHeaders(this.ctx, statusCode, out, b.chains);
+    // A gRPC Trailers-Only answer (status in the only header block): relayed as headers, then its status as trailers.
+    if (out['grpc-status'] !== undefined) this.grpcStatus = grpcTrailers(out);
     (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
   }
 
@@ -152,11 +156,15 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders | undefined): void {
     this.release();
     this.upstreamDone = true;
     this.clearTimer();
-    if (!this.res.destroyed) this.res.end();
+    if (this.res.destroyed) return;
+    // gRPC's status travels in trailers (grpc-status, grpc-message): relayed as they came.
+    if (this.grpcStatus !== undefined) this.res.addTrailers(this.grpcStatus);
+    else if (trailers !== undefined && hasAny(trailers)) this.res.addTrailers(trailers as Record<string, string>);
+    this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -225,4 +233,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
       this.timer = undefined;
     }
   }
+}
+
+function hasAny(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }

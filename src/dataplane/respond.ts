@@ -6,6 +6,7 @@ import type { Reply } from '../filters/types.ts';
 import type { RequestContext } from '../core/request.ts';
 import type { Chain } from './compile.ts';
 import type { IRRedirectAction } from '../ir/types.ts';
+import { asGrpcReply, isGrpcContentType } from '../core/replies.ts';
 
 export type Res = ServerResponse | Http2ServerResponse;
 export type OutHeaders = Record<string, string | string[] | number | undefined>;
@@ -18,6 +19,11 @@ export function sendReply(res: Res, ctx: RequestContext | undefined, reply: Repl
   }
   const overrides = ctx?.route?.overrides;
   if (overrides !== undefined) reply = overrides.apply(reply);
+  // A gRPC client is answered in gRPC (core/replies.ts), whichever filter or failure answered.
+  if (isGrpcContentType((ctx?.headers ?? res.req.headers)['content-type'])) {
+    reply = asGrpcReply(reply);
+    if (reply.body === undefined) return sendTrailersOnly(res, ctx, reply, chains);
+  }
   const body = reply.body ?? '';
   const headers: OutHeaders = { 'content-type': 'text/plain; charset=utf-8', ...reply.headers };
   if (ctx) finishHeaders(ctx, reply.status, headers, chains);
@@ -25,6 +31,34 @@ export function sendReply(res: Res, ctx: RequestContext | undefined, reply: Repl
   (res as ServerResponse).writeHead(reply.status, headers as Record<string, string>);
   if (ctx?.method === 'HEAD') res.end();
   else (res as ServerResponse).end(body);
+}
+
+/**
+ * A gRPC answer without messages: the headers, then grpc-status and
+ * grpc-message as trailers — through Node's compatibility API a Trailers-Only
+ * block would not end the stream, and gRPC clients read the status only there.
+ */
+function sendTrailersOnly(res: Res, ctx: RequestContext | undefined, reply: Reply, chains: readonly Chain[]): void {
+  const headers: OutHeaders = { ...reply.headers };
+  if (ctx) finishHeaders(ctx, reply.status, headers, chains);
+  const trailers = grpcTrailers(headers);
+  (res as ServerResponse).writeHead(reply.status, headers as Record<string, string>);
+  if (trailers) res.addTrailers(trailers);
+  res.end();
+}
+
+const GRPC_TRAILERS = ['grpc-status', 'grpc-message', 'grpc-status-details-bin'];
+
+/** Moves gRPC's status fields out of a header block, to be sent as trailers (undefined: none there). */
+export function grpcTrailers(headers: OutHeaders): Record<string, string> | undefined {
+  let out: Record<string, string> | undefined;
+  for (const name of GRPC_TRAILERS) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    (out ??= {})[name] = String(v);
+    delete headers[name];
+  }
+  return out;
 }
 
 /** Response-side work shared by every answer: filter hooks and filter-added headers. */

@@ -243,6 +243,8 @@ export interface IRBackend {
   endpoints: IREndpoint[];
   /** Speak TLS to the endpoints. */
   tls?: { sni?: string; caPem?: string; insecureSkipVerify?: boolean };
+  /** 'h2': HTTP/2 to the endpoints — prior knowledge (h2c) without tls, ALPN with it (GRPCRoute, appProtocol h2c). Absent: HTTP/1.1. */
+  protocol?: 'h2';
 }
 
 export interface IREndpoint {

@@ -21,11 +21,33 @@ export type BackendResolution =
 
 const EG_GROUP = 'gateway.envoyproxy.io';
 
+/** Where a backendRef is written; http2: the route's protocol is HTTP/2 end to end (GRPCRoute). */
+export interface BackendRefSource {
+  kind: string;
+  namespace: string;
+  group: string;
+  http2?: boolean;
+}
+
+/** GEP-1911: a Service port's appProtocol that says HTTP/2 over cleartext. */
+const H2C_APP_PROTOCOL = 'kubernetes.io/h2c';
+const EG_H2C_APP_PROTOCOL = 'gateway.envoyproxy.io/h2c';
+
+/** An HTTP/2 backend is its own cluster (its own connections), beside an HTTP/1.1 one to the same endpoints. */
+function speakHttp2(b: IRBackend): IRBackend {
+  return { ...b, id: `${b.id}/h2`, protocol: 'h2' };
+}
+
 export function resolveBackendRef(
   idx: ResourceIndex,
-  from: { kind: string; namespace: string; group: string },
+  from: BackendRefSource,
   ref: BackendRefInput,
 ): BackendResolution {
+  const r = resolveRef(idx, from, ref);
+  return r.ok && (from.http2 || r.backend.protocol === 'h2') && !r.backend.id.endsWith('/h2') ? { ...r, backend: speakHttp2(r.backend) } : r;
+}
+
+function resolveRef(idx: ResourceIndex, from: BackendRefSource, ref: BackendRefInput): BackendResolution {
   const group = ref.group ?? '';
   const kind = ref.kind ?? 'Service';
   const namespace = ref.namespace ?? from.namespace;
@@ -44,16 +66,20 @@ function resolveService(idx: ResourceIndex, namespace: string, ref: BackendRefIn
   const spec = (svc.resource.spec ?? {}) as { type?: string; externalName?: string; ports?: ServicePort[] };
   const id = `Service/${namespace}/${ref.name}:${ref.port}`;
   const base = { id, source: id, labels: svc.resource.metadata.labels ?? {}, namespace };
-  if (spec.type === 'ExternalName' && spec.externalName) {
-    return { ok: true, resource: svc, backend: { ...base, endpoints: [{ host: spec.externalName, port: ref.port, ready: true }] } };
-  }
   const svcPort = (spec.ports ?? []).find((p) => p.port === ref.port);
+  const h2c = svcPort?.appProtocol === H2C_APP_PROTOCOL;
+  if (spec.type === 'ExternalName' && spec.externalName) {
+    const backend: IRBackend = { ...base, endpoints: [{ host: spec.externalName, port: ref.port, ready: true }] };
+    return { ok: true, resource: svc, backend: h2c ? speakHttp2(backend) : backend };
+  }
   if (!svcPort) return { ok: false, reason: 'BackendNotFound', message: `Service ${namespace}/${ref.name} has no port ${ref.port}` };
-  return { ok: true, resource: svc, backend: { ...base, endpoints: endpointsOf(idx, svc.resource, svcPort) } };
+  const backend: IRBackend = { ...base, endpoints: endpointsOf(idx, svc.resource, svcPort) };
+  return { ok: true, resource: svc, backend: h2c ? speakHttp2(backend) : backend };
 }
 
 interface ServicePort {
   name?: string;
+  appProtocol?: string;
   port: number;
   targetPort?: number | string;
 }
@@ -111,5 +137,5 @@ function resolveEgBackend(idx: ResourceIndex, namespace: string, ref: BackendRef
   const id = `Backend/${namespace}/${ref.name}`;
   const backend: IRBackend = { id, source: id, labels: be.resource.metadata.labels ?? {}, namespace, endpoints };
   if (spec.tls) backend.tls = { sni: spec.tls.sni, insecureSkipVerify: spec.tls.insecureSkipVerify };
-  return { ok: true, resource: be, backend };
+  return { ok: true, resource: be, backend: spec.appProtocols?.includes(EG_H2C_APP_PROTOCOL) ? speakHttp2(backend) : backend };
 }

@@ -1,8 +1,11 @@
-// HTTPRoutes → route rules on the sockets of the listeners they attach to.
+// HTTPRoutes and GRPCRoutes → route rules on the sockets of the listeners they attach to.
 import type { ConditionReason, ParentReference, StatusCondition } from '../ir/types.ts';
 import type { IRAction, IRFilter, IRHeaderModifier, IRMatch, IRMirror, IRRoute, IRUrlRewrite, IRWeightedBackend, IRBackend } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import type { HTTPHeaderFilter, HTTPPathModifier, HTTPRouteRule, HTTPRouteSpec } from '../resources/kinds/gatewayapi-httproute.ts';
+import type { GRPCRouteSpec } from '../resources/kinds/gatewayapi-grpcroute.ts';
+import type { RouteKind } from './attachment/targets.ts';
+import { grpcRuleAsHttp } from './grpcroutes.ts';
 import { namespaceOf } from '../resources/types.ts';
 import type { ResourceIndex } from './index-resources.ts';
 import { ageKey } from './attachment/precedence.ts';
@@ -25,28 +28,37 @@ type ParentRef = NonNullable<HTTPRouteSpec['parentRefs']>[number];
 type HeaderModifierSpec = HTTPHeaderFilter;
 type PathModifier = HTTPPathModifier;
 
+const ROUTE_KINDS: readonly RouteKind[] = ['HTTPRoute', 'GRPCRoute'];
+
+/** A route's spec in HTTPRoute form (GRPCRoute rules become the path matches they are, grpcroutes.ts). */
+function specOf(kind: RouteKind, route: LoadedResource): HTTPRouteSpec {
+  if (kind === 'HTTPRoute') return (route.resource.spec ?? {}) as HTTPRouteSpec;
+  const g = (route.resource.spec ?? {}) as GRPCRouteSpec;
+  return { parentRefs: g.parentRefs, hostnames: g.hostnames, rules: g.rules?.map(grpcRuleAsHttp) };
+}
+
 /**
- * HTTPRoutes onto the listeners' route tables, without any policy: policy
+ * HTTPRoutes and GRPCRoutes onto the listeners' route tables, without any policy: policy
  * families attach their filters afterwards (translate/attachment). Returns the
  * resource behind each backend id, for families that select destination hops.
  */
-export function translateHTTPRoutes(
+export function translateRoutes(
   idx: ResourceIndex,
   sections: AttachableSection[],
   backends: Record<string, IRBackend>,
   status: StatusCollector,
 ): Map<string, LoadedResource> {
   const backendResources = new Map<string, LoadedResource>();
-  for (const route of idx.list('HTTPRoute')) {
+  for (const kind of ROUTE_KINDS) for (const route of idx.list(kind)) {
     const ns = namespaceOf(route.resource);
-    const key = `HTTPRoute/${ns}/${route.resource.metadata.name}`;
-    const spec = (route.resource.spec ?? {}) as HTTPRouteSpec;
+    const key = `${kind}/${ns}/${route.resource.metadata.name}`;
+    const spec = specOf(kind, route);
     // Gateway API: status per parentRef, so a route accepted by one Gateway and refused by another says both.
     for (const parent of spec.parentRefs ?? []) {
       const parentRef: ParentReference = { kind: 'Gateway', namespace: parent.namespace ?? ns, name: parent.name };
       if (parent.sectionName !== undefined) parentRef.sectionName = parent.sectionName;
       const onParent: ParentConditions = (c) => status.parentCondition(key, 'parents', parentRef, c);
-      const targets = parentSections(idx, route, parent, sections);
+      const targets = parentSections(idx, kind, route, parent, sections);
       if ('reason' in targets) {
         onParent({ type: 'Accepted', status: 'False', reason: targets.reason, message: targets.message });
         continue;
@@ -60,7 +72,7 @@ export function translateHTTPRoutes(
           continue;
         }
         (spec.rules ?? [{}]).forEach((rule, ruleIndex) => {
-          section.listener.routes.push(translateRule(idx, route, rule, ruleIndex, section, hostnames, backends, backendResources, status, onParent));
+          section.listener.routes.push(translateRule(idx, kind, route, rule, ruleIndex, section, hostnames, backends, backendResources, status, onParent));
         });
         section.attachedRoutes++;
         attached++;
@@ -82,7 +94,7 @@ type Refusal = { reason: ConditionReason; message: string };
 type ParentConditions = (c: StatusCondition) => void;
 
 /** The listener sections a parentRef selects, or why none. */
-function parentSections(idx: ResourceIndex, route: LoadedResource, parent: ParentRef, sections: AttachableSection[]): AttachableSection[] | Refusal {
+function parentSections(idx: ResourceIndex, kind: RouteKind, route: LoadedResource, parent: ParentRef, sections: AttachableSection[]): AttachableSection[] | Refusal {
   if ((parent.group ?? GATEWAY_GROUP) !== GATEWAY_GROUP || (parent.kind ?? 'Gateway') !== 'Gateway') {
     return { reason: 'InvalidKind', message: `parent kind ${parent.kind} is not supported (Gateway)` };
   }
@@ -94,15 +106,16 @@ function parentSections(idx: ResourceIndex, route: LoadedResource, parent: Paren
       (parent.port === undefined || s.spec.port === parent.port),
   );
   if (candidates.length === 0) return { reason: 'NoMatchingParent', message: `no listener of Gateway ${gwNs}/${parent.name} matches (sectionName ${parent.sectionName ?? '-'}, port ${parent.port ?? '-'})` };
-  const allowed = candidates.filter((s) => routeAllowed(idx, s, routeNs));
+  const allowed = candidates.filter((s) => routeAllowed(idx, s, routeNs, kind));
   if (allowed.length === 0) return { reason: 'NotAllowedByListeners', message: `listeners of Gateway ${gwNs}/${parent.name} do not allow routes from namespace ${routeNs}` };
   return allowed;
 }
 
-function routeAllowed(idx: ResourceIndex, s: AttachableSection, routeNs: string): boolean {
+function routeAllowed(idx: ResourceIndex, s: AttachableSection, routeNs: string, kind: RouteKind): boolean {
   const ar = s.spec.allowedRoutes;
   const kinds = ar?.kinds;
-  if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === 'HTTPRoute')) return false;
+  // Without kinds, an HTTP/HTTPS listener takes both HTTPRoute and GRPCRoute (Gateway API's listener defaults).
+  if (kinds && kinds.length > 0 && !kinds.some((k) => (k.group ?? GATEWAY_GROUP) === GATEWAY_GROUP && k.kind === kind)) return false;
   const from = ar?.namespaces?.from ?? 'Same';
   if (from === 'All') return true;
   if (from === 'Same') return routeNs === s.gatewayRef.namespace;
@@ -111,6 +124,7 @@ function routeAllowed(idx: ResourceIndex, s: AttachableSection, routeNs: string)
 
 function translateRule(
   idx: ResourceIndex,
+  kind: RouteKind,
   route: LoadedResource,
   rule: HTTPRouteRule,
   ruleIndex: number,
@@ -123,7 +137,9 @@ function translateRule(
 ): IRRoute {
   const ns = namespaceOf(route.resource);
   const name = route.resource.metadata.name;
-  const key = `HTTPRoute/${ns}/${name}`;
+  const key = `${kind}/${ns}/${name}`;
+  // gRPC goes to its backends over HTTP/2 (h2c without TLS).
+  const from = { kind, namespace: ns, group: GATEWAY_GROUP, http2: kind === 'GRPCRoute' };
   const problems: string[] = [];
   const filters: IRFilter[] = [];
   let redirect: IRAction | undefined;
@@ -160,7 +176,7 @@ function translateRule(
       }
       case 'RequestMirror': {
         const m = f.requestMirror!;
-        const res = resolveBackendRef(idx, { kind: 'HTTPRoute', namespace: ns, group: GATEWAY_GROUP }, m.backendRef);
+        const res = resolveBackendRef(idx, from, m.backendRef);
         if (res.ok) backends[res.backend.id] = res.backend;
         else problems.push(`mirror: ${res.message}`);
         const percent = m.percent ?? (m.fraction ? (100 * m.fraction.numerator) / (m.fraction.denominator ?? 100) : 100);
@@ -175,7 +191,7 @@ function translateRule(
 
   const weighted: IRWeightedBackend[] = [];
   for (const ref of rule.backendRefs ?? []) {
-    const res = resolveBackendRef(idx, { kind: 'HTTPRoute', namespace: ns, group: GATEWAY_GROUP }, ref);
+    const res = resolveBackendRef(idx, from, ref);
     const wb: IRWeightedBackend = { backend: null, weight: ref.weight ?? 1, filters: [] };
     if (res.ok) {
       backends[res.backend.id] = res.backend;
@@ -209,7 +225,7 @@ function translateRule(
   return {
     id: `${key}/rule/${ruleIndex}@${section.gatewayRef.namespace}/${section.gatewayRef.name}/${section.spec.name}`,
     label: rule.name ? `${ns}/${name}/${rule.name}` : `${ns}/${name}/${ruleIndex}`,
-    route: { kind: 'HTTPRoute', namespace: ns, name, rule: ruleIndex, ruleName: rule.name },
+    route: { kind, namespace: ns, name, rule: ruleIndex, ruleName: rule.name },
     section: { gateway: section.gatewayRef, name: section.spec.name },
     hostnames,
     matches,

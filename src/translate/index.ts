@@ -7,7 +7,7 @@ import type { ConfigError } from '../resources/errors.ts';
 import { ResourceIndex } from './index-resources.ts';
 import { StatusCollector } from './status.ts';
 import { translateGateways } from './gateways.ts';
-import { translateHTTPRoutes } from './httproutes.ts';
+import { translateRoutes } from './httproutes.ts';
 import { buildInventory } from './attachment/inventory.ts';
 import type { AttachContext, PolicyFamily } from './attachment/context.ts';
 import { IstioTranslator } from './istio/index.ts';
@@ -77,7 +77,7 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   istio.applyGatewayTopology(gw.listeners, gw.sections);
   // Routes first, without policies; then the attachment phase, one family after another
   // (docs/policy-families.md: a new family is one more entry here).
-  const backendResources = translateHTTPRoutes(idx, gw.sections, backends, status);
+  const backendResources = translateRoutes(idx, gw.sections, backends, status);
   const families: PolicyFamily[] = [
     // Listener settings first: the client address every IP rule reads.
     attachClientTrafficPolicies,
@@ -87,10 +87,6 @@ export function translate(resources: readonly LoadedResource[], options: Transla
   ];
   const ctx: AttachContext = { idx, targets: buildInventory(idx, gw.listeners), sections: gw.sections, backends, backendResources, status, errors, policyErrors };
   for (const attach of families) attach(ctx);
-  // Valid resources of kinds this version does not serve yet are said so in their status, never dropped silently.
-  for (const r of idx.list('GRPCRoute')) {
-    status.reject(`GRPCRoute/${r.resource.metadata.namespace ?? 'default'}/${r.resource.metadata.name}`, 'Unsupported', 'GRPCRoute is validated but not served yet');
-  }
   for (const s of gw.sections) {
     status.condition(`Gateway/${s.gatewayRef.namespace}/${s.gatewayRef.name}`, {
       type: `Listener/${s.spec.name}`, status: 'True', reason: 'Programmed', message: `${s.attachedRoutes} route(s) attached`,

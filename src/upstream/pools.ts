@@ -22,7 +22,7 @@ export class PoolRegistry {
   static key(ep: IREndpoint, backend: IRBackend, settings?: IRPoolSettings): string {
     const tls = backend.tls ? `tls:${backend.tls.sni ?? ''}:${backend.tls.insecureSkipVerify ? 1 : 0}` : 'plain';
     const own = settings ? `|${settings.maxRequestsPerConnection}/${settings.connectTimeoutMs}/${settings.idleTimeoutMs}` : '';
-    return `${ep.host}:${ep.port}|${tls}${own}`;
+    return `${ep.host}:${ep.port}|${tls}|${backend.protocol ?? 'h1'}${own}`;
   }
 
   /** The pool of an endpoint; with settings (a route rule's policy), one of its own for those settings. */
@@ -44,6 +44,8 @@ export class PoolRegistry {
       maxHeaderSize: 64 * 1024,
       maxRequestsPerClient: settings?.maxRequestsPerConnection || undefined,
       connectTimeout: settings?.connectTimeoutMs || undefined,
+      // HTTP/2 backends: ALPN h2 over TLS, prior knowledge (h2c) without it; one connection multiplexes.
+      ...(backend.protocol === 'h2' ? { allowH2: true, useH2c: !backend.tls } : {}),
       connect: backend.tls
         ? { servername: backend.tls.sni, rejectUnauthorized: !backend.tls.insecureSkipVerify, ca: backend.tls.caPem }
         : undefined,

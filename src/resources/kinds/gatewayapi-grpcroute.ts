@@ -1,6 +1,6 @@
 // GRPCRoute (gateway.networking.k8s.io/v1, grpcroute_types.go), standard +
 // experimental channel.
-import { obj, arr, str, oneOfValues, resourceSchema } from './common.ts';
+import { obj, arr, str, oneOfValues, resourceSchema, type Static } from './common.ts';
 import {
   PARENT_REFS, HOSTNAMES, SECTION_NAME, HEADER_NAME, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE,
   HTTP_HEADER_FILTER, HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE,
@@ -52,11 +52,13 @@ const GRPC_ROUTE_RULE = obj({
   sessionPersistence: SESSION_PERSISTENCE,
 });
 
-export const grpcRouteSchema = resourceSchema({
-  fields: {
-    spec: obj({ parentRefs: PARENT_REFS, hostnames: HOSTNAMES, rules: arr(GRPC_ROUTE_RULE, { maxItems: 16 }) }),
-  },
-});
+const GRPC_ROUTE_SPEC = obj({ parentRefs: PARENT_REFS, hostnames: HOSTNAMES, rules: arr(GRPC_ROUTE_RULE, { maxItems: 16 }) });
+
+export const grpcRouteSchema = resourceSchema({ fields: { spec: GRPC_ROUTE_SPEC } });
+
+export type GRPCRouteSpec = Static<typeof GRPC_ROUTE_SPEC>;
+export type GRPCRouteRule = Static<typeof GRPC_ROUTE_RULE>;
+export type GRPCRouteMatch = Static<typeof GRPC_ROUTE_MATCH>;
 
 // --- semantic checks ---
 
