@@ -64,6 +64,43 @@ test('discovery lists every kind of the registry, and /version is public', async
   assert.ok(doc.body.components.schemas['io.istio.security.v1.AuthorizationPolicy'].properties.spec);
 });
 
+/** The length-delimited fields of a protobuf message, by field number (what gnostic's Document holds here). */
+function protoFields(buf: Buffer): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  const varint = (at: number): [number, number] => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = buf[at++];
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) return [n, at];
+    }
+  };
+  for (let i = 0; i < buf.length; ) {
+    const [tag, a] = varint(i);
+    assert.equal(tag & 7, 2, 'only length-delimited fields');
+    const [len, b] = varint(a);
+    out.set(tag >> 3, buf.subarray(b, b + len));
+    i = b + len;
+  }
+  return out;
+}
+
+test('OpenAPI v2, as kubectl before 1.27 reads it before every apply: protobuf (gnostic Document) or JSON', async () => {
+  const r = await request(`${gw.adminUrl}/openapi/v2?timeout=32s`, { headers: { authorization: `Bearer ${gw.token}`, accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' } });
+  assert.equal(r.statusCode, 200);
+  assert.equal(r.headers['content-type'], 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf');
+  const doc = protoFields(Buffer.from(await r.body.arrayBuffer()));
+  assert.equal(doc.get(1)?.toString(), '2.0', 'swagger = 1');
+  assert.equal(protoFields(doc.get(2)!).get(1)?.toString(), 'Portcullis management API', 'info.title');
+  assert.ok(doc.has(8), 'paths = 8');
+  const json = await gw.api.call('GET', '/openapi/v2');
+  assert.equal(json.status, 200);
+  assert.equal(json.body.swagger, '2.0');
+  assert.equal((await gw.api.call('GET', '/openapi/v2', undefined, { token: null })).status, 401);
+});
+
 test('without a valid token: 401 Status on resources and /config; health and metrics stay open', async () => {
   for (const token of [null, 'not-the-token']) {
     const r = await gw.api.call('GET', AP, undefined, { token });

@@ -10,6 +10,7 @@ import { ApiError, statusOf, qualified } from './errors.ts';
 import { readBody, mediaType, parseJson, parseObjectBody } from './body.ts';
 import { apiVersions, apiGroupList, apiGroupDoc, apiResourceList, versionInfo, hasStatus } from './discovery.ts';
 import { openApiRoot, openApiFor } from './openapi.ts';
+import { openApiV2Json, openApiV2Protobuf, OPENAPI_V2_PROTOBUF } from './openapi-v2.ts';
 import { parseLabelSelector, parseFieldSelector, type Matcher } from './selectors.ts';
 import { mergePatch, jsonPatch, strategicMergePatch } from './patch.ts';
 import { serverSideApply } from './managed-fields.ts';
@@ -110,6 +111,12 @@ export class ManagementApi {
     const read = method === 'GET' || method === 'HEAD';
     if (parts[0] === 'openapi') {
       if (!read) throw new ApiError('MethodNotAllowed', `${method} is not allowed on ${path}`);
+      if (parts[1] === 'v2' && parts.length === 2) {
+        if (!String(req.headers.accept ?? '').includes('protobuf')) return send(res, 200, openApiV2Json(this.o.version));
+        const pb = openApiV2Protobuf(this.o.version);
+        res.writeHead(200, { 'content-type': OPENAPI_V2_PROTOBUF, 'cache-control': 'no-store', 'content-length': pb.length });
+        return void res.end(pb);
+      }
       if (parts[1] === 'v3' && parts.length === 2) return send(res, 200, openApiRoot(this.o.version));
       const doc = parts[1] === 'v3' ? openApiFor(parts.slice(2).join('/'), this.o.version) : undefined;
       if (!doc) throw new ApiError('NotFound', `no OpenAPI document at ${path} (see /openapi/v3)`);
