@@ -205,9 +205,10 @@ export class EtcdStore implements Store {
       if (/compact/i.test((err as Error).message)) throw new StoreError('Expired', (err as Error).message);
       throw unavailable(err);
     }
-    watcher.on('put', (kv) => {
+    watcher.on('put', (kv, previous) => {
       const key = kv.key.toString('utf8').slice(this.root.length);
-      onEvent({ type: kv.version === '1' ? 'ADDED' : 'MODIFIED', key, object: this.decode(kv), revision: Number(kv.mod_revision) });
+      const prev = kv.version !== '1' && previous ? this.decode(previous) : undefined;
+      onEvent({ type: kv.version === '1' ? 'ADDED' : 'MODIFIED', key, object: this.decode(kv), revision: Number(kv.mod_revision), ...(prev ? { prev } : {}) });
     });
     watcher.on('delete', (kv, previous) => {
       const key = kv.key.toString('utf8').slice(this.root.length);

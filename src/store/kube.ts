@@ -89,7 +89,7 @@ export class KubeStore implements Store {
         seen.add(key);
         const before = this.cache.get(key);
         this.cache.set(key, r);
-        if (!before || before.metadata.resourceVersion !== r.metadata.resourceVersion) this.emit({ type: before ? 'MODIFIED' : 'ADDED', key, object: r, revision: 0 });
+        if (!before || before.metadata.resourceVersion !== r.metadata.resourceVersion) this.emit({ type: before ? 'MODIFIED' : 'ADDED', key, object: r, revision: 0, ...(before ? { prev: before } : {}) });
       }
       rv = list.metadata?.resourceVersion ?? rv;
       cont = list.metadata?.continue ?? '';
@@ -140,9 +140,10 @@ export class KubeStore implements Store {
               if (ev.type === 'BOOKMARK') continue;
               const r = { ...ev.object, apiVersion: apiVersionOf(k.group, k.versions[0]), kind: k.kind } as Resource;
               const key = this.keyOf(k, r);
+              const before = this.cache.get(key);
               if (ev.type === 'DELETED') this.cache.delete(key);
               else this.cache.set(key, r);
-              this.emit({ type: ev.type as WatchEvent['type'], key, object: r, revision: 0 });
+              this.emit({ type: ev.type as WatchEvent['type'], key, object: r, revision: 0, ...(ev.type === 'MODIFIED' && before ? { prev: before } : {}) });
             }
             if (expired) break;
           }

@@ -37,6 +37,9 @@ export class SqliteStore implements Store {
       CREATE TABLE IF NOT EXISTS events (rev INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
+    // The object before each change (watch selectors); databases made before it gain the column.
+    const cols = this.db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'prev')) this.db.exec('ALTER TABLE events ADD COLUMN prev TEXT');
     const metaValue = (name: string) => (this.db.prepare('SELECT value FROM meta WHERE name = ?').get(name) as { value: number } | undefined)?.value ?? 0;
     const lastEvent = (this.db.prepare('SELECT max(rev) AS rev FROM events').get() as { rev: number | null }).rev ?? 0;
     this.rev = Math.max(metaValue('revision'), lastEvent);
@@ -45,8 +48,8 @@ export class SqliteStore implements Store {
       get: this.db.prepare('SELECT rev, body FROM objects WHERE key = ?'),
       put: this.db.prepare('INSERT INTO objects (key, rev, body) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET rev = excluded.rev, body = excluded.body'),
       del: this.db.prepare('DELETE FROM objects WHERE key = ?'),
-      event: this.db.prepare('INSERT INTO events (rev, type, key, body) VALUES (?, ?, ?, ?)'),
-      events: this.db.prepare('SELECT rev, type, key, body FROM events WHERE rev > ? ORDER BY rev'),
+      event: this.db.prepare('INSERT INTO events (rev, type, key, body, prev) VALUES (?, ?, ?, ?, ?)'),
+      events: this.db.prepare('SELECT rev, type, key, body, prev FROM events WHERE rev > ? ORDER BY rev'),
       // Prefix ranges as [prefix, prefix + U+FFFF): keys are ASCII, so this is exactly "starts with".
       list: this.db.prepare('SELECT key, rev, body FROM objects WHERE key >= ? AND key < ? ORDER BY key LIMIT ?'),
       listAfter: this.db.prepare('SELECT key, rev, body FROM objects WHERE key > ? AND key < ? ORDER BY key LIMIT ?'),
@@ -112,7 +115,7 @@ export class SqliteStore implements Store {
       const body = JSON.stringify(stored);
       if (type === 'DELETED') this.q.del.run(key);
       else this.q.put.run(key, rev, body);
-      this.q.event.run(rev, type, key, body);
+      this.q.event.run(rev, type, key, body, type === 'MODIFIED' ? (cur?.body ?? null) : null);
       this.q.setMeta.run('revision', rev);
       if (rev % 1000 === 0 && rev > HISTORY) {
         this.q.trim.run(rev - HISTORY);
@@ -121,7 +124,7 @@ export class SqliteStore implements Store {
       db.exec('COMMIT');
       this.rev = rev;
       if (rev % 1000 === 0 && rev > HISTORY) this.compacted = rev - HISTORY;
-      event = { type, key, object: withRevision(stored, rev), revision: rev };
+      event = { type, key, object: withRevision(stored, rev), revision: rev, ...(type === 'MODIFIED' && cur ? { prev: withRevision(JSON.parse(cur.body), cur.rev) } : {}) };
     } catch (err) {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw err;
@@ -133,10 +136,13 @@ export class SqliteStore implements Store {
   async watch(prefix: string, from: number, onEvent: (e: WatchEvent) => void): Promise<Watch> {
     if (from < this.compacted) throw new StoreError('Expired', `resourceVersion ${from} is too old (history starts after ${this.compacted})`);
     // History and subscription in one synchronous step: no write can fall between them.
-    const rows = from < this.rev ? (this.q.events.all(from) as { rev: number; type: WatchEvent['type']; key: string; body: string }[]) : [];
+    const rows = from < this.rev ? (this.q.events.all(from) as { rev: number; type: WatchEvent['type']; key: string; body: string; prev: string | null }[]) : [];
     const listener: Listener = { prefix, onEvent };
     this.listeners.add(listener);
-    for (const r of rows) if (r.key.startsWith(prefix)) onEvent({ type: r.type, key: r.key, object: withRevision(JSON.parse(r.body), r.rev), revision: r.rev });
+    for (const r of rows) {
+      if (!r.key.startsWith(prefix)) continue;
+      onEvent({ type: r.type, key: r.key, object: withRevision(JSON.parse(r.body), r.rev), revision: r.rev, ...(r.prev ? { prev: JSON.parse(r.prev) as Resource } : {}) });
+    }
     return { close: () => void this.listeners.delete(listener) };
   }
 

@@ -29,6 +29,12 @@ export interface WatchEvent {
   /** The object after the change (for DELETED: as it was, with the deletion's revision). */
   object: Resource;
   revision: number;
+  /**
+   * The object before the change, where the backend knows it: a watch with a
+   * selector needs it to turn "stopped matching" into DELETED and "started
+   * matching" into ADDED, as the Kubernetes watch cache does.
+   */
+  prev?: Resource;
 }
 
 export interface ListPage {

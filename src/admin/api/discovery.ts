@@ -3,7 +3,7 @@
 // gateway reads and only those.
 import { KINDS, apiVersionOf, type KindInfo } from '../../resources/kinds/index.ts';
 
-const VERBS = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+const VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
 const STATUS_VERBS = ['get', 'patch', 'update'];
 
 /** Kinds whose /status subresource carries the translator's conditions (every kind with a spec). */

@@ -5,7 +5,7 @@ import type http from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { findKindByPlural, apiVersionOf, type KindInfo } from '../../resources/kinds/index.ts';
 import type { Resource } from '../../resources/types.ts';
-import { StoreError, type Store, type WatchEvent } from '../../store/types.ts';
+import { StoreError, withRevision, type Store, type WatchEvent } from '../../store/types.ts';
 import { ApiError, statusOf, qualified } from './errors.ts';
 import { readBody, mediaType, parseJson, parseObjectBody } from './body.ts';
 import { apiVersions, apiGroupList, apiGroupDoc, apiResourceList, versionInfo, hasStatus } from './discovery.ts';
@@ -16,7 +16,7 @@ import { mergePatch, jsonPatch, strategicMergePatch } from './patch.ts';
 import { serverSideApply } from './managed-fields.ts';
 import { listObjects, listObject, collectionPrefix } from './list.ts';
 import { wantsTable, toTable } from './table.ts';
-import { Objects, type ObjectsDeps, type Target } from './objects.ts';
+import { Objects, objectKey, type ObjectsDeps, type Target } from './objects.ts';
 import type { Authenticator, Identity } from './auth.ts';
 
 export interface ApiOptions extends ObjectsDeps {
@@ -161,6 +161,7 @@ export class ManagementApi {
         const body = parseObjectBody(req, await readBody(req));
         return send(res, isDry ? 200 : 201, await this.objects.create(t, body, who, manager, isDry));
       }
+      if (method === 'DELETE') return this.deleteCollection(res, t, q, who, isDry);
       return this.methodNotAllowed(method, path);
     }
     if (t.info.namespaced && t.namespace === '') throw new ApiError('NotFound', `${t.info.plural} is namespaced: use /.../namespaces/{namespace}/${t.info.plural}/${t.name}`);
@@ -225,6 +226,29 @@ export class ManagementApi {
     send(res, 200, r.object);
   }
 
+  /**
+   * deletecollection: every object of the collection that the selectors match,
+   * deleted one by one (each audited, each a watch event); the answer is the
+   * list of what was deleted, as the apiserver gives it. Objects from -f files
+   * are read-only and stay (edit the files); they are not in the answer.
+   */
+  private async deleteCollection(res: http.ServerResponse, t: Target, q: URLSearchParams, who: Identity, dryRun: boolean): Promise<void> {
+    if (t.info.namespaced && t.namespace === '') throw new ApiError('MethodNotAllowed', `delete a collection of ${t.info.plural} in a namespace: DELETE /.../namespaces/{namespace}/${t.info.plural}`);
+    const files = this.o.fileObjects();
+    const result = await listObjects(this.o.store, this.objects, new Map(), t, { limit: 0, match: this.matcher(q) });
+    const deleted: Resource[] = [];
+    for (const item of result.items) {
+      const one: Target = { ...t, namespace: t.info.namespaced ? (item.metadata.namespace ?? t.namespace) : '', name: item.metadata.name };
+      if (files.has(objectKey(t.info, one.namespace, item.metadata.name))) continue;
+      try {
+        deleted.push(await this.objects.delete(one, who, {}, dryRun));
+      } catch (err) {
+        if (!(err instanceof ApiError && err.reason === 'NotFound')) throw err; // deleted meanwhile by someone else
+      }
+    }
+    send(res, 200, listObject(t, { items: deleted, resourceVersion: String(await this.o.store.revision()) }));
+  }
+
   private matcher(q: URLSearchParams): Matcher {
     const labels = parseLabelSelector(q.get('labelSelector'));
     const fields = parseFieldSelector(q.get('fieldSelector'));
@@ -269,9 +293,18 @@ export class ManagementApi {
       from = Number(initial.resourceVersion);
     } else from = Number(rvText);
     let closed = false;
+    // As the Kubernetes watch cache: an object that stops matching the selectors is DELETED (its previous
+    // content, at the event's resourceVersion); one that starts matching is ADDED.
     const onEvent = (e: WatchEvent) => {
-      if (closed || !match(e.object)) return;
-      write(e.type, this.objects.present(e.object, t));
+      if (closed) return;
+      if (e.type !== 'MODIFIED') {
+        if (match(e.object)) write(e.type, this.objects.present(e.object, t));
+        return;
+      }
+      const now = match(e.object);
+      const before = e.prev ? match(e.prev) : now;
+      if (now) write(before ? 'MODIFIED' : 'ADDED', this.objects.present(e.object, t));
+      else if (before) write('DELETED', this.objects.present(withRevision(e.prev!, e.revision), t));
     };
     const end = () => {
       if (closed) return;
