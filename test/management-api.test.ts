@@ -256,6 +256,37 @@ test('a change the translator rejects is stored with its error in status; the la
   assert.equal((await gw.api.call('DELETE', `${AP}/custom-unknown`)).status, 200);
 });
 
+test('/status carries the translator\'s per-parent (RouteStatus.parents) and per-ancestor (PolicyAncestorStatus) conditions', async () => {
+  const HR = '/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes';
+  const route = {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'st-route' },
+    spec: { parentRefs: [{ name: 'gw' }, { name: 'no-such-gateway' }], hostnames: ['status.example'], rules: [{ backendRefs: [{ group: 'gateway.envoyproxy.io', kind: 'Backend', name: 'v1' }] }] },
+  };
+  const sp = {
+    apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind: 'SecurityPolicy', metadata: { name: 'st-cors' },
+    spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'st-route' }], cors: { allowOrigins: ['https://a.example'] } },
+  };
+  assert.equal((await gw.api.call('POST', HR, route)).status, 201);
+  assert.equal((await gw.api.call('POST', '/apis/gateway.envoyproxy.io/v1alpha1/namespaces/default/securitypolicies', sp)).status, 201);
+  const parents = await until('the route\'s parents in status', async () => (await gw.api.call('GET', `${HR}/st-route/status`)).body.status?.parents);
+  const byName = new Map(parents.map((p: { parentRef: { name: string } }) => [p.parentRef.name, p]));
+  const accepted = (p: any) => p.conditions.find((c: { type: string }) => c.type === 'Accepted');
+  const onGw: any = byName.get('gw');
+  assert.deepEqual(onGw.parentRef, { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'default', name: 'gw' });
+  assert.equal(onGw.controllerName, 'portcullis.io/gateway-controller');
+  assert.equal(accepted(onGw).status, 'True');
+  assert.equal(typeof accepted(onGw).observedGeneration, 'number');
+  const missing: any = byName.get('no-such-gateway');
+  assert.ok(missing, JSON.stringify(parents));
+  assert.equal(accepted(missing).status, 'False');
+  const ancestors = await until('the policy\'s ancestors in status', async () => (await gw.api.call('GET', '/apis/gateway.envoyproxy.io/v1alpha1/namespaces/default/securitypolicies/st-cors/status')).body.status?.ancestors);
+  assert.equal(ancestors[0].ancestorRef.kind, 'Gateway');
+  assert.equal(ancestors[0].ancestorRef.name, 'gw');
+  assert.equal(accepted(ancestors[0]).status, 'True');
+  await gw.api.call('DELETE', '/apis/gateway.envoyproxy.io/v1alpha1/namespaces/default/securitypolicies/st-cors');
+  await gw.api.call('DELETE', `${HR}/st-route`);
+});
+
 test('labelSelector (equality and set-based), fieldSelector, and limit/continue paging across namespaces', async () => {
   const ns = ['alpha', 'beta'];
   for (const n of ns) {

@@ -6,7 +6,10 @@
 import type http from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ResourceStatus } from '../ir/types.ts';
+import type { ParentStatus, ResourceStatus } from '../ir/types.ts';
+
+/** The controllerName of the status entries this gateway writes (Gateway API: a domain-prefixed path). */
+const CONTROLLER_NAME = 'portcullis.io/gateway-controller';
 import type { BuildResult } from '../config/pipeline.ts';
 import { findKind } from '../resources/kinds/index.ts';
 import { formatError, type ConfigError } from '../resources/errors.ts';
@@ -123,7 +126,14 @@ export async function startManagement(m: ManagementOptions, version: string, log
         if (i >= 0) conditions[i] = rejected;
         else conditions.unshift(rejected);
       }
-      return { conditions };
+      const stamp = (cs: { type: string; status: string; reason: string; message: string }[]) => cs.map((c) => ({ ...c, observedGeneration: r.metadata.generation, lastTransitionTime: builtAt }));
+      const ref = (p: ParentStatus['parentRef']) => ({ group: 'gateway.networking.k8s.io', kind: p.kind, namespace: p.namespace, name: p.name, ...(p.sectionName ? { sectionName: p.sectionName } : {}) });
+      // Gateway API shapes: RouteStatus.parents (per parentRef) and PolicyAncestorStatus (per ancestor).
+      return {
+        conditions,
+        ...(s?.parents ? { parents: s.parents.map((p) => ({ parentRef: ref(p.parentRef), controllerName: CONTROLLER_NAME, conditions: stamp(p.conditions) })) } : {}),
+        ...(s?.ancestors ? { ancestors: s.ancestors.map((p) => ({ ancestorRef: ref(p.parentRef), controllerName: CONTROLLER_NAME, conditions: stamp(p.conditions) })) } : {}),
+      };
     },
   });
 
