@@ -38,7 +38,7 @@ async function status(path: string): Promise<number> {
 before(async () => {
   up = await startUpstream('v1');
   port = await freePort();
-  gw = await startManaged(gatewayYaml(port, { v1: up.port }, routeTo('v1')));
+  gw = await startManaged(gatewayYaml(port, { v1: up.port }, routeTo('v1')), { tokenSecret: 'portcullis-system/admin-tokens' });
 });
 
 after(async () => {
@@ -443,6 +443,40 @@ test('a read-only token may read but not write (403 Forbidden); a token file rep
     await other.close();
     await up2.close();
   }
+});
+
+test('bearer tokens from a Secret (--admin-token-secret): added, read-only, revoked by editing the Secret; the read-only role cannot read Secrets', async () => {
+  const SECRETS = '/api/v1/namespaces/portcullis-system/secrets';
+  const reader = apiClient(gw.adminUrl, 'reader-token-0123456789');
+  const writer = apiClient(gw.adminUrl, 'writer-token-0123456789');
+  assert.equal((await writer.call('GET', AP)).status, 401, 'no Secret yet: unknown token');
+  const secret = (lines: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'admin-tokens' }, data: { 'tokens.csv': Buffer.from(lines).toString('base64') } });
+  const both = 'reader-token-0123456789,reader,r1,"portcullis:read-only"\nwriter-token-0123456789,writer,w1\n';
+  assert.equal((await gw.api.call('POST', SECRETS, secret(both))).status, 201);
+  await until('the Secret\'s tokens to be accepted', async () => (await writer.call('GET', AP)).status === 200);
+  assert.equal((await reader.call('GET', AP)).status, 200);
+  assert.equal((await reader.call('POST', AP, denyPolicy('by-reader', '/r'))).status, 403);
+  const made = await writer.call('POST', AP, denyPolicy('by-writer', '/w'));
+  assert.equal(made.status, 201);
+  assert.match(await readFile(join(gw.dataDir, 'audit.log'), 'utf8'), /"user":"writer".*"name":"by-writer"/);
+  // Read-only may not read Secrets (they hold these very tokens); it still reads ConfigMaps.
+  for (const path of [SECRETS, `${SECRETS}/admin-tokens`, '/api/v1/secrets', `${SECRETS}?watch=true`]) {
+    const r = await reader.call('GET', path);
+    assert.equal(r.status, 403, path);
+    assert.equal(r.body.reason, 'Forbidden');
+  }
+  assert.equal((await reader.call('GET', '/api/v1/configmaps')).status, 200);
+  assert.equal((await writer.call('GET', `${SECRETS}/admin-tokens`)).status, 200);
+  // Revoked: the writer's line removed from the Secret.
+  const current = (await gw.api.call('GET', `${SECRETS}/admin-tokens`)).body;
+  const t0 = Date.now();
+  assert.equal((await gw.api.call('PUT', `${SECRETS}/admin-tokens`, { ...current, data: secret(both.split('\n')[0]).data })).status, 200);
+  await until('the writer\'s token to be revoked', async () => (await writer.call('GET', AP)).status === 401);
+  assert.ok(Date.now() - t0 < 1000, `revoked in ${Date.now() - t0} ms`);
+  assert.equal((await reader.call('GET', AP)).status, 200);
+  assert.equal((await gw.api.call('DELETE', `${AP}/by-writer`)).status, 200);
+  assert.equal((await gw.api.call('DELETE', `${SECRETS}/admin-tokens`)).status, 200);
+  await until('the reader\'s token to go with the Secret', async () => (await reader.call('GET', AP)).status === 401);
 });
 
 test('objects from -f files are listed read-only; writes to them are refused with 409', async () => {

@@ -51,6 +51,8 @@ Management API (Kubernetes-compatible, on the admin listener; kubectl works):
       --admin-token-file F   Kubernetes static token file (token,user,uid,"groups"); group
                              portcullis:read-only may only read. Default: <data-dir>/admin-token,
                              generated on first start
+      --admin-token-secret NS/NAME  more tokens, from the key tokens.csv of this Secret (same
+                             format; from the files or the store, re-read on every change)
       --admin-allow-anonymous  anonymous callers may read and write (local development only)
       --admin-tls-cert F, --admin-tls-key F   serve the admin listener over HTTPS
       --admin-client-ca F    accept client certificates signed by this CA (user = CN, groups = O)
@@ -91,6 +93,7 @@ export function parseRunOptions(argv: string[]): RunOptions | 'help' {
     'kube-token-file': { type: 'string' },
     'kube-ca-file': { type: 'string' },
     'admin-token-file': { type: 'string' },
+    'admin-token-secret': { type: 'string' },
     'admin-allow-anonymous': { type: 'boolean' },
     'admin-tls-cert': { type: 'string' },
     'admin-tls-key': { type: 'string' },
@@ -147,6 +150,8 @@ function managementOptions(v: Record<string, string | boolean | string[] | undef
   if (store === 'kubernetes' && !str('kube-server')) throw new UsageError('--store kubernetes needs --kube-server URL');
   if ((str('admin-tls-cert') === undefined) !== (str('admin-tls-key') === undefined)) throw new UsageError('--admin-tls-cert and --admin-tls-key go together');
   if (str('admin-client-ca') && !str('admin-tls-cert')) throw new UsageError('--admin-client-ca needs --admin-tls-cert and --admin-tls-key');
+  const secret = str('admin-token-secret');
+  if (secret !== undefined && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(secret)) throw new UsageError(`--admin-token-secret wants NAMESPACE/NAME, got "${secret}"`);
   let kubeToken: string | undefined;
   if (str('kube-token-file')) {
     try {
@@ -172,6 +177,7 @@ function managementOptions(v: Record<string, string | boolean | string[] | undef
     kubeServer: str('kube-server'),
     kubeToken,
     tokenFile: str('admin-token-file'),
+    tokenSecret: str('admin-token-secret'),
     allowAnonymous: v['admin-allow-anonymous'] === true,
     audit,
     tls: str('admin-tls-cert') ? { cert: str('admin-tls-cert')!, key: str('admin-tls-key')!, clientCa: str('admin-client-ca') } : undefined,

@@ -19,7 +19,7 @@ import { StoreMirror } from '../store/mirror.ts';
 import { ManagementApi } from '../admin/api/router.ts';
 import { objectKey } from '../admin/api/objects.ts';
 import { AuditLog } from '../admin/api/audit.ts';
-import { Authenticator, ensureAdminToken, loadTokenFile, ADMIN_GROUP } from '../admin/api/auth.ts';
+import { Authenticator, ensureAdminToken, loadTokenFile, parseTokenLines, ADMIN_GROUP } from '../admin/api/auth.ts';
 import { StartupError } from './single.ts';
 import type { ManagementOptions } from './options.ts';
 import { adminTls, writeKubeconfig, type AdminTls } from './admin-tls.ts';
@@ -99,6 +99,25 @@ export async function startManagement(m: ManagementOptions, version: string, log
     throw new StartupError(`cannot read the ${m.store} store: ${(err as Error).message}`, []);
   }
 
+  // --admin-token-secret: its tokens follow the Secret, build after build (a line removed is revoked).
+  let secretReport = '';
+  const readTokenSecret = (resources: readonly LoadedResource[]) => {
+    if (!m.tokenSecret) return;
+    const [namespace, name] = m.tokenSecret.split('/');
+    const secret = resources.find((lr) => lr.resource.apiVersion === 'v1' && lr.resource.kind === 'Secret' && lr.resource.metadata.name === name && (lr.resource.metadata.namespace ?? 'default') === namespace)?.resource as
+      | (Resource & { data?: Record<string, string>; stringData?: Record<string, string> })
+      | undefined;
+    const text = secret?.stringData?.['tokens.csv'] ?? (secret?.data?.['tokens.csv'] !== undefined ? Buffer.from(secret.data['tokens.csv'], 'base64').toString('utf8') : undefined);
+    const parsed = text === undefined ? { entries: [], problems: [`Secret ${m.tokenSecret} ${secret ? 'has no key tokens.csv' : 'does not exist (yet)'}`] } : parseTokenLines(text, `Secret ${m.tokenSecret} tokens.csv`);
+    auth.setSecretTokens(parsed.entries);
+    const report = `${parsed.entries.length}\0${parsed.problems.join('\n')}`;
+    if (report !== secretReport) {
+      secretReport = report;
+      if (parsed.problems.length > 0) log.warn({ problems: parsed.problems, tokens: parsed.entries.length }, '--admin-token-secret: some tokens are not usable');
+      else log.info({ secret: m.tokenSecret, tokens: parsed.entries.length }, 'admin API tokens read from the Secret');
+    }
+  };
+
   let statuses = new Map<string, ResourceStatus>();
   let errors = new Map<string, ConfigError[]>();
   let builtAt = new Date().toISOString();
@@ -148,6 +167,7 @@ export async function startManagement(m: ManagementOptions, version: string, log
     },
     resources: () => mirror.resources(),
     built(r, fromFiles) {
+      readTokenSecret(r.resources);
       builtAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       statuses = new Map(r.translated.status.map((s) => [s.object, s]));
       errors = new Map();

@@ -36,6 +36,8 @@ export interface ManagementOptions {
   kubeCa?: string;
   /** A Kubernetes static token file (token,user,uid,"groups"); without it, <dataDir>/admin-token. */
   tokenFile?: string;
+  /** "namespace/name" of a Secret whose key tokens.csv holds more tokens in the same format, re-read on every change. */
+  tokenSecret?: string;
   /** Anonymous callers may read and write (local development only). */
   allowAnonymous: boolean;
   audit: 'file' | 'stdout' | 'off';

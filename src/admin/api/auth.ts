@@ -20,6 +20,16 @@ export interface Identity {
 
 const ANONYMOUS: Identity = { user: 'system:anonymous', groups: ['system:unauthenticated'], method: 'anonymous', readOnly: true };
 
+export interface TokenEntry {
+  token: string;
+  user: string;
+  groups: string[];
+}
+
+function identity(user: string, groups: string[]): Identity {
+  return { user, groups, method: 'token', readOnly: groups.includes(READ_ONLY_GROUP) };
+}
+
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -27,6 +37,8 @@ function digest(token: string): string {
 export class Authenticator {
   // Keyed by the token's SHA-256: a lookup compares digests, never the secret's own bytes.
   private tokens = new Map<string, Identity>();
+  /** Tokens from the --admin-token-secret Secret: replaced as a whole whenever the Secret changes. */
+  private secretTokens = new Map<string, Identity>();
   readonly anonymousWrites: boolean;
 
   constructor(anonymousWrites = false) {
@@ -34,7 +46,12 @@ export class Authenticator {
   }
 
   addToken(token: string, user: string, groups: string[]): void {
-    this.tokens.set(digest(token), { user, groups, method: 'token', readOnly: groups.includes(READ_ONLY_GROUP) });
+    this.tokens.set(digest(token), identity(user, groups));
+  }
+
+  /** The tokens of the admin-token Secret, replacing the previous set (a line removed from it is revoked). */
+  setSecretTokens(entries: readonly TokenEntry[]): void {
+    this.secretTokens = new Map(entries.map((e) => [digest(e.token), identity(e.user, e.groups)]));
   }
 
   get tokenCount(): number {
@@ -47,7 +64,8 @@ export class Authenticator {
     if (auth !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
       if (!m) return 'invalid';
-      return this.tokens.get(digest(m[1])) ?? 'invalid';
+      const d = digest(m[1]);
+      return this.tokens.get(d) ?? this.secretTokens.get(d) ?? 'invalid';
     }
     const sock = req.socket as TLSSocket;
     if (typeof sock.getPeerCertificate === 'function' && sock.authorized) {
@@ -69,23 +87,29 @@ export class Authenticator {
 }
 
 /**
- * A Kubernetes static token file: `token,user,uid[,"group1,group2"]` per line
- * (kube-apiserver --token-auth-file). Returns the problems, by line.
+ * The lines of a Kubernetes static token file: `token,user,uid[,"group1,group2"]`
+ * (kube-apiserver --token-auth-file). `where` names the source in problems.
  */
-export function loadTokenFile(auth: Authenticator, file: string): string[] {
+export function parseTokenLines(text: string, where: string): { entries: TokenEntry[]; problems: string[] } {
+  const entries: TokenEntry[] = [];
   const problems: string[] = [];
-  const text = readFileSync(file, 'utf8');
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
     const m = /^([^,\s]+)\s*,\s*([^,]+?)\s*,\s*([^,]*?)\s*(?:,\s*"?([^"]*)"?\s*)?$/.exec(line);
     if (!m) {
-      problems.push(`${file}:${i + 1}: want token,user,uid[,"group1,group2"]`);
+      problems.push(`${where}:${i + 1}: want token,user,uid[,"group1,group2"]`);
       return;
     }
-    const groups = m[4] ? m[4].split(',').map((g) => g.trim()).filter(Boolean) : [];
-    auth.addToken(m[1], m[2], groups);
+    entries.push({ token: m[1], user: m[2], groups: m[4] ? m[4].split(',').map((g) => g.trim()).filter(Boolean) : [] });
   });
+  return { entries, problems };
+}
+
+/** A Kubernetes static token file into `auth`. Returns the problems, by line. */
+export function loadTokenFile(auth: Authenticator, file: string): string[] {
+  const { entries, problems } = parseTokenLines(readFileSync(file, 'utf8'), file);
+  for (const e of entries) auth.addToken(e.token, e.user, e.groups);
   return problems;
 }
 

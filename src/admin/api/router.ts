@@ -141,6 +141,10 @@ export class ManagementApi {
       throw new ApiError('NotFound', `the server could not find the requested resource (${path})`);
     }
     if (t.subresource === 'status' && !hasStatus(t.info)) throw new ApiError('NotFound', `${t.info.plural} has no status subresource`);
+    if (read && who.readOnly && t.info.group === '' && t.info.kind === 'Secret') {
+      // As Kubernetes' "view" role: Secrets hold credentials (admin tokens among them), so reading them is not read-only access.
+      throw new ApiError('Forbidden', `secrets is forbidden: User "${who.user}" cannot ${t.name === undefined ? 'list' : 'get'} resource "secrets" in API group ""${t.namespace ? ` in the namespace "${t.namespace}"` : ''}: the read-only role does not read Secrets`, { name: t.name, group: '', kind: 'secrets' });
+    }
     if (!read) {
       if (who.readOnly) {
         throw new ApiError('Forbidden', `${qualified(t.info.plural, t.info.group, t.name)} is forbidden: User "${who.user}" cannot ${method.toLowerCase()} resource "${t.info.plural}" in API group "${t.info.group}"${t.namespace ? ` in the namespace "${t.namespace}"` : ''}: read-only access`, { name: t.name, group: t.info.group, kind: t.info.plural });
