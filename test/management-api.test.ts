@@ -330,6 +330,33 @@ test('labelSelector (equality and set-based), fieldSelector, and limit/continue 
   assert.equal((await q('limit=2&continue=garbage')).status, 400);
 });
 
+test('paging reads the first page\'s resourceVersion: writes between pages neither skip, duplicate nor show up', async () => {
+  const PG = '/apis/security.istio.io/v1/namespaces/pg/authorizationpolicies';
+  for (const n of ['b', 'd', 'f', 'h', 'j', 'l']) assert.equal((await gw.api.call('POST', PG, { ...denyPolicy(`pg-${n}`, `/${n}`), metadata: { name: `pg-${n}` } })).status, 201);
+  const first = await gw.api.call('GET', `${PG}?limit=2`);
+  assert.deepEqual(first.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ['pg-b', 'pg-d']);
+  const rv = first.body.metadata.resourceVersion;
+  // Between the pages: one created before the cursor and one after, one deleted and one changed ahead of it.
+  await gw.api.call('POST', PG, { ...denyPolicy('pg-a', '/a'), metadata: { name: 'pg-a' } });
+  await gw.api.call('POST', PG, { ...denyPolicy('pg-g', '/g'), metadata: { name: 'pg-g' } });
+  assert.equal((await gw.api.call('DELETE', `${PG}/pg-f`)).status, 200);
+  assert.equal((await gw.api.call('PATCH', `${PG}/pg-j`, { metadata: { labels: { changed: 'yes' } } }, { contentType: 'application/merge-patch+json' })).status, 200);
+  const rest: { metadata: { name: string; labels?: Record<string, string> } }[] = [];
+  let token = first.body.metadata.continue as string;
+  while (token) {
+    const r = await gw.api.call('GET', `${PG}?limit=2&continue=${encodeURIComponent(token)}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.metadata.resourceVersion, rv, 'every page at the first page\'s version');
+    rest.push(...r.body.items);
+    token = r.body.metadata.continue ?? '';
+  }
+  assert.deepEqual(rest.map((i) => i.metadata.name), ['pg-f', 'pg-h', 'pg-j', 'pg-l'], 'as at the first page: pg-f still there, pg-g not yet');
+  assert.equal(rest[2].metadata.labels?.changed, undefined, 'pg-j as it was');
+  // A new list sees the writes.
+  assert.deepEqual((await gw.api.call('GET', PG)).body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ['pg-a', 'pg-b', 'pg-d', 'pg-g', 'pg-h', 'pg-j', 'pg-l']);
+  assert.equal((await gw.api.call('DELETE', PG)).status, 200);
+});
+
 test('watch streams events, resumes from a resourceVersion, and starts with the current objects without one', async () => {
   const list = await gw.api.call('GET', AP);
   const rv = list.body.metadata.resourceVersion as string;

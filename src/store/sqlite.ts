@@ -23,7 +23,7 @@ export class SqliteStore implements Store {
   private listeners = new Set<Listener>();
   private rev: number;
   private compacted: number;
-  private q: Record<'get' | 'put' | 'del' | 'event' | 'events' | 'list' | 'listAfter' | 'setMeta' | 'trim' | 'revision', StatementSync>;
+  private q: Record<'get' | 'put' | 'del' | 'event' | 'events' | 'list' | 'listAfter' | 'setMeta' | 'trim' | 'revision' | 'listAt' | 'changedSince' | 'stateAt', StatementSync>;
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -40,6 +40,8 @@ export class SqliteStore implements Store {
     // The object before each change (watch selectors); databases made before it gain the column.
     const cols = this.db.prepare('PRAGMA table_info(events)').all() as { name: string }[];
     if (!cols.some((c) => c.name === 'prev')) this.db.exec('ALTER TABLE events ADD COLUMN prev TEXT');
+    // Paging at a revision reads an object's state then from the event log, by key.
+    this.db.exec('CREATE INDEX IF NOT EXISTS events_key ON events (key, rev)');
     const metaValue = (name: string) => (this.db.prepare('SELECT value FROM meta WHERE name = ?').get(name) as { value: number } | undefined)?.value ?? 0;
     const lastEvent = (this.db.prepare('SELECT max(rev) AS rev FROM events').get() as { rev: number | null }).rev ?? 0;
     this.rev = Math.max(metaValue('revision'), lastEvent);
@@ -56,6 +58,10 @@ export class SqliteStore implements Store {
       setMeta: this.db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value'),
       trim: this.db.prepare('DELETE FROM events WHERE rev <= ?'),
       revision: this.db.prepare("SELECT value FROM meta WHERE name = 'revision'"),
+      // A page at revision R: the objects unchanged since R, plus each changed key's state at R from the event log.
+      listAt: this.db.prepare('SELECT key, rev, body FROM objects WHERE key > ? AND key < ? AND rev <= ? ORDER BY key LIMIT ?'),
+      changedSince: this.db.prepare('SELECT DISTINCT key FROM events WHERE rev > ? AND key > ? AND key < ?'),
+      stateAt: this.db.prepare('SELECT rev, type, body FROM events WHERE key = ? AND rev <= ? ORDER BY rev DESC LIMIT 1'),
     };
   }
 
@@ -68,13 +74,37 @@ export class SqliteStore implements Store {
     return row ? withRevision(JSON.parse(row.body), row.rev) : undefined;
   }
 
-  async list(prefix: string, opts: { after?: string; limit?: number } = {}): Promise<ListPage> {
+  async list(prefix: string, opts: { after?: string; limit?: number; atRevision?: number } = {}): Promise<ListPage> {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : -1;
     const end = prefix + '\uffff';
+    if (opts.atRevision !== undefined && opts.atRevision < this.rev) return this.listAt(prefix, end, opts.after ?? '', limit, opts.atRevision);
     const rows = (opts.after ? this.q.listAfter.all(opts.after, end, limit === -1 ? -1 : limit + 1) : this.q.list.all(prefix, end, limit === -1 ? -1 : limit + 1)) as { key: string; rev: number; body: string }[];
     const more = limit !== -1 && rows.length > limit;
     const items = (more ? rows.slice(0, limit) : rows).map((r) => withRevision(JSON.parse(r.body), r.rev));
     return { items, revision: this.rev, continueAfter: more ? rows[limit - 1].key : undefined };
+  }
+
+  /**
+   * A page as the store was at `rev` (the apiserver's consistent paging: every page of a
+   * list reads the revision of its first page). Objects written since come from the
+   * event log, which holds every version back to the compaction point; older → Expired.
+   */
+  private listAt(prefix: string, end: string, after: string, limit: number, rev: number): ListPage {
+    if (rev < this.compacted) throw new StoreError('Expired', `revision ${rev} is compacted (history starts after ${this.compacted})`);
+    const from = after === '' ? prefix : after;
+    // Keys are ASCII, so "> prefix" misses no key of the prefix but the bare prefix, which is no object key.
+    const changed = (this.q.changedSince.all(rev, from, end) as { key: string }[]).map((r) => r.key);
+    const then: { key: string; rev: number; body: string }[] = [];
+    for (const key of changed) {
+      const st = this.q.stateAt.get(key, rev) as { rev: number; type: string; body: string } | undefined;
+      if (st && st.type !== 'DELETED') then.push({ key, rev: st.rev, body: st.body });
+    }
+    const want = limit === -1 ? -1 : limit + 1;
+    const unchanged = this.q.listAt.all(from, end, rev, want) as { key: string; rev: number; body: string }[];
+    const rows = [...unchanged, ...then].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const more = limit !== -1 && rows.length > limit;
+    const page = more ? rows.slice(0, limit) : rows;
+    return { items: page.map((r) => withRevision(JSON.parse(r.body), r.rev)), revision: rev, continueAfter: more ? page[limit - 1].key : undefined };
   }
 
   async create(key: string, object: Resource): Promise<Resource> {

@@ -1,8 +1,16 @@
 // Lists: one namespace or all, label/field selectors, limit/continue paging
 // over the store merged with the read-only file objects, in key order.
+// As the apiserver's chunked lists: every page reads the store as it was at
+// the first page's resourceVersion (the continue token carries it and the last
+// key), so writes between pages neither skip nor duplicate an object, nor show
+// a change made after the first page (SQLite: the rows unchanged since, plus
+// each changed object's state then from the event log; etcd: a read at that
+// revision). Once that revision is compacted away (SQLite keeps the last
+// 20,000 changes), a continue answers 410 Expired: start the list again.
+// Kubernetes mode reads its cache, newest state, in key order.
 import type { Resource } from '../../resources/types.ts';
 import { apiVersionOf } from '../../resources/kinds/index.ts';
-import { prefixString, type Store } from '../../store/types.ts';
+import { prefixString, StoreError, type Store } from '../../store/types.ts';
 import { ApiError } from './errors.ts';
 import type { Matcher } from './selectors.ts';
 import type { Objects, Target } from './objects.ts';
@@ -56,7 +64,15 @@ export async function listObjects(store: Store, objects: Objects, files: Map<str
   let more = false;
   const chunk = Number.isFinite(limit) ? Math.max(limit, 50) : 0;
   for (;;) {
-    const page = await store.list(prefix, { after, limit: chunk, atRevision: rv });
+    let page;
+    try {
+      page = await store.list(prefix, { after, limit: chunk, atRevision: rv });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'Expired') {
+        throw new ApiError('Expired', 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+      throw err;
+    }
     rv ??= page.revision;
     const storeEntries = page.items.map((r) => ({ key: keyOf(prefix, r, t), r }));
     const upTo = page.continueAfter;
