@@ -18,6 +18,7 @@ export type GatewayReplyName =
   | 'payloadTooLarge'
   | 'headersTooLarge'
   | 'rbacDenied'
+  | 'botDetected'
   | 'clientAddressMissing'
   | 'policyMisconfigured'
   | 'noValidBackend'
@@ -49,6 +50,8 @@ const CATALOGUE: Record<GatewayReplyName, Reply> = {
   payloadTooLarge: reply(413, 'payload too large\n', TEXT, closing),
   headersTooLarge: reply(431, 'request headers too large', TEXT, closing),
   rbacDenied: reply(403, 'RBAC: access denied', ENVOY_TEXT),
+  // Kong's bot-detection answer.
+  botDetected: reply(403, '{"message":"Forbidden"}', 'application/json; charset=utf-8'),
   // ClientTrafficPolicy clientIPDetection.customHeader with failClosed: no usable client address.
   clientAddressMissing: reply(403, 'client address not found\n'),
   policyMisconfigured: reply(500, 'policy misconfigured\n', ENVOY_TEXT),

@@ -22,6 +22,7 @@ const LOADERS: Loaders = {
   globalRateLimit: async () => (await import('./rate-limit.ts')).globalRateLimit,
   faultInjection: async () => (await import('./fault-injection.ts')).faultInjection,
   cors: async () => (await import('./cors.ts')).cors,
+  botDetection: async () => (await import('./bot-detection.ts')).botDetection,
   extAuth: async () => (await import('./ext-auth.ts')).egExtAuth,
   anyOfAuthentication: async () => (await import('./any-of-authentication.ts')).anyOfAuthentication,
   apiKeyAuth: async () => (await import('./api-key-auth.ts')).apiKeyAuth,

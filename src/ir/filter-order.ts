@@ -15,7 +15,7 @@ export const FILTER_ORDER = [
   'cors',
   // 3. access control
   // 'ipAccess',
-  // 'botDetection',
+  'botDetection',
   // 4. authentication (Envoy Gateway's own order within its policies)
   'mtlsPeer',
   // Envoy Gateway's SecurityPolicy authentication runs before Istio's RequestAuthentication:

@@ -9,7 +9,7 @@ import type { IRHeaderModifier } from './types.ts';
 import type { IstioAuthorizationConfig, IstioRequestAuthenticationConfig } from './istio.ts';
 import type { IRRateLimit } from './rate-limit.ts';
 import type { IRFaultInjection } from './fault-injection.ts';
-import type { AnyOfAuthenticationConfig, ApiKeyAuthConfig, BasicAuthConfig, CorsConfig, EgAuthorizationConfig, EgExtAuthConfig, EgJwtConfig } from './security-policy.ts';
+import type { AnyOfAuthenticationConfig, ApiKeyAuthConfig, BasicAuthConfig, BotDetectionConfig, CorsConfig, EgAuthorizationConfig, EgExtAuthConfig, EgJwtConfig } from './security-policy.ts';
 
 /** A policy that failed to translate: its routes answer 500 rather than run unprotected. */
 export interface FailClosedConfig {
@@ -35,6 +35,7 @@ export interface IRFilterConfigs {
   globalRateLimit: IRRateLimit;
   // Envoy Gateway SecurityPolicy (src/ir/security-policy.ts)
   cors: CorsConfig;
+  botDetection: BotDetectionConfig;
   extAuth: EgExtAuthConfig;
   anyOfAuthentication: AnyOfAuthenticationConfig;
   apiKeyAuth: ApiKeyAuthConfig;

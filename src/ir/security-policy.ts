@@ -90,3 +90,13 @@ export type AnyOfMethod =
 export interface AnyOfAuthenticationConfig {
   methods: AnyOfMethod[];
 }
+
+/** Portcullis extension (Kong's bot-detection): User-Agent rules, RE2 patterns searched in the header. */
+export interface BotDetectionConfig {
+  /** Apply the built-in list of crawlers and scripted clients (src/filters/bot-detection.ts). */
+  builtInRules: boolean;
+  /** A User-Agent matching one of these is never a bot (wins over deny and the built-in list). */
+  allow: string[];
+  /** A User-Agent matching one of these is a bot. */
+  deny: string[];
+}

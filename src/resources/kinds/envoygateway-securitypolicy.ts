@@ -8,6 +8,7 @@ import { BACKEND_OBJECT_REFERENCE, GROUP, KIND, OBJECT_NAME, SECRET_OBJECT_REFER
 import { POLICY_TARGET_FIELDS, checkPolicyTargets } from './envoygateway-policy-targets.ts';
 import { checkUniqueBy, has, isIPOrCIDR, list, parseGoDuration } from './check-helpers.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
+import { regexError } from '../../match/regex.ts';
 
 const NON_EMPTY = str({ minLength: 1 });
 const NAMES = arr(NON_EMPTY, { minItems: 1 });
@@ -174,6 +175,17 @@ export function checkSecurityPolicy(sp: any, out: ValidationIssue[]): void {
       if (e) out.push({ path: [...at, 'cors', 'allowOrigins', i], message: e });
     });
     checkDuration(spec.cors.maxAge, [...at, 'cors', 'maxAge'], out);
+  }
+
+  const bots = spec.portcullis?.botDetection;
+  if (bots !== undefined) {
+    // RE2, as the router's regexes: no user pattern can stall the event loop.
+    for (const field of ['allow', 'deny'] as const) {
+      list(bots[field]).forEach((p, i) => {
+        const e = typeof p === 'string' ? regexError(p) : undefined;
+        if (e) out.push({ path: [...at, 'portcullis', 'botDetection', field, i], message: e });
+      });
+    }
   }
 
   if (has(spec, 'apiKeyAuth')) {

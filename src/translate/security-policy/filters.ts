@@ -214,7 +214,8 @@ export function translateSecurityPolicy(idx: ResourceIndex, policy: LoadedResour
   try {
     if (spec.oidc) throw new Invalid('oidc is not served yet by this version: the routes answer 500 rather than run without the login it asks for');
     if (spec.cors) filters.push({ type: 'cors', origin, config: corsFilter(spec.cors) });
-    if (spec.portcullis?.botDetection) throw new Invalid('portcullis.botDetection is not served yet by this version');
+    const bots = spec.portcullis?.botDetection;
+    if (bots) filters.push({ type: 'botDetection', origin, config: { builtInRules: bots.builtInRules ?? true, allow: bots.allow ?? [], deny: bots.deny ?? [] } });
     if (spec.extAuth) filters.push({ type: 'extAuth', origin, config: extAuthFilter(idx, policy, spec.extAuth, notServed) });
     const methods: AnyOfMethod[] = [];
     if (spec.apiKeyAuth) methods.push({ type: 'apiKeyAuth', config: apiKeyFilter(idx, policy, spec.apiKeyAuth) });
