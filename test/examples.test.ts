@@ -304,4 +304,106 @@ function describeExamples(): void {
     assert.equal(aborted + got.filter((s) => s === 200).length, 200);
     assert.ok(aborted >= 70 && aborted <= 130, `${aborted}/200 aborted for 50 %`);
   });
+  // The quickstart host of Envoy Gateway's task pages.
+  const www = (path: string, headers: Record<string, string> = {}) => get(path, { host: 'www.example.com', ...headers });
+  const backendOf = async (path: string, headers: Record<string, string> = {}) => String((await www(path, headers)).headers['x-backend']);
+  /** Ask until `ok` holds for `n` answers in a row (a check's verdict takes a few intervals), within `ms`. */
+  const until = async (what: string, ms: number, n: number, ok: () => Promise<boolean>) => {
+    const deadline = Date.now() + ms;
+    for (let streak = 0; streak < n;) {
+      if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+      if (await ok()) streak++;
+      else {
+        streak = 0;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+
+  test('examples/traffic/circuit-breaker.yaml: past 10 in flight, 503 at once', async () => {
+    await serve('traffic/circuit-breaker.yaml');
+    const t0 = Date.now();
+    const answers = await Promise.all(Array.from({ length: 30 }, async () => {
+      const r = await www('/?delay=1s');
+      return { status: r.status, ms: Date.now() - t0, overloaded: r.headers['x-envoy-overloaded'] };
+    }));
+    const ok = answers.filter((a) => a.status === 200);
+    const over = answers.filter((a) => a.status === 503);
+    assert.equal(ok.length, 10, JSON.stringify(answers.map((a) => a.status)));
+    assert.equal(over.length, 20);
+    assert.ok(over.every((a) => a.overloaded === 'true' && a.ms < 900), 'the overflow is answered at once, not after the slow backend');
+    assert.ok(ok.every((a) => a.ms >= 1000), 'the 10 admitted waited for the backend');
+  });
+
+  test('examples/traffic/retry.yaml: a 500 is retried 5 times', async () => {
+    await serve('traffic/retry.yaml');
+    const before = v1!.requests;
+    const r = await www('/status/500');
+    assert.equal(r.status, 500);
+    assert.equal(v1!.requests - before, 6, 'the first attempt and 5 retries');
+    assert.equal((await www('/get')).status, 200);
+    assert.equal(v1!.requests - before, 7, 'a 200 is not retried');
+    const port = (inst!.admin.address() as { port: number }).port;
+    const metrics = await (await request(`http://127.0.0.1:${port}/metrics`)).body.text();
+    assert.match(metrics, /^portcullis_upstream_retries_total\{backend="Service\/default\/backend:3000"\} 5$/m);
+  });
+
+  test('examples/traffic/load-balancing.yaml: each policy of the task page over two replicas', async () => {
+    await serve('traffic/load-balancing.yaml');
+    const seq = async (path: string, n: number, headers: Record<string, string> = {}) => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) out.push(await backendOf(path, headers));
+      return out;
+    };
+    const round = await seq('/round', 10);
+    assert.deepEqual(round.filter((b, i) => b !== round[i % 2]), [], `RoundRobin alternates: ${round}`);
+    assert.deepEqual([...new Set(round)].sort(), ['v1', 'v2']);
+    const random = await seq('/random', 100);
+    const v1s = random.filter((b) => b === 'v1').length;
+    assert.ok(v1s >= 25 && v1s <= 75, `Random: v1 got ${v1s}/100`);
+    assert.deepEqual([...new Set(await seq('/least', 40))].sort(), ['v1', 'v2'], 'LeastRequest: both replicas');
+    assert.equal(new Set(await seq('/source', 20)).size, 1, 'SourceIP: one client, one replica');
+    assert.equal(new Set(await seq('/header', 20, { FooBar: '1.2.3.4' })).size, 1, 'Header: one value, one replica');
+    const spread = new Set<string>();
+    for (let i = 0; i < 20; i++) spread.add(await backendOf('/header', { FooBar: `10.0.0.${i}` }));
+    assert.deepEqual([...spread].sort(), ['v1', 'v2'], 'Header: other values, other replicas');
+    const fresh = await www('/cookie');
+    const cookie = String(fresh.headers['set-cookie']);
+    assert.match(cookie, /^FooBar="?[0-9a-f]+"?; Max-Age=60; .*SameSite=Strict/);
+    assert.match(cookie, /HttpOnly/);
+    const jar = cookie.split(';')[0];
+    assert.equal(new Set(await seq('/cookie', 10, { cookie: jar })).size, 1, 'Cookie: the same cookie, the same replica');
+  });
+
+  test('examples/traffic/active-health-check.yaml: a replica failing its checks leaves rotation and comes back', async () => {
+    await serve('traffic/active-health-check.yaml');
+    const both = new Set<string>();
+    for (let i = 0; i < 6; i++) both.add(await backendOf('/get'));
+    assert.deepEqual([...both].sort(), ['v1', 'v2']);
+    const health = (status: number) => request(`http://127.0.0.1:${P.v2}/healthz?status=${status}`, { method: 'POST' }).then((r) => r.body.text());
+    try {
+      assert.equal(await health(503), 'unhealthy\n', 'the README/Try command flips it');
+      await until('v2 out of rotation', 8000, 8, async () => (await backendOf('/get')) === 'v1');
+      assert.equal((await request(`http://127.0.0.1:${P.v2}/get`)).statusCode, 200, 'v2 still serves: the check took it out');
+      await health(200);
+      await until('v2 back in rotation', 5000, 1, async () => (await backendOf('/get')) === 'v2');
+    } finally {
+      v2!.health = 200;
+    }
+  });
+
+  // Last: it stops the "active" echo backend (v1), as the task page stops its server.
+  test('examples/traffic/passive-health-check.yaml (the Failover task): the fallback Backend answers once the active one fails', async () => {
+    await serve('traffic/passive-health-check.yaml');
+    const tenActive = [];
+    for (let i = 0; i < 10; i++) tenActive.push(await backendOf('/test'));
+    assert.deepEqual(tenActive, Array(10).fill('v1'), 'everything goes to the active Backend');
+    await v1!.close();
+    v1 = undefined;
+    const first = await www('/test');
+    assert.ok(first.status >= 500, `the first request after the failure fails (${first.status})`);
+    const after = [];
+    for (let i = 0; i < 9; i++) after.push(await backendOf('/test'));
+    assert.deepEqual(after, Array(9).fill('v2'), 'then the passive (fallback) Backend answers');
+  });
 }

@@ -11,6 +11,7 @@
 // 19 MiB resident with its @opentelemetry/api): it sends these snapshots to
 // the primary, whose prom-client sums them (src/workers/metrics-aggregate.ts).
 import { stateStats } from '../state/registry.ts';
+import { retryCounts } from '../upstream/retry-counts.ts';
 
 /** One sample as prom-client's Registry reads it. */
 export interface Sample {
@@ -178,6 +179,22 @@ class StoreErrorCounter implements MetricLike {
   reset(): void {}
 }
 
+/** Retries (another attempt after a retriable answer or failure), by backend, read from the upstream retry counts at scrape time. */
+class RetryCounter implements MetricLike {
+  readonly type = 'counter' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name = 'portcullis_upstream_retries_total';
+  readonly help = 'Retried upstream attempts (BackendTrafficPolicy / HTTPRoute retry), by backend';
+
+  async get(): Promise<MetricSnapshot> {
+    const values: Sample[] = [];
+    for (const [backend, value] of retryCounts()) values.push({ labels: { backend }, value });
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {}
+}
+
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Everything a serving process counts: what the data plane writes to, and what /metrics reads. */
@@ -186,7 +203,7 @@ export class DataPlaneMetrics {
   readonly duration = new RouteHistogram('portcullis_request_duration_seconds', 'Time from request to response end, by route', BUCKETS);
   readonly upstreamErrors = new PairCounter('portcullis_upstream_errors_total', 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', ['backend', 'kind']);
   readonly dryRunDecisions = new PairCounter('portcullis_dry_run_decisions_total', 'Would-be decisions of dry-run (istio.io/dry-run) policies, never enforced, by policy and decision', ['policy', 'decision']);
-  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, new StoreErrorCounter()];
+  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, new StoreErrorCounter(), new RetryCounter()];
 
   observeRequest(route: string, status: number, seconds: number): void {
     this.requests.inc(route, status);

@@ -4,7 +4,12 @@ import { parse, positiveInt } from './args.ts';
 const HELP = `Usage: portcullis echo [--port 9081] [--host 127.0.0.1] [--name v1]
 
 Starts the demo backend: it answers every request with a JSON description of
-what it received, and an x-backend header with its name.
+what it received, and an x-backend header with its name. On command it
+misbehaves, as the backend of Envoy Gateway's traffic task pages does:
+
+  GET  /status/500          answers that status
+  GET  /anything?delay=10s  answers after that long (at most 60s)
+  GET  /healthz             200, or the status set by POST /healthz?status=503
 `;
 
 export async function echoCommand(argv: string[]): Promise<number | undefined> {

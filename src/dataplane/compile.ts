@@ -39,7 +39,11 @@ export interface CompiledBackend {
 }
 
 export type CompiledAction =
-  | { type: 'proxy'; backends: CompiledBackend[]; totalWeight: number; rewrite?: IRUrlRewrite; mirrors: { cluster: Cluster | null; percent: number }[] }
+  | {
+    type: 'proxy'; backends: CompiledBackend[]; totalWeight: number; rewrite?: IRUrlRewrite; mirrors: { cluster: Cluster | null; percent: number }[];
+    /** With fallback Backends among the others: the rule's traffic goes to `primary` while one of them has a healthy replica. */
+    failover?: { primary: CompiledBackend[]; primaryWeight: number; fallback: CompiledBackend[]; fallbackWeight: number };
+  }
   | IRRedirectAction
   /** The direct response's answer, built once per snapshot. */
   | (IRDirectResponseAction & { reply: Reply });
@@ -160,12 +164,16 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
         replayBytes: upstream.replayBytes,
       };
     });
+    const primary = backends.filter((b) => !b.cluster?.ir.fallback);
+    const fallback = backends.filter((b) => b.cluster?.ir.fallback);
+    const sum = (list: CompiledBackend[]) => list.reduce((s, b) => s + b.weight, 0);
     return {
       type: 'proxy',
       backends,
-      totalWeight: backends.reduce((s, b) => s + b.weight, 0),
+      totalWeight: sum(backends),
       rewrite: a.rewrite,
       mirrors: a.mirrors.map((m) => ({ cluster: clusterFor(m.backend), percent: m.percent })),
+      ...(primary.length > 0 && fallback.length > 0 ? { failover: { primary, primaryWeight: sum(primary), fallback, fallbackWeight: sum(fallback) } } : {}),
     };
   };
 

@@ -262,10 +262,17 @@ function failed(ctx: DecidedRequest, err: unknown): DecidedRequest {
 }
 
 export function pickBackend(a: ProxyAction): CompiledBackend | undefined {
-  const list = a.backends;
+  const f = a.failover;
+  if (f === undefined) return weighted(a.backends, a.totalWeight);
+  // Envoy Gateway's fallback Backends (a lower priority): used once no other backend has a healthy replica.
+  for (const b of f.primary) if (b.weight > 0 && b.balancer !== null && b.balancer.healthyCount() > 0) return weighted(f.primary, f.primaryWeight);
+  return weighted(f.fallback, f.fallbackWeight);
+}
+
+function weighted(list: readonly CompiledBackend[], totalWeight: number): CompiledBackend | undefined {
   if (list.length === 1) return list[0].weight > 0 ? list[0] : undefined;
-  if (a.totalWeight <= 0) return undefined;
-  let r = Math.random() * a.totalWeight;
+  if (totalWeight <= 0) return undefined;
+  let r = Math.random() * totalWeight;
   for (let i = 0; i < list.length; i++) {
     r -= list[i].weight;
     if (r < 0) return list[i];

@@ -245,6 +245,8 @@ export interface IRBackend {
   tls?: { sni?: string; caPem?: string; insecureSkipVerify?: boolean };
   /** 'h2': HTTP/2 to the endpoints — prior knowledge (h2c) without tls, ALPN with it (GRPCRoute, appProtocol h2c). Absent: HTTP/1.1. */
   protocol?: 'h2';
+  /** Envoy Gateway Backend `fallback: true`: gets a route rule's traffic only while its other backends have no healthy replica. */
+  fallback?: boolean;
 }
 
 export interface IREndpoint {

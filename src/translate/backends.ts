@@ -122,6 +122,7 @@ interface EgBackendSpec {
   endpoints?: ({ fqdn?: { hostname: string; port: number }; ip?: { address: string; port: number }; unix?: { path: string } })[];
   appProtocols?: string[];
   tls?: { insecureSkipVerify?: boolean; sni?: string };
+  fallback?: boolean;
 }
 
 function resolveEgBackend(idx: ResourceIndex, namespace: string, ref: BackendRefInput): BackendResolution {
@@ -137,5 +138,6 @@ function resolveEgBackend(idx: ResourceIndex, namespace: string, ref: BackendRef
   const id = `Backend/${namespace}/${ref.name}`;
   const backend: IRBackend = { id, source: id, labels: be.resource.metadata.labels ?? {}, namespace, endpoints };
   if (spec.tls) backend.tls = { sni: spec.tls.sni, insecureSkipVerify: spec.tls.insecureSkipVerify };
+  if (spec.fallback === true) backend.fallback = true;
   return { ok: true, resource: be, backend: spec.appProtocols?.includes(EG_H2C_APP_PROTOCOL) ? speakHttp2(backend) : backend };
 }

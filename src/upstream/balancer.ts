@@ -132,6 +132,8 @@ export class Balancer {
   private rr = 0;
   /** Some replica in rotation is still ramping up until then. */
   private slowUntil = 0;
+  /** Replicas not ejected and not failing active checks, at the last rebuild. */
+  private healthy = 0;
 
   /** The route rule's own pools (circuitBreaker.maxRequestsPerConnection, timeout.tcp.connectTimeout). */
   private readonly own: Cluster | undefined;
@@ -166,6 +168,15 @@ export class Balancer {
     return this.state;
   }
 
+  /** Replicas in rotation by their health (not counting panic mode): 0 sends a rule's traffic to its fallback Backends. */
+  healthyCount(): number {
+    const s = this.state;
+    if (s === undefined) return this.all.length;
+    if (s.nextExpiry !== Infinity && Date.now() >= s.nextExpiry) s.sweep(Date.now());
+    if (s.version !== this.seen) this.rebuild();
+    return this.healthy;
+  }
+
   private rebuild(): void {
     const s = this.state;
     if (s) {
@@ -178,6 +189,7 @@ export class Balancer {
         live.push(this.all[i]);
         recs.push(r);
       }
+      this.healthy = live.length;
       // Panic: too few healthy replicas, balance over all of them.
       if (live.length * 100 < this.panicThreshold * this.all.length) {
         this.live = this.all as Member[];

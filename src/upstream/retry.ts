@@ -8,6 +8,7 @@
 import type { Dispatcher } from 'undici';
 import type { IRRetry } from '../ir/traffic.ts';
 import { breakerState, type BreakerState } from '../state/breakers.ts';
+import { countRetry } from './retry-counts.ts';
 import { AttemptController, UpstreamRefused, type UpstreamDecoratorBuilder, type UpstreamDispatch, type UpstreamRequest } from './decorators.ts';
 
 /** Body kept for another attempt (Envoy buffers up to its per-request buffer limit). */
@@ -45,8 +46,10 @@ class RetryHandler implements Dispatcher.DispatchHandler {
   #abandoned = new Set<Dispatcher.DispatchController>();
   #timer: NodeJS.Timeout | undefined;
   #retrying = false;
+  #backend: string;
 
-  constructor(req: UpstreamRequest, down: Dispatcher.DispatchHandler, next: UpstreamDispatch, policy: IRRetry, statuses: ReadonlySet<number>, breaker: BreakerState | undefined, maxParallel: number) {
+  constructor(req: UpstreamRequest, down: Dispatcher.DispatchHandler, next: UpstreamDispatch, policy: IRRetry, statuses: ReadonlySet<number>, breaker: BreakerState | undefined, maxParallel: number, backend: string) {
+    this.#backend = backend;
     this.#req = req;
     this.#down = down;
     this.#next = next;
@@ -127,6 +130,7 @@ class RetryHandler implements Dispatcher.DispatchHandler {
       this.#retrying = true;
     }
     this.#attempt++;
+    countRetry(this.#backend);
     // A connection that failed before the request started comes without a controller: nothing to abandon.
     if (c) {
       this.#abandoned.add(c);
@@ -159,9 +163,10 @@ export const retries: UpstreamDecoratorBuilder = (route, ref) => {
   const cb = route.traffic?.circuitBreaker;
   const breaker = cb ? breakerState(`${cb.policy}|${route.id}|${ref.backend}`) : undefined;
   const maxParallel = cb?.maxParallelRetries ?? Infinity;
+  const backend = ref.backend ?? '';
   return {
     name: 'retry',
     replayBytes: RETRY_REPLAY_BYTES,
-    intercept: (next) => (req, handler) => new RetryHandler(req, handler, next, policy, statuses, breaker, maxParallel).start(),
+    intercept: (next) => (req, handler) => new RetryHandler(req, handler, next, policy, statuses, breaker, maxParallel, backend).start(),
   };
 };

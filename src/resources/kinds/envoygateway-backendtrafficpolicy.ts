@@ -10,6 +10,7 @@ import { list, has } from './check-helpers.ts';
 import { regexError } from '../../match/regex.ts';
 import type { ValidationIssue } from './issues.ts';
 import { parseCidr } from '../../authz/ip-match.ts';
+import { POLICY_TARGET_WITH_NAMESPACE } from './envoygateway-policy-targets.ts';
 
 const TARGET_REF: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, sectionName: SECTION_NAME }, ['group', 'kind', 'name']);
 const TARGET_SELECTOR: Schema = obj({ group: GROUP, kind: KIND, ...(LABEL_SELECTOR.properties as Record<string, Schema>) }, ['kind']);
@@ -146,7 +147,7 @@ const RESPONSE_OVERRIDE: Schema = obj({
 export const backendTrafficPolicySchema: Schema = resourceSchema({
   fields: {
     spec: obj({
-      targetRef: TARGET_REF,
+      targetRef: POLICY_TARGET_WITH_NAMESPACE,
       targetRefs: arr(TARGET_REF, { maxItems: 16 }),
       targetSelectors: arr(TARGET_SELECTOR, { maxItems: 16 }),
       rateLimit: RATE_LIMIT,
@@ -167,6 +168,11 @@ export function checkBackendTrafficPolicy(p: any, out: ValidationIssue[]): void 
   const spec = p.spec ?? {};
   if (!has(spec, 'targetRef') && list(spec.targetRefs).length === 0 && list(spec.targetSelectors).length === 0) {
     out.push({ path: ['spec'], message: 'either targetRef, targetRefs or targetSelectors must be set' });
+  }
+  // The deprecated targetRef still has a namespace (task pages set it): a policy reaches only its own namespace.
+  const ns = p.metadata?.namespace ?? 'default';
+  if (has(spec.targetRef ?? {}, 'namespace') && spec.targetRef.namespace !== ns) {
+    out.push({ path: ['spec', 'targetRef', 'namespace'], message: `a BackendTrafficPolicy can only target resources in its own namespace (${ns})` });
   }
   for (const [i, t] of list(spec.targetRefs).entries()) {
     if (!['Gateway', 'HTTPRoute', 'GRPCRoute'].includes(t.kind)) out.push({ path: ['spec', 'targetRefs', i, 'kind'], message: 'a BackendTrafficPolicy targets a Gateway, HTTPRoute or GRPCRoute' });
