@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startGateway, gatewayYaml, type TestGateway } from './helpers/gateway.ts';
-import { prefixRouteYaml } from './helpers/replicas.ts';
+import { prefixRouteYaml } from './helpers/yaml.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { validateResource } from '../src/resources/validate.ts';

@@ -8,6 +8,7 @@ import { clientFromXff } from '../src/dataplane/decide.ts';
 import { startGateway, gatewayYaml, routeTo, trustProxies, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { backendYaml, routeYaml, prefixRule } from './helpers/yaml.ts';
 
 test('the Nth address from the right of X-Forwarded-For, as Envoy xff_num_trusted_hops', () => {
   const xff = '203.0.113.128, 203.0.113.10, 203.0.113.1';
@@ -28,19 +29,8 @@ let port: number;
 before(async () => {
   [up, dest] = await Promise.all([startUpstream('up'), startUpstream('dest')]);
   port = await freePort();
-  const yaml = gatewayYaml(port, { up: up.port }, routeTo('up') + `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: dest, namespace: default, labels: { app: dest } }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${dest.port} } }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: dest, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ matches: [{ path: { type: PathPrefix, value: /dest } }], backendRefs: [${beRef('dest')}] }]
----
+  const yaml = gatewayYaml(port, { up: up.port }, routeTo('up') + backendYaml('dest', [dest.port], '', { app: 'dest' }) +
+    routeYaml('dest', prefixRule('/dest', 'dest')) + `---
 # A policy that selects the backend: the request crosses the destination hop too.
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

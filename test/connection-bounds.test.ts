@@ -12,6 +12,7 @@ import { Agent, request } from 'undici';
 import { startGateway, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { gatewayDoc, httpListener, httpsListener, tlsSecretYaml, backendYaml } from './helpers/yaml.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
 import { DEFAULT_CONNECTION, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 
@@ -32,33 +33,12 @@ let ca: RootCa;
 let tlsPort: number;
 let httpPort: number;
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 before(async () => {
   ca = await makeCa();
   up = await startUpstream('up');
   [tlsPort, httpPort] = [await freePort(), await freePort()];
   const cert = await issueLocalhostCert(ca);
-  const yaml = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  listeners:
-    - { name: https, protocol: HTTPS, port: ${tlsPort}, tls: { certificateRefs: [{ name: cert }] } }
-    - { name: http, protocol: HTTP, port: ${httpPort} }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(cert.certPem)}, tls.key: ${b64(cert.keyPem)} }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${up.port} } }] }
-${routeTo('up')}`;
+  const yaml = gatewayDoc([httpsListener('https', tlsPort), httpListener(httpPort)]) + tlsSecretYaml('cert', cert) + backendYaml('up', [up.port]) + routeTo('up');
   gw = await startGateway(yaml, { translate: { ...DEFAULT_TRANSLATE_OPTIONS, connection: { ...DEFAULT_CONNECTION, requestHeadersTimeoutMs: HEAD_MS, idleTimeoutMs: IDLE_MS } } });
 });
 

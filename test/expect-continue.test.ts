@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startGateway, beRef, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { gatewayDoc, httpListener, httpsListener, tlsSecretYaml, backendYaml, routeYaml } from './helpers/yaml.ts';
 import { DEFAULT_LIMITS, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
 
@@ -28,8 +29,6 @@ let httpPort: number;
 let httpsPort: number;
 /** What the backend saw of each upload: byte count and whether an Expect header reached it. */
 const seen: { bytes: number; expect: string | undefined }[] = [];
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 before(async () => {
   ca = await makeCa();
@@ -52,35 +51,10 @@ before(async () => {
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', () => resolve()));
   const upPort = (upstream.address() as AddressInfo).port;
   [httpPort, httpsPort] = [await freePort(), await freePort()];
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners:
-    - { name: http, protocol: HTTP, port: ${httpPort} }
-    - { name: https, protocol: HTTPS, port: ${httpsPort}, tls: { certificateRefs: [{ name: cert }] } }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(cert.certPem)}, tls.key: ${b64(cert.keyPem)} }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${upPort} } }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /old } }]
-      filters: [{ type: RequestRedirect, requestRedirect: { hostname: new.example.com, statusCode: 301 } }]
-    - backendRefs: [${beRef('up')}]
-`, { translate: { ...DEFAULT_TRANSLATE_OPTIONS, limits: { ...DEFAULT_LIMITS, maxBodyBytes: LIMIT } } });
+  gw = await startGateway(gatewayDoc([httpListener(httpPort), httpsListener('https', httpsPort)]) + tlsSecretYaml('cert', cert) + backendYaml('up', [upPort]) +
+    routeYaml('r', `- matches: [{ path: { type: PathPrefix, value: /old } }]
+  filters: [{ type: RequestRedirect, requestRedirect: { hostname: new.example.com, statusCode: 301 } }]
+- backendRefs: [${beRef('up')}]`), { translate: { ...DEFAULT_TRANSLATE_OPTIONS, limits: { ...DEFAULT_LIMITS, maxBodyBytes: LIMIT } } });
 });
 
 after(async () => {

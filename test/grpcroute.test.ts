@@ -9,6 +9,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Agent, request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { gatewayDoc, httpsListener, tlsSecretYaml, backendYaml, beRef, routeYaml, policyYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
 
 const HOST = 'grpc.example.com';
@@ -66,8 +67,6 @@ let client: grpc.Client;
 let token: string;
 let tlsPort: number;
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 before(async () => {
   ca = await makeCa();
   [v1, v2] = await Promise.all([startReplica('v1'), startReplica('v2')]);
@@ -76,82 +75,28 @@ before(async () => {
   const pair = await generateKeyPair('RS256');
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] });
   token = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISS).setExpirationTime('1h').sign(pair.privateKey);
-  const backend = (name: string, port: number) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: ${name}, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${port} } }] }
-`;
-  const ref = (name: string) => `{ group: gateway.envoyproxy.io, kind: Backend, name: ${name} }`;
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners:
-    - name: https
-      protocol: HTTPS
-      port: ${tlsPort}
-      tls: { certificateRefs: [{ name: cert }] }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(cert.certPem)}, tls.key: ${b64(cert.keyPem)} }
-${backend('v1', v1.port)}${backend('v2', v2.port)}${backend('gone', await freePort())}---
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: { name: greeter, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  hostnames: [${HOST}]
-  rules:
-    - matches: [{ method: { service: demo.v1.Greeter, method: Echo }, headers: [{ name: x-version, value: v2 }] }]
-      backendRefs: [${ref('v2')}]
-    - matches: [{ method: { service: demo.v1.Greeter } }]
-      backendRefs: [${ref('v1')}]
-    - matches: [{ method: { type: RegularExpression, service: 'demo\\.v1\\.Adm[a-z]+', method: 'Re.*' } }]
-      backendRefs: [${ref('v2')}]
-    - matches: [{ method: { service: demo.v1.Broken } }]
-      backendRefs: [${ref('gone')}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: { name: secure, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  hostnames: [${HOST}]
-  rules: [{ matches: [{ method: { service: demo.v1.Secure } }], backendRefs: [${ref('v1')}] }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: { name: limited, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  hostnames: [${HOST}]
-  rules: [{ matches: [{ method: { service: demo.v1.Limited } }], backendRefs: [${ref('v1')}] }]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: jwt, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: GRPCRoute, name: secure }]
-  jwt:
-    providers:
-      - name: example
-        issuer: ${ISS}
-        localJWKS: { type: Inline, inline: '${jwks}' }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: limit, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: GRPCRoute, name: limited }]
-  rateLimit:
-    type: Local
-    local:
-      rules: [{ limit: { requests: 1, unit: Hour } }]
-`);
+  const grpcRoute = (name: string, rules: string) => routeYaml(name, rules, { kind: 'GRPCRoute', hostnames: [HOST] });
+  gw = await startGateway(gatewayDoc([httpsListener('https', tlsPort)]) + tlsSecretYaml('cert', cert) +
+    backendYaml('v1', [v1.port]) + backendYaml('v2', [v2.port]) + backendYaml('gone', [await freePort()]) +
+    grpcRoute('greeter', `- matches: [{ method: { service: demo.v1.Greeter, method: Echo }, headers: [{ name: x-version, value: v2 }] }]
+  backendRefs: [${beRef('v2')}]
+- matches: [{ method: { service: demo.v1.Greeter } }]
+  backendRefs: [${beRef('v1')}]
+- matches: [{ method: { type: RegularExpression, service: 'demo\\.v1\\.Adm[a-z]+', method: 'Re.*' } }]
+  backendRefs: [${beRef('v2')}]
+- matches: [{ method: { service: demo.v1.Broken } }]
+  backendRefs: [${beRef('gone')}]`) +
+    grpcRoute('secure', `- { matches: [{ method: { service: demo.v1.Secure } }], backendRefs: [${beRef('v1')}] }`) +
+    grpcRoute('limited', `- { matches: [{ method: { service: demo.v1.Limited } }], backendRefs: [${beRef('v1')}] }`) +
+    policyYaml('SecurityPolicy', 'jwt', 'GRPCRoute/secure', `jwt:
+  providers:
+    - name: example
+      issuer: ${ISS}
+      localJWKS: { type: Inline, inline: '${jwks}' }`) +
+    policyYaml('BackendTrafficPolicy', 'limit', 'GRPCRoute/limited', `rateLimit:
+  type: Local
+  local:
+    rules: [{ limit: { requests: 1, unit: Hour } }]`));
   client = new grpc.Client(`127.0.0.1:${tlsPort}`, grpc.credentials.createSsl(Buffer.from(ca.certPem)), {
     'grpc.ssl_target_name_override': HOST,
     'grpc.default_authority': HOST,

@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import { startGateway, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { gatewayDoc, httpListener, httpsListener, tlsSecretYaml, backendYaml, routeYaml, policyYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
 import { send } from './helpers/istio-e2e.ts';
 import { normalizeAuthority, requestAuthority } from '../src/dataplane/authority.ts';
@@ -19,8 +20,6 @@ let port: number;
 let tlsPort: number;
 let ca: RootCa;
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 before(async () => {
   ca = await makeCa();
   admin = await startUpstream('admin');
@@ -28,56 +27,12 @@ before(async () => {
   port = await freePort();
   tlsPort = await freePort();
   const cert = await issueServerCert(ca, { hostnames: ['admin.example.com', 'www.example.com'] });
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners:
-    - { name: http, protocol: HTTP, port: ${port} }
-    - name: https
-      protocol: HTTPS
-      port: ${tlsPort}
-      tls: { certificateRefs: [{ name: cert }] }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(cert.certPem)}, tls.key: ${b64(cert.keyPem)} }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: admin, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${admin.port} } }] }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: public, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${pub.port} } }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: admin, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  hostnames: [admin.example.com]
-  rules: [{ backendRefs: [${beRef('admin')}] }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: public, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ backendRefs: [${beRef('public')}] }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: no-admin-vhost, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  action: DENY
-  rules: [{ to: [{ operation: { hosts: ["admin.example.com", "admin.example.com:*"] } }] }]
-`);
+  gw = await startGateway(gatewayDoc([httpListener(port), httpsListener('https', tlsPort)]) + tlsSecretYaml('cert', cert) +
+    backendYaml('admin', [admin.port]) + backendYaml('public', [pub.port]) +
+    routeYaml('admin', `- { backendRefs: [${beRef('admin')}] }`, { hostnames: ['admin.example.com'] }) +
+    routeYaml('public', `- { backendRefs: [${beRef('public')}] }`) +
+    policyYaml('AuthorizationPolicy', 'no-admin-vhost', 'Gateway/gw', `action: DENY
+rules: [{ to: [{ operation: { hosts: ["admin.example.com", "admin.example.com:*"] } }] }]`));
 });
 
 after(async () => {

@@ -9,6 +9,7 @@ import { Agent, request } from 'undici';
 import { startGateway, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { gatewayDoc, tlsSecretYaml, backendYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
 
 let gw: TestGateway;
@@ -16,44 +17,13 @@ let up: Upstream;
 let port: number;
 let ca: RootCa;
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 async function config(aHost: string): Promise<string> {
   const a = await issueServerCert(ca, { hostnames: [aHost] });
   const b = await issueServerCert(ca, { hostnames: ['b.example.com'] });
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners:
-    - name: a
-      protocol: HTTPS
-      port: ${port}
-      hostname: a.example.com
-      tls: { mode: Terminate, certificateRefs: [{ name: a-cert }] }
-    - name: b
-      protocol: HTTPS
-      port: ${port}
-      hostname: b.example.com
-      tls: { certificateRefs: [{ name: b-cert }] }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: a-cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(a.certPem)}, tls.key: ${b64(a.keyPem)} }
----
-apiVersion: v1
-kind: Secret
-metadata: { name: b-cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(b.certPem)}, tls.key: ${b64(b.keyPem)} }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${up.port} } }] }
-` + routeTo('up');
+  return gatewayDoc([
+    `{ name: a, protocol: HTTPS, port: ${port}, hostname: a.example.com, tls: { mode: Terminate, certificateRefs: [{ name: a-cert }] } }`,
+    `{ name: b, protocol: HTTPS, port: ${port}, hostname: b.example.com, tls: { certificateRefs: [{ name: b-cert }] } }`,
+  ]) + tlsSecretYaml('a-cert', a) + tlsSecretYaml('b-cert', b) + backendYaml('up', [up.port]) + routeTo('up');
 }
 
 before(async () => {

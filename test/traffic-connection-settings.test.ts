@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { until } from './helpers/management.ts';
-import { backendYaml, prefixRouteYaml, routePolicyYaml } from './helpers/replicas.ts';
+import { gatewayDoc, httpListener, backendYaml, prefixRouteYaml, routePolicyYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
 let port: number;
@@ -42,13 +42,7 @@ before(async () => {
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
   const mute = (silent.address() as AddressInfo).port;
   port = await freePort();
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
-` + backend('up', up) + backend('mute', mute, '  tls: { insecureSkipVerify: true }\n') +
+  gw = await startGateway(gatewayDoc([httpListener(port)]) + backend('up', up) + backend('mute', mute, '  tls: { insecureSkipVerify: true }\n') +
     route('perconn', 'up', 'circuitBreaker:\n  maxRequestsPerConnection: 1') +
     route('plain', 'up') +
     route('connect', 'mute', 'timeout:\n  tcp:\n    connectTimeout: 200ms') +

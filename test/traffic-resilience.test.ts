@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { backendYaml, prefixRouteYaml, routePolicyYaml } from './helpers/replicas.ts';
+import { gatewayDoc, httpListener, backendYaml, prefixRouteYaml, routePolicyYaml } from './helpers/yaml.ts';
 
 type Mode = 'ok' | '503' | '500-once' | 'slow';
 interface Replica { name: string; port: number; mode: Mode; hits: number; bodies: string[]; close(): Promise<void> }
@@ -56,13 +56,7 @@ before(async () => {
   [bad, good, flaky, slow] = await Promise.all([replica('bad', '503'), replica('good', 'ok'), replica('flaky', '500-once'), replica('slow', 'slow')]);
   deadPort = await freePort();
   port = await freePort();
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: portcullis
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
-` + backend('bad-good', [bad.port, good.port]) + backend('dead-good', [deadPort, good.port]) + backend('flaky', [flaky.port]) +
+  gw = await startGateway(gatewayDoc([httpListener(port)]) + backend('bad-good', [bad.port, good.port]) + backend('dead-good', [deadPort, good.port]) + backend('flaky', [flaky.port]) +
     backend('slow-good', [slow.port, good.port]) + backend('slow', [slow.port]) + backend('bad', [bad.port]) +
     route('retry', 'bad-good') + policy('retry', `retry:
   numRetries: 2
@@ -79,7 +73,7 @@ spec:
     route('exhausted', 'bad') + policy('exhausted', `retry:
   numRetries: 2
   retryOn: { triggers: [gateway-error] }`) +
-    route('gwapi', 'flaky', '      retry: { codes: [500], attempts: 1, backoff: 10ms }\n') +
+    route('gwapi', 'flaky', '  retry: { codes: [500], attempts: 1, backoff: 10ms }') +
     route('noretry', 'flaky') +
     route('cb', 'slow') + policy('cb', `circuitBreaker:
   maxPendingRequests: 0

@@ -6,6 +6,9 @@ import { startSingle, type Instance } from '../../src/runtime/single.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../../src/translate/index.ts';
 import type { RunOptions } from '../../src/runtime/options.ts';
 import type { AddressInfo } from 'node:net';
+import { backendYaml, beRef } from './yaml.ts';
+
+export { beRef };
 
 export interface TestGateway {
   instance: Instance;
@@ -49,15 +52,7 @@ export async function startGateway(yaml: string, opts: Partial<RunOptions> = {})
 
 /** A Gateway with one HTTP listener, and Backends for the given upstream ports. */
 export function gatewayYaml(port: number, backends: Record<string, number>, extra = ''): string {
-  const be = Object.entries(backends)
-    .map(([name, p]) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: ${name}, namespace: default }
-spec:
-  endpoints: [{ ip: { address: 127.0.0.1, port: ${p} } }]
-`)
-    .join('');
+  const be = Object.entries(backends).map(([name, p]) => backendYaml(name, [p])).join('');
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: { name: gw, namespace: default }
@@ -66,11 +61,6 @@ spec:
   listeners:
     - { name: http, protocol: HTTP, port: ${port} }
 ${be}${extra}`;
-}
-
-/** A backendRef to a Backend, as YAML flow. */
-export function beRef(name: string, weight?: number): string {
-  return `{ group: gateway.envoyproxy.io, kind: Backend, name: ${name}${weight !== undefined ? `, weight: ${weight}` : ''} }`;
 }
 
 /** An HTTPRoute default/r on Gateway gw sending everything to one Backend (a YAML document, leading ---). */
