@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { request } from 'undici';
 import { clientFromXff } from '../src/dataplane/decide.ts';
-import { startGateway, gatewayYaml, routeTo, trustProxies, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, routeTo, trustProxies, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { backendYaml, routeYaml, prefixRule } from './helpers/yaml.ts';
