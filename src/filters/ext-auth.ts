@@ -4,6 +4,7 @@
 // service's headersToBackend are set on the upstream request. Denied: its
 // answer (status, headers, body) is relayed. Unreachable, timed out or broken:
 // failOpen lets the request through, otherwise the answer is statusOnError.
+// With bodyToExtAuth the body read before the decision goes with the check.
 import type { CompiledFilter, FilterModuleFor } from './types.ts';
 import { applyExtAuthzResult, createExtAuthzClient } from '../authz/ext-authz/client.ts';
 
@@ -27,6 +28,8 @@ export const egExtAuth: FilterModuleFor<'extAuth'> = {
       close() {
         client.close();
       },
+      // bodyToExtAuth: the chain reads the body (bounded) before the check.
+      ...(svc.includeBody ? { needsBody: { maxBytes: svc.includeBody.maxBytes, allowPartial: svc.includeBody.allowPartial } } : {}),
     };
   },
 };

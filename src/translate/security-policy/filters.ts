@@ -181,7 +181,6 @@ function extAuthFilter(idx: ResourceIndex, policy: LoadedResource, e: NonNullabl
     for (const ep of r.backend.endpoints) if (ep.ready) endpoints.push({ host: ep.host, port: ep.port });
   });
   if (endpoints.length === 0) throw new Invalid(`${field}: the authorization service has no ready endpoint`);
-  if (e.bodyToExtAuth) notServed.push('extAuth.bodyToExtAuth (the request body is not sent to the authorization service yet)');
   if (svc.backendSettings) notServed.push(`${field}.backendSettings`);
   const common = {
     name: resourceKey(policy.resource),
@@ -190,6 +189,9 @@ function extAuthFilter(idx: ResourceIndex, policy: LoadedResource, e: NonNullabl
     failOpen: e.failOpen ?? false,
     // Envoy's ext_authz default status_on_error (Envoy Gateway does not set one).
     statusOnError: 403,
+    // Envoy Gateway's with_request_body: maxRequestBytes only, so no partial
+    // body (over the bound is 413, even with failOpen) and a UTF-8 body for gRPC.
+    ...(e.bodyToExtAuth ? { includeBody: { maxBytes: e.bodyToExtAuth.maxRequestBytes, allowPartial: false, packAsBytes: false } } : {}),
   };
   if (e.grpc) return { service: { ...common, protocol: 'grpc' } };
   const exact = (names: readonly string[]) => names.map((n) => ({ kind: 'exact' as const, value: n.toLowerCase() }));
