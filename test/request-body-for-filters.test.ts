@@ -142,6 +142,31 @@ test('without allowPartialMessage a body over the bound is 413 and never checked
   assert.equal(ok.status, 200);
 });
 
+test('ClientTrafficPolicy connection.bufferLimit bounds what is held for the authorizer: 413 beyond, or a partial body', async () => {
+  const ctp = (limit: string) => `
+---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: buffer-limit, namespace: foo }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: httpbin-gateway }]
+  connection: { bufferLimit: ${limit} }
+`;
+  await load(config('sample-ext-authz-http', '{ maxRequestBytes: 1024 }') + ctp('16'));
+  checks.length = 0;
+  const over = await post(Buffer.from('allow: but this is longer than sixteen bytes'));
+  assert.equal(over.status, 413, 'the authorizer would read 1024 bytes, the listener holds 16');
+  assert.equal(checks.length, 0);
+  assert.equal((await post(Buffer.from('allow: fits'))).status, 200);
+  await load(config('sample-ext-authz-http', '{ maxRequestBytes: 1024, allowPartialMessage: true }') + ctp('16'));
+  checks.length = 0;
+  const big = Buffer.from('allow: and the rest goes to the backend only');
+  const r = await post(big);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(JSON.parse(r.text), { hash: sha(big), bytes: big.length });
+  assert.deepEqual(checks, [{ via: 'http', body: big.subarray(0, 16), partial: 'true' }]);
+});
+
 test('gRPC provider: the body as a string, or as raw_body with packAsBytes', async () => {
   const body = Buffer.from('allow \u00e9t\u00e9');
   await load(config('sample-ext-authz-grpc', '{ maxRequestBytes: 64 }'));

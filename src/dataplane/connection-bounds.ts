@@ -13,11 +13,19 @@
 // inactivity, headersTimeout is not applied to HTTP/1 over an HTTP/2 secure
 // server, and an h2 session has no idle bound at all.
 //
+// ClientTrafficPolicy adds two more, with Envoy Gateway's meaning:
+// - timeout.http.requestReceivedTimeout: a request whose last byte has not
+//   arrived within it, and whose answer has not begun, is answered 408 and its
+//   connection (HTTP/1) or stream (HTTP/2) closed;
+// - connection.connectionLimit: beyond `max` open connections on this socket a
+//   new one is closed (after closeDelay), before TLS or HTTP see a byte of it.
+//
 // One sweep per server (not one timer per connection), reading the bounds of
 // the current snapshot each time, so ClientTrafficPolicy changes apply to open
 // connections without reopening the port.
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2SecureServer, Http2ServerRequest, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { IRConnection } from '../ir/types.ts';
@@ -55,14 +63,51 @@ function entryOf(socket: unknown): Entry | undefined {
 
 /** Sweep period: a quarter of the shortest bound, within 50 ms – 1 s. */
 function periodFor(s: IRConnection): number {
-  return Math.max(50, Math.min(1000, Math.floor(Math.min(s.requestHeadersTimeoutMs, s.idleTimeoutMs) / 4)));
+  const shortest = Math.min(s.requestHeadersTimeoutMs, s.idleTimeoutMs, s.requestReceivedTimeoutMs || Infinity);
+  return Math.max(50, Math.min(1000, Math.floor(shortest / 4)));
+}
+
+/** A request still being received (requestReceivedTimeout), from its head on. */
+interface Receiving {
+  req: IncomingMessage | Http2ServerRequest;
+  res: ServerResponse | Http2ServerResponse;
+  since: number;
+}
+
+/** The request's last byte arrived: HTTP/1 by the parser; HTTP/2 when the stream's end was received (read or not). */
+function received(req: IncomingMessage | Http2ServerRequest): boolean {
+  if (req.httpVersionMajor !== 2) return (req as IncomingMessage).complete;
+  const stream = (req as Http2ServerRequest).stream as ServerHttp2Stream & { _readableState?: { ended: boolean } };
+  return stream.endAfterHeaders || stream.readableEnded || stream._readableState?.ended === true || stream.destroyed;
+}
+
+const TIMEOUT_BODY = 'request timeout';
+
+/** Envoy's answer to a request not received in time: 408, then the connection (HTTP/1) or the stream (HTTP/2) closed. */
+function requestTimedOut(r: Receiving): void {
+  const { req, res } = r;
+  if (res.destroyed || res.writableEnded) return;
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': TIMEOUT_BODY.length };
+  if (req.httpVersionMajor !== 2) {
+    headers.connection = 'close';
+    (res as ServerResponse).writeHead(408, headers).end(TIMEOUT_BODY);
+    return;
+  }
+  const stream = (req as Http2ServerRequest).stream;
+  (res as Http2ServerResponse).writeHead(408, headers as Record<string, string>);
+  // The client is still sending: the stream is reset once the answer is out (RFC 9113 §8.1).
+  res.end(TIMEOUT_BODY, () => {
+    if (!stream.destroyed) stream.close(h2.NGHTTP2_NO_ERROR);
+  });
 }
 
 /** `settings` reads the current snapshot's listener (undefined before one is served: nothing is swept then). */
 export function boundConnections(server: HttpServer | Http2SecureServer, settings: () => IRConnection | undefined): ConnectionBounds {
   const open = new Set<Entry>();
+  const receiving = new Set<Receiving>();
+  const keepAlive = server as { keepAliveTimeout: number };
 
-  server.on('connection', (raw: Socket) => {
+  const track = (raw: Socket): void => {
     const e: Entry = {
       socket: raw,
       session: undefined,
@@ -79,6 +124,21 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     raw.once('close', () => {
       if (e.socket === raw) open.delete(e);
     });
+  };
+  // connectionLimit: the server's own connection listeners (HTTP parser, TLS) run
+  // only for the connections within the limit; the others are never read.
+  const inner = server.listeners('connection') as ((s: Socket) => void)[];
+  server.removeAllListeners('connection');
+  server.on('connection', (raw: Socket) => {
+    const limit = settings()?.connectionLimit;
+    if (limit !== undefined && open.size >= limit.max) {
+      raw.pause();
+      if (limit.closeDelayMs > 0) setTimeout(() => raw.destroy(), limit.closeDelayMs).unref();
+      else raw.destroy();
+      return;
+    }
+    track(raw);
+    for (let i = 0; i < inner.length; i++) inner[i].call(server, raw);
   });
   // A TLS socket wraps the raw one; requests and sessions see the TLS socket.
   server.prependListener('secureConnection', (tls: TLSSocket) => {
@@ -88,7 +148,14 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     e.socket = tls;
     tls.once('close', () => open.delete(e));
   });
-  server.prependListener('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse) => {
+  server.prependListener('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+    const s = settings();
+    if (s !== undefined) {
+      // Node arms keep-alive at the answer's end: this request's connection gets the current bound, not the last sweep's.
+      if (keepAlive.keepAliveTimeout !== s.idleTimeoutMs) keepAlive.keepAliveTimeout = s.idleTimeoutMs;
+      const rr = s.requestReceivedTimeoutMs;
+      if (rr !== undefined && rr > 0 && !received(req)) receiving.add({ req, res, since: performance.now() });
+    }
     if (req.httpVersionMajor === 2) return; // counted per stream below
     const e = entryOf(req.socket);
     if (e === undefined) return;
@@ -109,7 +176,6 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
   });
 
   let timer: NodeJS.Timeout | undefined;
-  const keepAlive = server as { keepAliveTimeout: number };
   const sweep = (): void => {
     const s = settings();
     if (s === undefined) {
@@ -120,6 +186,14 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     // HTTP/1.1 keep-alive: Node closes an idle connection itself, at our idle bound.
     if (keepAlive.keepAliveTimeout !== s.idleTimeoutMs) keepAlive.keepAliveTimeout = s.idleTimeoutMs;
     const now = performance.now();
+    const rr = s.requestReceivedTimeoutMs ?? 0;
+    for (const r of receiving) {
+      if (r.res.headersSent || r.res.destroyed || received(r.req)) receiving.delete(r);
+      else if (rr > 0 && now - r.since > rr) {
+        receiving.delete(r);
+        requestTimedOut(r);
+      }
+    }
     for (const e of open) {
       if (e.closingSince >= 0) {
         if (now - e.closingSince > GOAWAY_GRACE_MS) e.socket.destroy();
@@ -128,7 +202,8 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
       if (e.busy > 0) continue;
       const idle = now - e.since;
       if (!e.served) {
-        if (idle > s.requestHeadersTimeoutMs) e.socket.destroy();
+        // No request yet is also no active request: the idle bound holds too (Envoy's idle_timeout).
+        if (idle > s.requestHeadersTimeoutMs || idle > s.idleTimeoutMs) e.socket.destroy();
       } else if (e.session !== undefined) {
         if (idle > s.idleTimeoutMs) {
           e.closingSince = now;

@@ -94,7 +94,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     if (statusCode < 200) return; // 1xx: the final answer follows
     const res = this.res;
-    if (res.destroyed || this.failure) {
+    // writableEnded: the gateway answered meanwhile (requestReceivedTimeout's 408, connection-bounds.ts).
+    if (res.destroyed || res.writableEnded || this.failure) {
       controller.abort(this.failure ?? new ClientGone());
       return;
     }

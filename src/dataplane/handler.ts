@@ -60,7 +60,7 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
       tls: encrypted ? tlsInfo(req, socket) : undefined,
       tracing: obs.tracing,
       startMs,
-      body: listener.readsBody ? new RequestBody(req, res, lim.maxBodyBytes) : undefined,
+      body: listener.readsBody ? new RequestBody(req, res, lim.maxBodyBytes, listener.ir.connection.bufferLimitBytes) : undefined,
     });
   } catch (err) {
     // decide() turns a failing filter into a 500 itself; this is a bug in decide.

@@ -21,14 +21,18 @@ export class RequestBody implements BodySource {
   private res: Res;
   /** The listener's body limit (0 = none). */
   private limit: number;
+  /** ClientTrafficPolicy connection.bufferLimit: most bytes held in memory for a filter (0 = the filter's own bound). */
+  private bufferLimit: number;
 
-  constructor(req: Req, res: Res, limit: number) {
+  constructor(req: Req, res: Res, limit: number, bufferLimit = 0) {
     this.req = req;
     this.res = res;
     this.limit = limit;
+    this.bufferLimit = bufferLimit;
   }
 
   read(need: BodyNeed): Promise<BufferedBody | undefined> {
+    if (this.bufferLimit > 0 && this.bufferLimit < need.maxBytes) need = { maxBytes: this.bufferLimit, allowPartial: need.allowPartial };
     const req = this.req;
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > need.maxBytes && !need.allowPartial) return Promise.resolve(undefined);

@@ -69,6 +69,16 @@ export interface IRConnection {
   /** A keep-alive HTTP/1.1 connection or an HTTP/2 session with no request in flight is closed after this. */
   idleTimeoutMs: number;
   forwardClientCert: IRForwardClientCert;
+  /**
+   * ClientTrafficPolicy timeout.http.requestReceivedTimeout: from a request's
+   * start until its last byte was received, unless the answer began first;
+   * 408 (or the stream cut once answering) beyond. Absent or 0: none.
+   */
+  requestReceivedTimeoutMs?: number;
+  /** connection.connectionLimit: open connections on this socket (per process) beyond which new ones are closed, after closeDelayMs. */
+  connectionLimit?: { max: number; closeDelayMs: number };
+  /** connection.bufferLimit: most bytes of a request body the gateway holds in memory (read for a filter, kept for a retry); 413 beyond. */
+  bufferLimitBytes?: number;
 }
 
 /** Envoy's forward_client_cert_details (Envoy Gateway: ClientTrafficPolicy headers.xForwardedClientCert). */

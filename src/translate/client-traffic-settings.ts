@@ -1,0 +1,101 @@
+// A ClientTrafficPolicy's spec → the listener settings it asks for, checked
+// (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
+import { X509Certificate } from 'node:crypto';
+import type { IRClientIpDetection, IRConnection } from '../ir/types.ts';
+import type { LoadedResource } from '../resources/types.ts';
+import { namespaceOf } from '../resources/types.ts';
+import { quantityBytes } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
+import { parseGoDuration } from '../resources/kinds/check-helpers.ts';
+import { secretValue, type ResourceIndex } from './index-resources.ts';
+import { referenceAllowed } from './reference-grant.ts';
+import type { PolicyTargeting } from './attachment/index.ts';
+
+type CaRef = { group?: string; kind?: string; name: string; namespace?: string };
+
+export interface ClientTrafficPolicySpec extends PolicyTargeting {
+  clientIPDetection?: {
+    xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] };
+    customHeader?: { name: string; failClosed?: boolean };
+  };
+  tls?: { clientValidation?: { optional?: boolean; caCertificateRefs?: CaRef[] } } & Record<string, unknown>;
+  timeout?: { http?: { requestReceivedTimeout?: string; idleTimeout?: string } };
+  connection?: { connectionLimit?: { value: number; closeDelay?: string }; bufferLimit?: string | number };
+  [field: string]: unknown;
+}
+
+/** What a policy changes on its sockets' IRConnection. */
+export type ConnectionSettings = Partial<Pick<IRConnection, 'requestReceivedTimeoutMs' | 'idleTimeoutMs' | 'connectionLimit' | 'bufferLimitBytes'>>;
+
+export interface ClientSettings {
+  clientIp?: { hops: number } | { detection: IRClientIpDetection };
+  clientValidation?: { caPem: string; mode: 'REQUIRE' | 'OPTIONAL' };
+  connection: ConnectionSettings;
+}
+
+export class Invalid extends Error {}
+
+function caBundle(idx: ResourceIndex, policy: LoadedResource, refs: CaRef[] | undefined): string {
+  const ns = namespaceOf(policy.resource);
+  const pems: string[] = [];
+  (refs ?? []).forEach((ref, i) => {
+    const kind = ref.kind ?? 'Secret';
+    const target = ref.namespace ?? ns;
+    const where = `tls.clientValidation.caCertificateRefs[${i}]`;
+    if (target !== ns && !referenceAllowed(idx, { group: 'gateway.envoyproxy.io', kind: 'ClientTrafficPolicy', namespace: ns }, { group: '', kind, namespace: target, name: ref.name })) {
+      throw new Invalid(`${where}: ${kind} ${target}/${ref.name} is in another namespace and no ReferenceGrant allows it`);
+    }
+    const obj = idx.get(kind, target, ref.name);
+    if (!obj) throw new Invalid(`${where}: ${kind} ${target}/${ref.name} not found`);
+    const pem = kind === 'Secret' ? secretValue(obj.resource, 'ca.crt') : (obj.resource.data as Record<string, string> | undefined)?.['ca.crt'];
+    if (pem === undefined) throw new Invalid(`${where}: ${kind} ${target}/${ref.name} has no "ca.crt" key`);
+    try {
+      new X509Certificate(pem);
+    } catch {
+      throw new Invalid(`${where}: ${kind} ${target}/${ref.name} "ca.crt" is not a PEM certificate`);
+    }
+    pems.push(pem.trim());
+  });
+  if (pems.length === 0) throw new Invalid('tls.clientValidation: caCertificateRefs must name at least one CA certificate');
+  return `${pems.join('\n')}\n`;
+}
+
+/** A duration field in ms; validation already refused a malformed one, so undefined here is a bug guard. */
+function durationMs(v: string | undefined, field: string): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = parseGoDuration(v);
+  if (ms === undefined) throw new Invalid(`${field}: "${v}" is not a duration`);
+  return ms;
+}
+
+function connectionSettings(spec: ClientTrafficPolicySpec): ConnectionSettings {
+  const out: ConnectionSettings = {};
+  const http = spec.timeout?.http;
+  const received = durationMs(http?.requestReceivedTimeout, 'timeout.http.requestReceivedTimeout');
+  // 0 disables the timeout, as in Envoy.
+  if (received !== undefined) out.requestReceivedTimeoutMs = received;
+  const idle = durationMs(http?.idleTimeout, 'timeout.http.idleTimeout');
+  if (idle !== undefined) {
+    if (idle === 0) throw new Invalid('timeout.http.idleTimeout: 0 would keep idle connections for ever; give a duration');
+    out.idleTimeoutMs = idle;
+  }
+  const limit = spec.connection?.connectionLimit;
+  if (limit) out.connectionLimit = { max: limit.value, closeDelayMs: durationMs(limit.closeDelay, 'connection.connectionLimit.closeDelay') ?? 0 };
+  const buffer = spec.connection?.bufferLimit;
+  if (buffer !== undefined) {
+    const bytes = quantityBytes(buffer);
+    if (bytes === undefined || bytes === 0) throw new Invalid(`connection.bufferLimit: "${buffer}" is not a positive quantity of bytes`);
+    out.bufferLimitBytes = bytes;
+  }
+  return out;
+}
+
+export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
+  const out: ClientSettings = { connection: connectionSettings(spec) };
+  const d = spec.clientIPDetection;
+  if (d?.customHeader) out.clientIp = { detection: { type: 'customHeader', name: d.customHeader.name.toLowerCase(), failClosed: d.customHeader.failClosed ?? false } };
+  else if (d?.xForwardedFor?.trustedCIDRs) out.clientIp = { detection: { type: 'xffTrustedCidrs', cidrs: d.xForwardedFor.trustedCIDRs } };
+  else if (d?.xForwardedFor) out.clientIp = { hops: d.xForwardedFor.numTrustedHops ?? 0 };
+  const cv = spec.tls?.clientValidation;
+  if (cv) out.clientValidation = { caPem: caBundle(idx, policy, cv.caCertificateRefs), mode: cv.optional ? 'OPTIONAL' : 'REQUIRE' };
+  return out;
+}
