@@ -69,7 +69,7 @@ export interface IRPassiveHealth {
 
 /** healthCheck.active. */
 export interface IRActiveHealth {
-  type: 'HTTP' | 'TCP';
+  type: 'HTTP' | 'TCP' | 'GRPC';
   timeoutMs: number;
   intervalMs: number;
   initialJitterMs: number;
@@ -77,6 +77,8 @@ export interface IRActiveHealth {
   healthyThreshold: number;
   http?: { hostname?: string; path: string; method: string; expectedStatuses: number[]; expectedResponse?: Buffer };
   tcp?: { send?: Buffer; receive?: Buffer };
+  /** grpc.health.v1.Health/Check of this service ('' = the server as a whole). */
+  grpc?: { service: string };
 }
 
 export interface IRHealthCheck {

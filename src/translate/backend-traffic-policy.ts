@@ -62,6 +62,7 @@ interface HealthCheckSpec {
     type: 'HTTP' | 'TCP' | 'GRPC';
     http?: { hostname?: string; path: string; method?: string; expectedStatuses?: number[]; expectedResponse?: PayloadSpec };
     tcp?: { send?: PayloadSpec; receive?: PayloadSpec };
+    grpc?: { service?: string };
   };
   passive?: {
     splitExternalLocalOriginErrors?: boolean; interval?: string; consecutiveLocalOriginFailures?: number; consecutiveGatewayErrors?: number;
@@ -98,7 +99,6 @@ export function attachBackendTrafficPolicies({ idx, targets: inv, status }: Atta
     const spec = (r.resource.spec ?? {}) as BackendTrafficPolicySpec;
     policies.push(attachingPolicy(r, spec, inv));
     const unserved: string[] = NOT_SERVED.filter((f) => spec[f] !== undefined);
-    if (spec.healthCheck?.active?.type === 'GRPC') unserved.push('healthCheck.active type GRPC');
     if (unserved.length > 0) {
       status.condition(resourceKey(r.resource), {
         type: 'UnsupportedFields', status: 'True', reason: 'UnsupportedValue',
@@ -298,7 +298,7 @@ export function healthCheck(hc: HealthCheckSpec): IRHealthCheck {
     out.passive = passive;
   }
   const a = hc.active;
-  if (a && (a.type === 'HTTP' || a.type === 'TCP')) {
+  if (a) {
     const active: IRActiveHealth = {
       type: a.type,
       timeoutMs: parseDuration(a.timeout ?? '1s') ?? 1000,
@@ -310,6 +310,8 @@ export function healthCheck(hc: HealthCheckSpec): IRHealthCheck {
     if (a.type === 'HTTP') {
       const h = a.http!;
       active.http = { hostname: h.hostname, path: h.path, method: (h.method ?? 'GET').toUpperCase(), expectedStatuses: h.expectedStatuses?.length ? h.expectedStatuses : [200], expectedResponse: payload(h.expectedResponse) };
+    } else if (a.type === 'GRPC') {
+      active.grpc = { service: a.grpc?.service ?? '' };
     } else {
       active.tcp = { send: payload(a.tcp?.send), receive: payload(a.tcp?.receive) };
     }

@@ -1,4 +1,4 @@
-// healthCheck.active: HTTP and TCP probes of every replica, every interval,
+// healthCheck.active: HTTP, TCP and gRPC (grpc-health-probe.ts) probes of every replica, every interval,
 // their verdicts written into the route backend's HealthState
 // (src/state/health.ts), which its balancers read.
 //
@@ -17,6 +17,7 @@ import tls from 'node:tls';
 import type { IRBackend, IREndpoint } from '../ir/types.ts';
 import type { IRActiveHealth } from '../ir/traffic.ts';
 import type { HealthState } from '../state/health.ts';
+import { grpcProbe } from './grpc-health-probe.ts';
 
 const MAX_BODY = 64 * 1024;
 
@@ -94,6 +95,7 @@ async function round(state: HealthState, c: Checker): Promise<void> {
 
 /** One probe: true when the replica answered as the check expects within its timeout. */
 export function probe(cfg: IRActiveHealth, backend: IRBackend, ep: IREndpoint): Promise<boolean> {
+  if (cfg.type === 'GRPC') return verdict(cfg.timeoutMs, (done) => grpcProbe(cfg.grpc?.service ?? '', backend, ep, done));
   return cfg.type === 'TCP' ? tcpProbe(cfg, backend, ep) : httpProbe(cfg, backend, ep);
 }
 
