@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { validateResource } from '../src/resources/validate.ts';
 import { translate, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { parseYamlResources } from '../src/resources/load.ts';
+import { policyYaml } from './helpers/yaml.ts';
 
 function loadText(text: string) {
   const parsed = parseYamlResources(text, 'test.yaml');
@@ -61,23 +62,9 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: r, namespace: default }
 spec: { parentRefs: [{ name: gw }], rules: [{ backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: be }] }] }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: gw-wide, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  rateLimit: { type: Local, local: { rules: [{ limit: { requests: 1, unit: Second } }] } }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: route, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: r }]
-  rateLimit: { type: Local, local: { rules: [{ limit: { requests: 5, unit: Second } }] } }
-  loadBalancer: { type: Random }
-  useClientProtocol: true
-`;
+${policyYaml('BackendTrafficPolicy', 'gw-wide', 'Gateway/gw', `rateLimit: { type: Local, local: { rules: [{ limit: { requests: 1, unit: Second } }] } }`)}${policyYaml('BackendTrafficPolicy', 'route', 'HTTPRoute/r', `rateLimit: { type: Local, local: { rules: [{ limit: { requests: 5, unit: Second } }] } }
+loadBalancer: { type: Random }
+useClientProtocol: true`)}`;
   const { snapshot, errors } = translate(loadText(yaml), DEFAULT_TRANSLATE_OPTIONS);
   assert.deepEqual(errors, []);
   const st = (name: string) => snapshot.status.find((s) => s.object === `BackendTrafficPolicy/default/${name}`)!;

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startGateway, gatewayYaml, type TestGateway } from './helpers/gateway.ts';
-import { prefixRouteYaml } from './helpers/yaml.ts';
+import { prefixRouteYaml, policyYaml } from './helpers/yaml.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { validateResource } from '../src/resources/validate.ts';
@@ -14,15 +14,8 @@ let up: Upstream;
 let gw: TestGateway;
 let port: number;
 
-const policy = (name: string, botDetection: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: ${name}, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${name} }]
-  portcullis:
-    botDetection: ${botDetection}
-`;
+const policy = (name: string, botDetection: string) => policyYaml('SecurityPolicy', name, `HTTPRoute/${name}`, `portcullis:
+  botDetection: ${botDetection}`);
 
 before(async () => {
   up = await startUpstream('up');

@@ -14,6 +14,7 @@ import { freePort } from './helpers/ports.ts';
 import { makeCa, issueClientCert } from './helpers/certs.ts';
 import { applyForwardClientCert, XFCC } from '../src/dataplane/client-cert-header.ts';
 import { X509Certificate, createHash } from 'node:crypto';
+import { routeYaml, policyYaml } from './helpers/yaml.ts';
 
 const ISS = 'https://issuer.test';
 let gw: TestGateway;
@@ -30,34 +31,14 @@ before(async () => {
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k', alg: 'RS256', use: 'sig' }] });
   up = await startUpstream('up');
   const port = await freePort();
-  const extra = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-gateway-set, value: from-gateway }] } }]
-      backendRefs: [${beRef('up')}]
----
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  jwtRules:
-    - issuer: ${ISS}
-      outputClaimToHeaders: [{ header: x-jwt-sub, claim: sub }]
-      jwks: '${jwks}'
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: no-bob, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  action: DENY
-  rules: [{ from: [{ source: { requestPrincipals: ["${ISS}/bob"] } }] }]
-`;
+  const extra = routeYaml('r', `- filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-gateway-set, value: from-gateway }] } }]
+  backendRefs: [${beRef('up')}]`) +
+    policyYaml('RequestAuthentication', 'jwt', 'Gateway/gw', `jwtRules:
+  - issuer: ${ISS}
+    outputClaimToHeaders: [{ header: x-jwt-sub, claim: sub }]
+    jwks: '${jwks}'`) +
+    policyYaml('AuthorizationPolicy', 'no-bob', 'Gateway/gw', `action: DENY
+rules: [{ from: [{ source: { requestPrincipals: ["${ISS}/bob"] } }] }]`);
   gw = await startGateway(gatewayYaml(port, { up: up.port }, extra));
   base = `http://127.0.0.1:${port}`;
 });

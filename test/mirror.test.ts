@@ -13,6 +13,7 @@ import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { hashBody } from './helpers/upstream.ts';
+import { routeYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
 let port: number;
@@ -49,17 +50,9 @@ before(async () => {
   });
   const [pp, mp, sp] = await Promise.all([listen(primary), listen(mirror), listen(stuck)]);
   port = await freePort();
-  const route = (name: string, prefix: string, mirrorTo: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: ${prefix} } }]
-      filters: [{ type: RequestMirror, requestMirror: { backendRef: ${beRef(mirrorTo)} } }]
-      backendRefs: [${beRef('primary')}]
-`;
+  const route = (name: string, prefix: string, mirrorTo: string) => routeYaml(name, `- matches: [{ path: { type: PathPrefix, value: ${prefix} } }]
+  filters: [{ type: RequestMirror, requestMirror: { backendRef: ${beRef(mirrorTo)} } }]
+  backendRefs: [${beRef('primary')}]`);
   gw = await startGateway(gatewayYaml(port, { primary: pp, mirror: mp, stuck: sp }, route('keeps-up', '/ok', 'mirror') + route('stuck', '/stuck', 'stuck')));
 });
 

@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { routeYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
 let v1: Upstream;
@@ -20,48 +21,40 @@ before(async () => {
   [v1, v2, mirrorUp] = await Promise.all([startUpstream('v1'), startUpstream('v2'), startUpstream('mirror')]);
   port = await freePort();
   const deadPort = await freePort();
-  const routes = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: main, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /api } }]
-      backendRefs: [${beRef('v1')}]
-    - matches: [{ path: { type: PathPrefix, value: /slow } }]
-      timeouts: { backendRequest: 200ms }
-      backendRefs: [${beRef('v1')}]
-    - matches: [{ path: { type: PathPrefix, value: /dead } }]
-      backendRefs: [${beRef('dead')}]
-    - matches: [{ path: { type: PathPrefix, value: /missing } }]
-      backendRefs: [{ name: no-such-service, port: 80 }]
-    - matches: [{ path: { type: PathPrefix, value: /split } }]
-      backendRefs: [${beRef('v1', 80)}, ${beRef('v2', 20)}]
-    - matches: [{ path: { type: PathPrefix, value: /svc } }]
-      backendRefs: [{ name: replicas, port: 80 }]
-    - matches: [{ path: { type: PathPrefix, value: /unready } }]
-      backendRefs: [{ name: unready, port: 80 }]
-    - matches: [{ path: { type: PathPrefix, value: /old } }]
-      filters:
-        - type: RequestRedirect
-          requestRedirect: { scheme: https, hostname: new.example.com, path: { type: ReplacePrefixMatch, replacePrefixMatch: /new }, statusCode: 308 }
-    - matches: [{ path: { type: PathPrefix, value: /rewrite/me } }]
-      filters:
-        - type: URLRewrite
-          urlRewrite: { hostname: internal.example, path: { type: ReplacePrefixMatch, replacePrefixMatch: / } }
-        - type: RequestHeaderModifier
-          requestHeaderModifier: { set: [{ name: x-set, value: s }], add: [{ name: x-add, value: a }], remove: [x-remove] }
-        - type: ResponseHeaderModifier
-          responseHeaderModifier: { set: [{ name: x-resp, value: r }], remove: [x-backend] }
-      backendRefs: [${beRef('v1')}]
-    - matches: [{ path: { type: PathPrefix, value: /mirrored } }]
-      filters:
-        - type: RequestMirror
-          requestMirror: { backendRef: ${beRef('mirror')} }
-      backendRefs: [${beRef('v1')}]
-    - matches: [{ path: { type: Exact, value: /nobackend } }]
----
+  const routes = `${routeYaml('main', `- matches: [{ path: { type: PathPrefix, value: /api } }]
+  backendRefs: [${beRef('v1')}]
+- matches: [{ path: { type: PathPrefix, value: /slow } }]
+  timeouts: { backendRequest: 200ms }
+  backendRefs: [${beRef('v1')}]
+- matches: [{ path: { type: PathPrefix, value: /dead } }]
+  backendRefs: [${beRef('dead')}]
+- matches: [{ path: { type: PathPrefix, value: /missing } }]
+  backendRefs: [{ name: no-such-service, port: 80 }]
+- matches: [{ path: { type: PathPrefix, value: /split } }]
+  backendRefs: [${beRef('v1', 80)}, ${beRef('v2', 20)}]
+- matches: [{ path: { type: PathPrefix, value: /svc } }]
+  backendRefs: [{ name: replicas, port: 80 }]
+- matches: [{ path: { type: PathPrefix, value: /unready } }]
+  backendRefs: [{ name: unready, port: 80 }]
+- matches: [{ path: { type: PathPrefix, value: /old } }]
+  filters:
+    - type: RequestRedirect
+      requestRedirect: { scheme: https, hostname: new.example.com, path: { type: ReplacePrefixMatch, replacePrefixMatch: /new }, statusCode: 308 }
+- matches: [{ path: { type: PathPrefix, value: /rewrite/me } }]
+  filters:
+    - type: URLRewrite
+      urlRewrite: { hostname: internal.example, path: { type: ReplacePrefixMatch, replacePrefixMatch: / } }
+    - type: RequestHeaderModifier
+      requestHeaderModifier: { set: [{ name: x-set, value: s }], add: [{ name: x-add, value: a }], remove: [x-remove] }
+    - type: ResponseHeaderModifier
+      responseHeaderModifier: { set: [{ name: x-resp, value: r }], remove: [x-backend] }
+  backendRefs: [${beRef('v1')}]
+- matches: [{ path: { type: PathPrefix, value: /mirrored } }]
+  filters:
+    - type: RequestMirror
+      requestMirror: { backendRef: ${beRef('mirror')} }
+  backendRefs: [${beRef('v1')}]
+- matches: [{ path: { type: Exact, value: /nobackend } }]`)}---
 apiVersion: v1
 kind: Service
 metadata: { name: replicas, namespace: default }

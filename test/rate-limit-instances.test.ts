@@ -14,6 +14,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { gatewayYaml, beRef } from './helpers/gateway.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
+import { routeYaml } from './helpers/yaml.ts';
 
 let up: Upstream;
 let redis: TestRedis;
@@ -31,18 +32,10 @@ after(async () => {
 
 function yaml(port: number, type: 'Local' | 'Global', limit: string): string {
   const key = type === 'Global' ? 'global' : 'local';
-  return gatewayYaml(port, { up: up.port }, `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /a } }]
-      backendRefs: [${beRef('up')}]
-    - matches: [{ path: { type: PathPrefix, value: /b } }]
-      backendRefs: [${beRef('up')}]
----
+  return gatewayYaml(port, { up: up.port }, `${routeYaml('r', `- matches: [{ path: { type: PathPrefix, value: /a } }]
+  backendRefs: [${beRef('up')}]
+- matches: [{ path: { type: PathPrefix, value: /b } }]
+  backendRefs: [${beRef('up')}]`)}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: BackendTrafficPolicy
 metadata: { name: limit, namespace: default }

@@ -4,22 +4,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
-import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { routeYaml, prefixRule } from './helpers/yaml.ts';
 
 let up: Upstream;
 let gw: TestGateway;
 let port: number;
 
-const route = (name: string, path: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ matches: [{ path: { type: PathPrefix, value: ${path} } }], backendRefs: [${beRef('up')}] }]
-`;
+const route = (name: string, path: string) => routeYaml(name, prefixRule(path, 'up'));
 
 const policy = (name: string, target: string, rateLimit: string) => `---
 apiVersion: gateway.envoyproxy.io/v1alpha1

@@ -7,6 +7,7 @@ import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { routeYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
 let up: Upstream;
@@ -18,26 +19,18 @@ const EVIL = 'a'.repeat(27) + '!';
 before(async () => {
   up = await startUpstream('up');
   const port = await freePort();
-  const routes = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: re, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: RegularExpression, value: "/re/([a-z]+/?)+" } }]
-      filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: path } ] } }]
-      backendRefs: [${beRef('up')}]
-    - matches: [{ path: { type: PathPrefix, value: /h }, headers: [{ type: RegularExpression, name: x-tag, value: "([a-z]+-?)+" }] }]
-      filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: header } ] } }]
-      backendRefs: [${beRef('up')}]
-    - matches: [{ path: { type: PathPrefix, value: /q }, queryParams: [{ type: RegularExpression, name: tags, value: "([a-z]+,?)+" }] }]
-      filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: query } ] } }]
-      backendRefs: [${beRef('up')}]
-    - matches: [{ path: { type: PathPrefix, value: / } }]
-      filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: plain } ] } }]
-      backendRefs: [${beRef('up')}]
-`;
+  const routes = routeYaml('re', `- matches: [{ path: { type: RegularExpression, value: "/re/([a-z]+/?)+" } }]
+  filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: path } ] } }]
+  backendRefs: [${beRef('up')}]
+- matches: [{ path: { type: PathPrefix, value: /h }, headers: [{ type: RegularExpression, name: x-tag, value: "([a-z]+-?)+" }] }]
+  filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: header } ] } }]
+  backendRefs: [${beRef('up')}]
+- matches: [{ path: { type: PathPrefix, value: /q }, queryParams: [{ type: RegularExpression, name: tags, value: "([a-z]+,?)+" }] }]
+  filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: query } ] } }]
+  backendRefs: [${beRef('up')}]
+- matches: [{ path: { type: PathPrefix, value: / } }]
+  filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-rule, value: plain } ] } }]
+  backendRefs: [${beRef('up')}]`);
   gw = await startGateway(gatewayYaml(port, { up: up.port }, routes));
   base = `http://127.0.0.1:${port}`;
 });

@@ -11,22 +11,14 @@ import { freePort } from './helpers/ports.ts';
 import { startReplica, serviceYaml, type Replica } from './helpers/replicas.ts';
 import { until } from './helpers/management.ts';
 import { activeCheckCount } from '../src/upstream/active-health.ts';
+import { routeYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
 let port: number;
 const r: Record<string, Replica> = {};
 
-const route = (name: string, service: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: eg }]
-  hostnames: ["www.example.com"]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /${name} } }]
-      backendRefs: [{ name: ${service}, port: 3000 }]
-`;
+const route = (name: string, service: string) => routeYaml(name, `- matches: [{ path: { type: PathPrefix, value: /${name} } }]
+  backendRefs: [{ name: ${service}, port: 3000 }]`, { parent: 'eg', hostnames: ['www.example.com'] });
 const policy = (name: string, body: string) => `---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: BackendTrafficPolicy

@@ -5,9 +5,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { request } from 'undici';
-import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, gatewayYaml, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { routeYaml, policyYaml, prefixRule } from './helpers/yaml.ts';
 
 let up: Upstream;
 let gw: TestGateway;
@@ -24,14 +25,7 @@ function token(sub: string): string {
   return `${head}.${body}.${b(sign('RSA-SHA256', Buffer.from(`${head}.${body}`), privateKey))}`;
 }
 
-const route = (name: string, path: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ matches: [{ path: { type: PathPrefix, value: ${path} } }], backendRefs: [${beRef('up')}] }]
-`;
+const route = (name: string, path: string) => routeYaml(name, prefixRule(path, 'up'));
 const policy = (name: string, body: string) => `---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: BackendTrafficPolicy
@@ -44,16 +38,9 @@ ${body.replace(/^/gm, '  ')}
 before(async () => {
   up = await startUpstream('up');
   port = await freePort();
-  gw = await startGateway(gatewayYaml(port, { up: up.port }, `---
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  jwtRules:
-    - issuer: ${ISSUER}
-      jwks: '${jwks}'
-` + route('consumer', '/consumer') + policy('consumer', `rateLimit:
+  gw = await startGateway(gatewayYaml(port, { up: up.port }, policyYaml('RequestAuthentication', 'jwt', 'Gateway/gw', `jwtRules:
+  - issuer: ${ISSUER}
+    jwks: '${jwks}'`) + route('consumer', '/consumer') + policy('consumer', `rateLimit:
   type: Local
   local:
     rules:

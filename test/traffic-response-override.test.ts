@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { egRequest, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
+import { routeYaml, policyYaml } from './helpers/yaml.ts';
 
 let upstream: Upstream;
 before(async () => {
@@ -86,28 +87,14 @@ test('the task page: 404 gets the inline body, 500 and 503 the ConfigMap body, 2
 });
 
 const sha = `{SHA}${createHash('sha1').update('bar').digest('base64')}`;
-const gatewayOwn = (route: string, extra: string) => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${route}, namespace: default }
-spec:
-  parentRefs: [{ name: eg }]
-  hostnames: ["www.example.com"]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /${route} } }]
-      backendRefs: [{ name: backend, port: 3000 }]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: ${route}, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${route} }]
-  responseOverride:
-    - match: { statusCodes: [{ type: Range, range: { start: 400, end: 599 } }] }
-      response:
-        contentType: application/json
-        body: { type: Inline, inline: '{"branded": true}' }
-${extra}`;
+const gatewayOwn = (route: string, extra: string) => routeYaml(route, `- matches: [{ path: { type: PathPrefix, value: /${route} } }]
+  backendRefs: [{ name: backend, port: 3000 }]`, { parent: 'eg', hostnames: ['www.example.com'] }) +
+    policyYaml('BackendTrafficPolicy', route, `HTTPRoute/${route}`, `responseOverride:
+  - match: { statusCodes: [{ type: Range, range: { start: 400, end: 599 } }] }
+    response:
+      contentType: application/json
+      body: { type: Inline, inline: '{"branded": true}' }`) +
+    extra;
 
 test("the gateway's own answers get the override too: 401, 403, 429 (Retry-After kept), 503", async () => {
   const extra = gatewayOwn('limited', `  rateLimit:
@@ -119,21 +106,7 @@ kind: Secret
 metadata: { name: basic-auth, namespace: default }
 stringData:
   .htpasswd: "foo:${sha}"
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: basic, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: basic }]
-  basicAuth: { users: { name: basic-auth } }
-` + gatewayOwn('denied', '') + `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: denied, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: denied }]
-  authorization: { defaultAction: Deny }
-` + gatewayOwn('empty', '').replace('backendRefs: [{ name: backend, port: 3000 }]', 'backendRefs: [{ name: nobody, port: 3000 }]') + `---
+${policyYaml('SecurityPolicy', 'basic', 'HTTPRoute/basic', `basicAuth: { users: { name: basic-auth } }`)}` + gatewayOwn('denied', '') + policyYaml('SecurityPolicy', 'denied', 'HTTPRoute/denied', `authorization: { defaultAction: Deny }`) + gatewayOwn('empty', '').replace('backendRefs: [{ name: backend, port: 3000 }]', 'backendRefs: [{ name: nobody, port: 3000 }]') + `---
 apiVersion: v1
 kind: Service
 metadata: { name: nobody, namespace: default }
@@ -163,18 +136,11 @@ spec: { ports: [{ name: http, port: 3000 }] }
 });
 
 test('statusCode: the answer gets the rule status (with its body, or alone keeping the backend body)', async () => {
-  const extra = `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: codes, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: backend }]
-  responseOverride:
-    - match: { statusCodes: [{ value: 410 }] }
-      response: { body: { inline: gone for good }, statusCode: 404 }
-    - match: { statusCodes: [{ value: 418 }] }
-      response: { statusCode: 200 }
-`;
+  const extra = policyYaml('BackendTrafficPolicy', 'codes', 'HTTPRoute/backend', `responseOverride:
+  - match: { statusCodes: [{ value: 410 }] }
+    response: { body: { inline: gone for good }, statusCode: 404 }
+  - match: { statusCodes: [{ value: 418 }] }
+    response: { statusCode: 200 }`);
   await withEgGateway(upstream.port, extra, async (port) => {
     const gone = await egRequest(port, '/status/410');
     assert.equal(gone.status, 404);

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
+import { routeYaml } from './helpers/yaml.ts';
 
 // Larger than every kernel socket buffer on the way (client, gateway, upstream legs).
 const BIG = 48 * 1024 * 1024;
@@ -54,18 +55,10 @@ before(async () => {
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');
   port = await freePort();
-  const routes = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /never/timed } }]
-      timeouts: { request: 300ms }
-      backendRefs: [${beRef('up')}]
-    - backendRefs: [${beRef('up')}]
-`;
+  const routes = routeYaml('r', `- matches: [{ path: { type: PathPrefix, value: /never/timed } }]
+  timeouts: { request: 300ms }
+  backendRefs: [${beRef('up')}]
+- backendRefs: [${beRef('up')}]`);
   gw = await startGateway(gatewayYaml(port, { up: (upstream.address() as AddressInfo).port }, routes));
 });
 
