@@ -6,7 +6,8 @@ import { parse, pathNormalization, UsageError } from './args.ts';
 import { buildFromPaths } from '../config/pipeline.ts';
 import { formatError } from '../resources/errors.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../translate/index.ts';
-import { compileSnapshot, type Chain } from '../dataplane/compile.ts';
+import { compileSnapshot, type Chain, type DataRoute } from '../dataplane/compile.ts';
+import { filterRank } from '../ir/filter-order.ts';
 import { PoolRegistry } from '../upstream/pools.ts';
 import { decideBackend, decideGatewayHop, type DecidedRequest } from '../dataplane/decide.ts';
 import { gatewayReply } from '../core/replies.ts';
@@ -190,9 +191,20 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
       if (gatewayHop.answer === gatewayReply('noRoute')) say('route: none matches');
       return finish(lines, gatewayHop);
     }
-    say(`route: ${route.ir.route.kind}/${route.ir.route.namespace}/${route.ir.route.name} rule ${route.ir.route.rule} (match ${gatewayHop.match!.path.type} ${gatewayHop.match!.path.value})`);
     const gw = route.ir.section.gateway;
-    say(`gateway hop (Gateway/${gw.namespace}/${gw.name}): ${describeChain(route.chain)}`);
+    const first = gatewayHop.reroutedFrom;
+    if (first) {
+      // recomputeRoute: the first route's chain ran up to the filter that re-routed, the new route's from there on.
+      say(`route: ${routeName(first)}`);
+      say(`gateway hop (Gateway/${gw.namespace}/${gw.name}): ${describeChain(first.chain)}`);
+      say(`rerouted: ${routeName(route)} (match ${gatewayHop.match!.path.type} ${gatewayHop.match!.path.value}; recomputeRoute matched again with the headers the filters set)`);
+      const rank = filterRank(first.chain.request[first.chain.reroute!.at].type);
+      const rest = route.chain.request.filter((f) => filterRank(f.type) > rank);
+      say(`  its filters after the re-route: ${describeChain({ ...route.chain, request: rest })}`);
+    } else {
+      say(`route: ${routeName(route)} (match ${gatewayHop.match!.path.type} ${gatewayHop.match!.path.value})`);
+      say(`gateway hop (Gateway/${gw.namespace}/${gw.name}): ${describeChain(route.chain)}`);
+    }
     if (gatewayHop.answer) {
       const a = route.action;
       const what = gatewayHop.error !== undefined || gatewayHop.replyChains.length === 0 ? undefined : a.type === 'redirect' && gatewayHop.answer.status === a.statusCode ? 'redirect' : a.type === 'direct' && gatewayHop.answer === a.reply ? 'direct response' : undefined;
@@ -235,6 +247,10 @@ function describeAnswer(d: DecidedRequest, what = 'answered by the gateway'): st
   const r = d.answer!;
   if (d.error !== undefined) return `${r.status} (internal error: ${(d.error as Error)?.message ?? String(d.error)})`;
   return `${r.status} (${what})${r.body ? ` ${JSON.stringify(r.body.trim())}` : ''}`;
+}
+
+function routeName(route: DataRoute): string {
+  return `${route.ir.route.kind}/${route.ir.route.namespace}/${route.ir.route.name} rule ${route.ir.route.rule}`;
 }
 
 /** The filters of one hop, with the policies each came from. */

@@ -4,13 +4,14 @@ import type { Decision, Reply } from '../core/decision.ts';
 import type { RequestContext } from '../core/request.ts';
 import type { Chain } from './compile.ts';
 
-export function runChain(ctx: RequestContext, chain: Chain, from = 0): Reply | undefined | Promise<Decision> {
+/** Handlers [from, to) of the chain (to: a recomputeRoute point stops there, see decide.ts). */
+export function runChain(ctx: RequestContext, chain: Chain, from = 0, to = chain.request.length): Reply | undefined | Promise<Decision> {
   const list = chain.request;
-  for (let i = from; i < list.length; i++) {
+  for (let i = from; i < to; i++) {
     const d = list[i].fn(ctx);
     if (d === undefined) continue;
     if (typeof (d as Promise<Decision>).then === 'function') {
-      return (d as Promise<Decision>).then((r) => (r === undefined ? runChain(ctx, chain, i + 1) : r));
+      return (d as Promise<Decision>).then((r) => (r === undefined ? runChain(ctx, chain, i + 1, to) : r));
     }
     return d as Reply;
   }

@@ -5,6 +5,7 @@ import { createSecureContext } from 'node:tls';
 import type { IRCertificate, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
 import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
+import type { RequestContext } from '../core/request.ts';
 import { filterModule, loadFilterModules } from '../filters/registry.ts';
 import { ReplyOverrides } from '../core/replies.ts';
 import { Router, type CompiledRoute } from './router.ts';
@@ -20,6 +21,17 @@ export interface Chain {
   response: ResponseHandler[];
   /** Read the body before this chain runs (the widest need of its filters); absent: it streams. */
   body?: BodyNeed;
+  /** A filter that may have the route chosen again (recomputeRoute): see recompute-route.ts. */
+  reroute?: Reroute;
+}
+
+export interface Reroute {
+  /** Index of that filter in `request`: the chain runs up to it, then the route may change. */
+  at: number;
+  /** Whether this request's route is chosen again (the filter's recomputeRoute). */
+  when: (ctx: RequestContext) => boolean;
+  /** The listener's router, to match again with the headers the filters set. */
+  router: Router<DataRoute> | undefined;
 }
 
 export interface CompiledBackend {
@@ -80,6 +92,12 @@ export interface CompiledSnapshot {
 
 export class CompileError extends Error {}
 
+/** The chain's re-route point: after the last filter that asks, when it or an earlier one says so. */
+function rerouteAfter(prev: Reroute | undefined, at: number, when: (ctx: RequestContext) => boolean): Reroute {
+  const earlier = prev?.when;
+  return { at, when: earlier ? (ctx) => earlier(ctx) || when(ctx) : when, router: undefined };
+}
+
 /** Every identity header the route's filters and its backends' filters set, once per snapshot. */
 function identityHeadersOf(r: IRRoute): string[] {
   const names = new Set<string>();
@@ -137,6 +155,7 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
       const compiled = mod.compile(f.config, { snapshot: ir, origin: f.origin });
       filters.push(compiled);
       if (compiled.onRequest) chain.request.push({ type: f.type, origin: f.origin, fn: compiled.onRequest });
+      if (compiled.onRequest && compiled.recomputeRoute) chain.reroute = rerouteAfter(chain.reroute, chain.request.length - 1, compiled.recomputeRoute);
       if (compiled.needsBody) chain.body = widerNeed(chain.body, compiled.needsBody);
       if (compiled.onResponse) chain.response.push(compiled.onResponse);
     }
@@ -190,7 +209,9 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
         context: secureContext(c, l.tls?.clientValidation?.caPem, l.port),
       }));
       const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
-      listeners.set(l.port, { ir: l, router: new Router(routes), secureContexts, readsBody, clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined });
+      const router = new Router(routes);
+      for (const r of routes) if (r.chain.reroute) r.chain.reroute.router = router;
+      listeners.set(l.port, { ir: l, router, secureContexts, readsBody, clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined });
     }
     return {
       version: ir.version,

@@ -24,6 +24,7 @@ import { hostOfAuthority, requestAuthority } from './authority.ts';
 import { redirectLocation } from './respond.ts';
 import { newRequestId } from './request-id.ts';
 import { sanitizeClientHeaders, stripIdentityHeaders } from './client-headers.ts';
+import { recomputeRoute } from './recompute-route.ts';
 
 /** One request as it arrived, transport-free: what the listener, explain or a test knows. */
 export interface RequestFacts {
@@ -73,6 +74,8 @@ export class DecidedRequest extends RequestContext {
   declare replyChains: readonly Chain[];
   /** Which hop answered, for explain: 'gateway' (incl. routing and the action) or 'destination'. */
   declare answeredOn: 'gateway' | 'destination';
+  /** The route first matched, when recomputeRoute chose `route` after it (explain shows both). */
+  declare reroutedFrom: DataRoute | undefined;
   /** The route match that matched. */
   declare match: IRMatch | undefined;
   /** Its PathPrefix value, when it is one (URLRewrite ReplacePrefixMatch needs it). */
@@ -95,6 +98,7 @@ export class DecidedRequest extends RequestContext {
     this.answer = undefined;
     this.replyChains = NO_CHAINS;
     this.answeredOn = 'gateway';
+    this.reroutedFrom = undefined;
     this.match = undefined;
     this.matchedPrefix = undefined;
     this.connectionPeer = connectionPeer;
@@ -175,7 +179,22 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
   if (match.match.path.type === 'PathPrefix') ctx.matchedPrefix = match.match.path.value;
   // A route without policies runs no filter code at all.
   if (route.chain.request.length === 0) return routeAction(ctx, route);
+  // recomputeRoute: the chain runs up to the filter that may re-route, then afterReroutePoint goes on.
+  const rr = route.chain.reroute;
+  if (rr) return afterChain(ctx, route.chain, route.chains, afterReroutePoint, 0, rr.at + 1);
   return afterChain(ctx, route.chain, route.chains, routeAction);
+}
+
+/** The rest of the chain, of the route chosen again with the headers the filters set (recompute-route.ts). */
+function afterReroutePoint(ctx: DecidedRequest, route: DataRoute): Decided {
+  let r;
+  try {
+    r = recomputeRoute(ctx, route);
+  } catch (err) {
+    return failed(ctx, err);
+  }
+  if (!r) return answered(ctx, gatewayReply('noRoute'), route.chains);
+  return afterChain(ctx, r.route.chain, r.route.chains, routeAction, r.from);
 }
 
 /** The route's action once the gateway hop let the request through. */
@@ -217,25 +236,25 @@ export function decideBackend(ctx: DecidedRequest, b: CompiledBackend): Decided 
 const keep = (ctx: DecidedRequest): DecidedRequest => ctx;
 
 /** Run a hop's chain: its reply is the answer, else `next` goes on (synchronously while the filters are). */
-function afterChain(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided): Decided {
+function afterChain(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided, from = 0, to = chain.request.length): Decided {
   if (chain.body && ctx.body === undefined && ctx.bodySource) {
     // A filter decides on the body: read it once (bounded) before the chain runs.
     return ctx.bodySource.read(chain.body).then(
       (body) => {
         if (!body) return answered(ctx, gatewayReply('payloadTooLarge'), replyChains, `body: over the ${chain.body!.maxBytes} bytes a filter reads`);
         ctx.body = body;
-        return runHop(ctx, chain, replyChains, next);
+        return runHop(ctx, chain, replyChains, next, from, to);
       },
       (err: unknown) => failed(ctx, err),
     );
   }
-  return runHop(ctx, chain, replyChains, next);
+  return runHop(ctx, chain, replyChains, next, from, to);
 }
 
-function runHop(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided): Decided {
+function runHop(ctx: DecidedRequest, chain: Chain, replyChains: readonly Chain[], next: (ctx: DecidedRequest, route: DataRoute) => Decided, from: number, to: number): Decided {
   let d: Reply | undefined | Promise<Decision>;
   try {
-    d = runChain(ctx, chain);
+    d = runChain(ctx, chain, from, to);
   } catch (err) {
     return failed(ctx, err);
   }

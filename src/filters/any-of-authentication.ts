@@ -55,6 +55,7 @@ export const anyOfAuthentication: FilterModuleFor<'anyOfAuthentication'> = {
       if (m.type === 'jwt') for (const p of m.config.providers) for (const c of p.claimToHeaders) identityHeaders.push(c.header);
     }
     const names = compiled.map((c) => c.type).join(', ');
+    const jwtReroute = compiled.find((c) => c.type === 'jwt')?.filter.recomputeRoute;
     return {
       type: 'anyOfAuthentication',
       onRequest(ctx) {
@@ -78,6 +79,8 @@ export const anyOfAuthentication: FilterModuleFor<'anyOfAuthentication'> = {
       close() {
         for (const c of compiled) c.filter.close?.();
       },
+      // jwt recomputeRoute: the jwt method decides it when it was the one that ran.
+      ...(jwtReroute ? { recomputeRoute: jwtReroute } : {}),
     };
   },
 };

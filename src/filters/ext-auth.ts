@@ -9,6 +9,9 @@ import type { CompiledFilter, FilterModuleFor } from './types.ts';
 import { applyExtAuthzResult, createExtAuthzClient } from '../authz/ext-authz/client.ts';
 
 
+/** The check let the request through (failOpen on an error included): the chain went on. */
+const allowed = (): boolean => true;
+
 export const egExtAuth: FilterModuleFor<'extAuth'> = {
   type: 'extAuth',
   compile(config, cc): CompiledFilter {
@@ -30,6 +33,8 @@ export const egExtAuth: FilterModuleFor<'extAuth'> = {
       },
       // bodyToExtAuth: the chain reads the body (bounded) before the check.
       ...(svc.includeBody ? { needsBody: { maxBytes: svc.includeBody.maxBytes, allowPartial: svc.includeBody.allowPartial } } : {}),
+      // recomputeRoute: the headers an allow set take part in choosing the route again.
+      ...(config.recomputeRoute ? { recomputeRoute: allowed } : {}),
     };
   },
 };

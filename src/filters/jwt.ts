@@ -6,7 +6,8 @@
 // jwt.optional (allow_missing); a token that no provider accepts → 401 (403
 // for a disallowed audience) with the first refusal's message. The token is
 // forwarded upstream (Envoy Gateway sets forward: true); claimToHeaders copy
-// claims into request headers, after removing any client copy of them.
+// claims into request headers, after removing any client copy of them; with
+// recomputeRoute those headers then take part in choosing the route again.
 // Verification goes through the shared verifier in src/auth/jwt: a verified
 // token is a synchronous cache hit.
 import type { RequestContext } from '../core/request.ts';
@@ -57,6 +58,7 @@ export const egJwt: FilterModuleFor<'jwt'> = {
       };
     });
     const sanitize = [...new Set(providers.flatMap((p) => p.claimHeaders.map((c) => c.header)))];
+    const rerouting = new Set(config.providers.filter((p) => p.recomputeRoute).map((p) => p.name));
 
     const tokenFor = (ctx: RequestContext, p: Compiled): string | undefined => {
       for (let i = 0; i < p.headers.length; i++) {
@@ -142,6 +144,8 @@ export const egJwt: FilterModuleFor<'jwt'> = {
       close() {
         for (const l of leases) l.release();
       },
+      // recomputeRoute: after a provider that asks for it verified the token, its claim headers take part in routing.
+      ...(rerouting.size > 0 ? { recomputeRoute: (ctx: RequestContext) => ctx.identity.jwtProvider !== undefined && rerouting.has(ctx.identity.jwtProvider) } : {}),
     };
   },
 };

@@ -7,6 +7,7 @@ import type { IRFilterConfigs, IRFilterType } from '../ir/filters.ts';
 // The decision types live in the bottom layer (core/), shared with the data plane.
 export type { Reply, Decision, RequestHandler, ResponseHandler } from '../core/decision.ts';
 import type { RequestHandler, ResponseHandler } from '../core/decision.ts';
+import type { RequestContext } from '../core/request.ts';
 
 export interface CompiledFilter {
   /** Filter type, for the decision trace. */
@@ -22,6 +23,12 @@ export interface CompiledFilter {
    * filter stream the body untouched.
    */
   needsBody?: BodyNeed;
+  /**
+   * Envoy's clear_route_cache (SecurityPolicy recomputeRoute): once this filter
+   * let the request through, true means the route is chosen again, with the
+   * headers it set taking part in matching (src/dataplane/recompute-route.ts).
+   */
+  recomputeRoute?: (ctx: RequestContext) => boolean;
 }
 
 export interface BodyNeed {

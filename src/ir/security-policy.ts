@@ -53,6 +53,8 @@ export interface EgJwtProviderConfig {
   fromHeaders: { name: string; prefix: string }[];
   fromParams: string[];
   fromCookies: string[];
+  /** After this provider verified the token, the route is chosen again with the claim headers. */
+  recomputeRoute?: boolean;
 }
 
 export interface EgJwtConfig {
@@ -80,6 +82,8 @@ export interface EgAuthorizationConfig {
 
 export interface EgExtAuthConfig {
   service: ExtAuthzConfig;
+  /** After an allow, the route is chosen again with the headers the authorizer set. */
+  recomputeRoute?: boolean;
 }
 
 export type AnyOfMethod =

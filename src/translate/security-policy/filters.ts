@@ -136,7 +136,6 @@ function jwksOf(idx: ResourceIndex, policy: LoadedResource, p: NonNullable<Secur
 
 function jwtFilter(idx: ResourceIndex, policy: LoadedResource, j: NonNullable<SecurityPolicySpec['jwt']>, notServed: string[]): EgJwtConfig {
   const providers: EgJwtProviderConfig[] = j.providers.map((p, i) => {
-    if (p.recomputeRoute) notServed.push(`jwt.providers[${i}].recomputeRoute (claim headers are set, the route is not recomputed)`);
     return {
       name: p.name,
       issuer: p.issuer || undefined,
@@ -146,6 +145,7 @@ function jwtFilter(idx: ResourceIndex, policy: LoadedResource, j: NonNullable<Se
       fromHeaders: (p.extractFrom?.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), prefix: h.valuePrefix ?? '' })),
       fromParams: p.extractFrom?.params ?? [],
       fromCookies: p.extractFrom?.cookies ?? [],
+      ...(p.recomputeRoute ? { recomputeRoute: true } : {}),
     };
   });
   return { providers, optional: j.optional ?? false };
@@ -193,7 +193,8 @@ function extAuthFilter(idx: ResourceIndex, policy: LoadedResource, e: NonNullabl
     // body (over the bound is 413, even with failOpen) and a UTF-8 body for gRPC.
     ...(e.bodyToExtAuth ? { includeBody: { maxBytes: e.bodyToExtAuth.maxRequestBytes, allowPartial: false, packAsBytes: false } } : {}),
   };
-  if (e.grpc) return { service: { ...common, protocol: 'grpc' } };
+  const recompute = e.recomputeRoute ? { recomputeRoute: true } : {};
+  if (e.grpc) return { service: { ...common, protocol: 'grpc' }, ...recompute };
   const exact = (names: readonly string[]) => names.map((n) => ({ kind: 'exact' as const, value: n.toLowerCase() }));
   return {
     service: {
@@ -206,6 +207,7 @@ function extAuthFilter(idx: ResourceIndex, policy: LoadedResource, e: NonNullabl
       allowedClientHeaders: [],
       allowedClientHeadersOnSuccess: [],
     },
+    ...recompute,
   };
 }
 
