@@ -5,18 +5,31 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import https from 'node:https';
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import { createHash, X509Certificate } from 'node:crypto';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, egRequest, statusOf } from './helpers/eg-quickstart.ts';
+import { makeCa, issueServerCert, issueClientCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
 
 let up: Upstream;
 let gw: TestGateway;
 let port = 0;
+let tlsPort = 0;
+let ca: RootCa;
+let clientCa: RootCa;
+let serverCert: IssuedCert;
+let clientCert: IssuedCert;
 
 before(async () => {
   up = await startUpstream('backend');
-  port = await freePort();
+  [port, tlsPort] = [await freePort(), await freePort()];
+  [ca, clientCa] = [await makeCa(), await makeCa({ commonName: 'client-ca' })];
+  serverCert = await issueServerCert(ca, { hostnames: ['www.example.com'] });
+  clientCert = await issueClientCert(clientCa, { commonName: 'alice', uris: ['spiffe://example.com/alice'], dnsNames: ['alice.example.com'] });
   gw = await startGateway(egQuickstart(port, up.port));
 });
 
@@ -201,5 +214,238 @@ spec:
     assert.match(cond.message, /timeout\.http\.streamIdleTimeout \(/);
     assert.match(cond.message, /connection\.socketBufferLimit \(Node cannot/);
     assert.doesNotMatch(cond.message, /bufferLimit: |timeout\.http\.idleTimeout|connection\.bufferLimit/);
+  });
+});
+
+/** What the upstream saw for the last request. */
+const lastSeen = () => up.seen[up.seen.length - 1];
+
+const ctpHeaders = (headers: string) => `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: headers, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
+  headers:
+${headers}
+`;
+
+describe('headers', () => {
+  test('withUnderscoresAction: RejectRequest is 400, DropHeader removes the header before any filter, Allow passes it', async () => {
+    await serve(ctpHeaders('    withUnderscoresAction: RejectRequest'));
+    const refused = await egRequest(port, '/get', { x_tenant: 'a' });
+    assert.equal(refused.status, 400);
+    assert.equal((await egRequest(port, '/get', { 'x-tenant': 'a' })).status, 200, 'dashes are fine');
+    await serve(ctpHeaders('    withUnderscoresAction: DropHeader'));
+    assert.equal((await egRequest(port, '/get', { x_tenant: 'a', 'x-kept': '1' })).status, 200);
+    assert.equal(lastSeen().headers.x_tenant, undefined);
+    assert.equal(lastSeen().headers['x-kept'], '1');
+    await serve(ctpHeaders('    withUnderscoresAction: Allow'));
+    await egRequest(port, '/get', { x_tenant: 'a' });
+    assert.equal(lastSeen().headers.x_tenant, 'a');
+  });
+
+  test('requestID: Generate replaces the client\'s, Preserve keeps it (none when absent), Disable sends none, PreserveOrGenerate', async () => {
+    const sent = { 'x-request-id': 'client-chosen-id' };
+    await serve(ctpHeaders('    requestID: Generate'));
+    await egRequest(port, '/get', sent);
+    assert.match(String(lastSeen().headers['x-request-id']), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    await serve(ctpHeaders('    requestID: Preserve'));
+    await egRequest(port, '/get', sent);
+    assert.equal(lastSeen().headers['x-request-id'], 'client-chosen-id');
+    await egRequest(port, '/get');
+    assert.equal(lastSeen().headers['x-request-id'], undefined, 'Preserve does not generate');
+    await serve(ctpHeaders('    requestID: Disable'));
+    await egRequest(port, '/get', sent);
+    assert.equal(lastSeen().headers['x-request-id'], undefined, 'Disable neither keeps nor generates');
+    await serve(ctpHeaders('    requestID: PreserveOrGenerate'));
+    await egRequest(port, '/get', sent);
+    assert.equal(lastSeen().headers['x-request-id'], 'client-chosen-id');
+    await egRequest(port, '/get');
+    assert.match(String(lastSeen().headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    // The deprecated switch: true keeps the client's.
+    await serve(ctpHeaders('    preserveXRequestID: true'));
+    await egRequest(port, '/get', sent);
+    assert.equal(lastSeen().headers['x-request-id'], 'client-chosen-id');
+  });
+
+  test('earlyRequestHeaders apply before routing: the header they set picks the route; lateResponseHeaders apply to every answer', async () => {
+    await serve(`${ctpHeaders(`    earlyRequestHeaders:
+      set: [{ name: X-Tenant, value: gold }]
+      add: [{ name: X-Early, value: added }]
+      remove: [x-secret]
+    lateResponseHeaders:
+      set: [{ name: X-Served-By, value: portcullis }]
+      remove: [x-backend]`)}---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: gold, namespace: default }
+spec:
+  parentRefs: [{ name: eg }]
+  hostnames: ["www.example.com"]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: / }, headers: [{ name: x-tenant, value: gold }] }]
+      filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: x-route, value: gold }] } }]
+      backendRefs: [{ name: backend, port: 3000 }]
+`);
+    const r = await egRequest(port, '/get', { 'x-tenant': 'basic', 'x-secret': 's', 'x-early': 'client' });
+    assert.equal(r.status, 200);
+    const seen = lastSeen().headers;
+    assert.equal(seen['x-route'], 'gold', 'routed on the header the policy set');
+    assert.equal(seen['x-tenant'], 'gold');
+    assert.equal(seen['x-early'], 'client,added');
+    assert.equal(seen['x-secret'], undefined);
+    assert.equal(r.headers['x-served-by'], 'portcullis');
+    assert.equal(r.headers['x-backend'], undefined, 'removed from the backend\'s answer');
+    const noRoute = await egRequest(port, '/get', { host: 'other.example.com' });
+    assert.equal(noRoute.status, 404);
+    assert.equal(noRoute.headers['x-served-by'], 'portcullis', 'the gateway\'s own answers too');
+  });
+});
+
+const b64 = (t: string) => Buffer.from(t).toString('base64');
+
+/** The quickstart with an HTTPS listener "https" on tlsPort too (certificate for www.example.com), plus `extra`. */
+async function serveTls(extra: string): Promise<void> {
+  const base = egQuickstart(port, up.port, { extra: `---
+apiVersion: v1
+kind: Secret
+metadata: { name: eg-cert, namespace: default }
+type: kubernetes.io/tls
+data: { tls.crt: ${b64(serverCert.certPem)}, tls.key: ${b64(serverCert.keyPem)} }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: client-ca, namespace: default }
+data:
+  ca.crt: |
+${clientCa.certPem.trim().split('\n').map((l) => `    ${l}`).join('\n')}
+${extra}` });
+  const withTls = base.replace(`    - { name: http, protocol: HTTP, port: ${port} }`, `    - { name: http, protocol: HTTP, port: ${port} }
+    - { name: https, protocol: HTTPS, port: ${tlsPort}, tls: { certificateRefs: [{ name: eg-cert }] } }`);
+  await gw.write(withTls);
+  assert.equal(await gw.instance.reload(), true, 'the configuration loads');
+}
+
+interface TlsAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  protocol: string | null | undefined;
+  alpn: string | false | null | undefined;
+}
+
+/** One HTTPS/1.1 request to the TLS listener as www.example.com, with the client certificate when `withCert`. */
+function tlsRequest(path: string, opts: { withCert?: boolean; headers?: Record<string, string>; tls?: tls.ConnectionOptions } = {}): Promise<TlsAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = https.request({
+      host: '127.0.0.1', port: tlsPort, path, servername: 'www.example.com', ca: ca.certPem, agent: false,
+      headers: { host: 'www.example.com', ...opts.headers },
+      ...(opts.withCert ? { cert: clientCert.certPem, key: clientCert.keyPem } : {}),
+      ...opts.tls,
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      const s = res.socket as tls.TLSSocket;
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, protocol: s.getProtocol?.(), alpn: s.alpnProtocol }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const ctpOnTls = (spec: string) => `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: tls-policy, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg, sectionName: https }]
+${spec}
+`;
+
+const CLIENT_VALIDATION = `  tls:
+    clientValidation:
+      caCertificateRefs: [{ kind: ConfigMap, name: client-ca }]`;
+
+describe('headers.xForwardedClientCert (over mTLS)', () => {
+  const forged = { 'x-forwarded-client-cert': 'Hash=forged;Subject="CN=mallory"' };
+  const hash = () => createHash('sha256').update(new X509Certificate(clientCert.certPem).raw).digest('hex');
+
+  test('Sanitize (the default) removes the client\'s XFCC; SanitizeSet replaces it with this hop\'s element (Hash, Subject, URI, DNS)', async () => {
+    await serveTls(ctpOnTls(CLIENT_VALIDATION));
+    assert.equal((await tlsRequest('/get', { withCert: true, headers: forged })).status, 200);
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], undefined);
+    await serveTls(ctpOnTls(`${CLIENT_VALIDATION}
+  headers:
+    xForwardedClientCert:
+      mode: SanitizeSet
+      certDetailsToAdd: [Subject, URI, DNS]`));
+    assert.equal((await tlsRequest('/get', { withCert: true, headers: forged })).status, 200);
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], `Hash=${hash()};Subject="CN=alice";URI=spiffe://example.com/alice;DNS=alice.example.com`);
+  });
+
+  test('AppendForward appends this hop\'s element; ForwardOnly keeps the client\'s on mTLS; AlwaysForwardOnly keeps it whatever the connection', async () => {
+    await serveTls(ctpOnTls(`${CLIENT_VALIDATION}
+  headers:
+    xForwardedClientCert: { mode: AppendForward, certDetailsToAdd: [Subject] }`));
+    await tlsRequest('/get', { withCert: true, headers: forged });
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], `${forged['x-forwarded-client-cert']},Hash=${hash()};Subject="CN=alice"`);
+    await serveTls(ctpOnTls(`${CLIENT_VALIDATION}
+  headers:
+    xForwardedClientCert: { mode: ForwardOnly }`));
+    await tlsRequest('/get', { withCert: true, headers: forged });
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], forged['x-forwarded-client-cert']);
+    await serveTls(ctpOnTls(`  headers:
+    xForwardedClientCert: { mode: AlwaysForwardOnly }`));
+    await tlsRequest('/get', { headers: forged });
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], forged['x-forwarded-client-cert'], 'no client certificate, kept all the same');
+    await serveTls(ctpOnTls(`  headers:
+    xForwardedClientCert: { mode: ForwardOnly }`));
+    await tlsRequest('/get', { headers: forged });
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], undefined, 'ForwardOnly without mTLS: removed');
+  });
+
+  test('certDetailsToAdd Chain is named as not served; certDetailsToAdd without AppendForward/SanitizeSet is refused', async () => {
+    await serveTls(ctpOnTls(`${CLIENT_VALIDATION}
+  headers:
+    xForwardedClientCert: { mode: SanitizeSet, certDetailsToAdd: [Chain, Subject] }`));
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
+    assert.match(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields').message, /certDetailsToAdd: Chain/);
+    await gw.write(egQuickstart(port, up.port, { extra: ctpOnTls(`  headers:
+    xForwardedClientCert: { mode: Sanitize, certDetailsToAdd: [Subject] }`) }));
+    assert.equal(await gw.instance.reload(), false, 'refused at validation');
+  });
+});
+
+describe('timeout.http.requestReceivedTimeout over HTTP/2', () => {
+  test('a stream whose body stops is answered 408 and reset; the session serves other streams meanwhile', async () => {
+    await serveTls(ctpOnTls(`  timeout:
+    http: { requestReceivedTimeout: 1s }`));
+    const session = http2.connect(`https://www.example.com:${tlsPort}`, { ca: ca.certPem, host: '127.0.0.1', servername: 'www.example.com', lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) } as http2.SecureClientSessionOptions);
+    try {
+      const start = performance.now();
+      const stalled = session.request({ ':method': 'POST', ':path': '/post', 'content-length': '100' });
+      stalled.write('ten bytes.');
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let status = 0;
+        let body = '';
+        stalled.on('response', (h) => (status = Number(h[':status'])));
+        stalled.setEncoding('utf8');
+        stalled.on('data', (c: string) => (body += c));
+        stalled.on('close', () => resolve({ status, body }));
+        stalled.on('error', reject);
+      });
+      const other = session.request({ ':path': '/get' });
+      other.resume();
+      const otherStatus = await new Promise<number>((r) => other.on('response', (h) => r(Number(h[':status']))));
+      assert.equal(otherStatus, 200, 'the session keeps serving');
+      const r = await answer;
+      const ms = performance.now() - start;
+      assert.deepEqual(r, { status: 408, body: 'request timeout' });
+      assert.ok(ms >= 900 && ms < 8000, `after ${Math.round(ms)} ms`);
+    } finally {
+      session.destroy();
+    }
   });
 });

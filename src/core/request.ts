@@ -4,7 +4,7 @@
 // `decide()` runs the same way for the listener, `portcullis explain` and tests.
 import type { DryRunDecision } from '../policy/dry-run.ts';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { IRRoute } from '../ir/types.ts';
+import type { IRHeaderModifier, IRRoute } from '../ir/types.ts';
 import type { TraceEntry } from './trace.ts';
 import type { ReplyOverrides } from './replies.ts';
 
@@ -121,6 +121,8 @@ export class RequestContext {
   dryRun: DryRunDecision[] | undefined;
   /** performance.now() at arrival (a double: no BigInt allocated per request). */
   startMs: number;
+  /** The listener's ClientTrafficPolicy headers.lateResponseHeaders: applied to every answer last. */
+  lateHeaders: IRHeaderModifier | undefined;
 
   constructor(init: RequestInit) {
     this.method = init.method;
@@ -145,6 +147,7 @@ export class RequestContext {
     this.body = undefined;
     this.dryRun = undefined;
     this.startMs = init.startMs ?? performance.now();
+    this.lateHeaders = undefined;
   }
 
   /** The port the authority names, undefined when it names none (read on demand: most requests never ask). */

@@ -5,6 +5,8 @@
 //   say): removed here, once, instead of from the upstream request after the
 //   filters ran — else `Connection: x-jwt-sub` would strip the claim header
 //   the gateway set, and `Connection: x-set` a RequestHeaderModifier `set`;
+// - ClientTrafficPolicy headers: header names with an underscore refused or
+//   dropped (withUnderscoresAction), then earlyRequestHeaders;
 // - X-Forwarded-Client-Cert: per the listener's forwardClientCert mode;
 // - identity headers (claim and payload headers of the route's
 //   authenticators): removed right after routing, on every path (CORS
@@ -13,6 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { IRListener } from '../ir/types.ts';
 import type { TlsInfo } from '../core/request.ts';
 import { applyForwardClientCert } from './client-cert-header.ts';
+import { applyHeaderModifier } from '../filters/header-modifier.ts';
 
 /**
  * Names a Connection header may not remove: the request's framing and
@@ -34,10 +37,40 @@ export function removeConnectionNominated(headers: IncomingHttpHeaders): void {
   }
 }
 
-/** The client's request head, made safe before routing and filters (in place). */
-export function sanitizeClientHeaders(headers: IncomingHttpHeaders, listener: IRListener, tls: TlsInfo | undefined): void {
+/** Whether a header name has an underscore (a charCode scan: no regex, no allocation). */
+function hasUnderscore(name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) === 95) return true;
+  return false;
+}
+
+/**
+ * ClientTrafficPolicy headers.withUnderscoresAction: false when the request
+ * must be refused (RejectRequest); DropHeader removes such headers, so that
+ * no filter and no upstream sees them.
+ */
+function underscoresAllowed(headers: IncomingHttpHeaders, action: 'RejectRequest' | 'DropHeader'): boolean {
+  for (const name in headers) {
+    if (!hasUnderscore(name)) continue;
+    if (action === 'RejectRequest') return false;
+    delete headers[name];
+  }
+  return true;
+}
+
+/**
+ * The client's request head, made safe before routing and filters (in place),
+ * in Envoy's order: the codec's header-name check, early header mutation, then
+ * X-Forwarded-Client-Cert. False: refused (a header name with an underscore).
+ */
+export function sanitizeClientHeaders(headers: IncomingHttpHeaders, listener: IRListener, tls: TlsInfo | undefined): boolean {
   removeConnectionNominated(headers);
+  const ch = listener.clientHeaders;
+  if (ch !== undefined) {
+    if (ch.withUnderscores !== undefined && !underscoresAllowed(headers, ch.withUnderscores)) return false;
+    if (ch.early !== undefined) applyHeaderModifier(ch.early, headers);
+  }
   applyForwardClientCert(headers, listener.connection.forwardClientCert, tls);
+  return true;
 }
 
 /** Remove the route's identity headers (compiled once per snapshot), in place. */

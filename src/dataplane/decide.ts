@@ -109,6 +109,20 @@ export class DecidedRequest extends RequestContext {
 
 export type Decided = DecidedRequest | Promise<DecidedRequest>;
 
+/**
+ * The request's X-Request-ID by the listener's ClientTrafficPolicy
+ * headers.requestID (absent: PreserveOrGenerate). '' = none: nothing is sent
+ * upstream (Preserve without one, Disable; the client's is removed then).
+ */
+function requestIdOf(headers: IncomingHttpHeaders, mode: 'PreserveOrGenerate' | 'Preserve' | 'Generate' | 'Disable' | undefined): string {
+  const sent = headers['x-request-id'];
+  const usable = typeof sent === 'string' && sent.length > 0 && sent.length <= 200;
+  if (mode === undefined || mode === 'PreserveOrGenerate') return usable ? sent : newRequestId();
+  if (mode === 'Preserve') return usable ? sent : '';
+  if (sent !== undefined) delete headers['x-request-id'];
+  return mode === 'Generate' ? newRequestId() : '';
+}
+
 /** decide() on the listener of the request's port; undefined when the snapshot has none there. */
 export function decide(snapshot: CompiledSnapshot, facts: RequestFacts): Decided | undefined {
   const listener = snapshot.listeners.get(facts.port);
@@ -140,15 +154,14 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
   const l = listener.ir;
   const headers = facts.headers;
   // Before routing and before any filter adds a header (client-headers.ts).
-  sanitizeClientHeaders(headers, l, facts.tls);
+  const headOk = sanitizeClientHeaders(headers, l, facts.tls);
   const split = splitTarget(facts.target, l.pathNormalization);
   const authority = split ? requestAuthority(headers) : '';
   // ClientTrafficPolicy clientIPDetection when it is more than a hop count (undefined: refused, customHeader failClosed).
   const clientIp = listener.clientIp
     ? listener.clientIp(headers, facts.remoteIp)
     : l.xffTrustedHops > 0 ? clientFromXff(headers['x-forwarded-for'], l.xffTrustedHops, facts.remoteIp) : facts.remoteIp;
-  let requestId = facts.requestId ?? headers['x-request-id'];
-  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) requestId = newRequestId();
+  const requestId = facts.requestId ?? requestIdOf(headers, l.clientHeaders?.requestId);
   const ctx = new DecidedRequest({
     method: facts.method,
     host: authority ? hostOfAuthority(authority) : '',
@@ -166,6 +179,8 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     tracing: facts.tracing,
     startMs: facts.startMs,
   }, facts.remoteIp, facts.body);
+  ctx.lateHeaders = l.clientHeaders?.late;
+  if (!headOk) return answered(ctx, gatewayReply('badRequest'), NO_CHAINS, 'headers: a header name has an underscore (ClientTrafficPolicy withUnderscoresAction RejectRequest)');
   if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
   if (clientIp === undefined) return answered(ctx, gatewayReply('clientAddressMissing'), NO_CHAINS, 'client address: the ClientTrafficPolicy customHeader is missing or not an IP (failClosed)');
   // Malformed (brackets around a name, userinfo, a list — two Host headers joined by ", "), or Host ≠ :authority.

@@ -45,7 +45,8 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
   headers['x-forwarded-for'] = xff ? `${xff}, ${peer}` : peer;
   headers['x-forwarded-proto'] = ctx.scheme;
   if (headers['x-forwarded-host'] === undefined) headers['x-forwarded-host'] = headers.host;
-  headers['x-request-id'] = ctx.requestId;
+  // '' = none by the listener's ClientTrafficPolicy (requestID Preserve without one, or Disable).
+  if (ctx.requestId !== '') headers['x-request-id'] = ctx.requestId;
   if (wb.requestHeaders) applyHeaderModifier(wb.requestHeaders, headers);
   let path = ctx.path;
   if (action.rewrite) {

@@ -7,6 +7,7 @@ import type { RequestContext } from '../core/request.ts';
 import type { Chain } from './compile.ts';
 import type { IRRedirectAction } from '../ir/types.ts';
 import { asGrpcReply, isGrpcContentType } from '../core/replies.ts';
+import { applyHeaderModifier } from '../filters/header-modifier.ts';
 
 export type Res = ServerResponse | Http2ServerResponse;
 export type OutHeaders = Record<string, string | string[] | number | undefined>;
@@ -76,6 +77,7 @@ export function finishHeaders(ctx: RequestContext, status: number, headers: OutH
       else headers[name] = ([] as string[]).concat(prev as string | string[], v);
     }
   }
+  if (ctx.lateHeaders !== undefined) applyHeaderModifier(ctx.lateHeaders, headers);
 }
 
 const WELL_KNOWN: Record<string, number> = { http: 80, https: 443 };

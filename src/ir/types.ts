@@ -54,6 +54,8 @@ export interface IRListener {
    * xffTrustedHops decides.
    */
   clientIpDetection?: IRClientIpDetection;
+  /** ClientTrafficPolicy `headers`: what the listener does to every request head and answer, when a policy says. */
+  clientHeaders?: IRClientHeaders;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */
@@ -79,6 +81,18 @@ export interface IRConnection {
   connectionLimit?: { max: number; closeDelayMs: number };
   /** connection.bufferLimit: most bytes of a request body the gateway holds in memory (read for a filter, kept for a retry); 413 beyond. */
   bufferLimitBytes?: number;
+}
+
+/** ClientTrafficPolicy headers, in Envoy Gateway's terms; an absent field keeps Portcullis's default. */
+export interface IRClientHeaders {
+  /** A request header whose name has an underscore: refused (400) or dropped before routing. Absent: allowed. */
+  withUnderscores?: 'RejectRequest' | 'DropHeader';
+  /** X-Request-ID. Absent: PreserveOrGenerate. */
+  requestId?: 'PreserveOrGenerate' | 'Preserve' | 'Generate' | 'Disable';
+  /** earlyRequestHeaders: applied to the client's head before routing, before any filter. */
+  early?: IRHeaderModifier;
+  /** lateResponseHeaders: applied to every answer last, the gateway's own included. */
+  late?: IRHeaderModifier;
 }
 
 /** Envoy's forward_client_cert_details (Envoy Gateway: ClientTrafficPolicy headers.xForwardedClientCert). */

@@ -59,6 +59,8 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     if (s.clientIp && 'hops' in s.clientIp) l.xffTrustedHops = s.clientIp.hops;
     else if (s.clientIp) l.clientIpDetection = s.clientIp.detection;
     Object.assign(l.connection, s.connection);
+    if (s.forwardClientCert) l.connection.forwardClientCert = s.forwardClientCert;
+    if (s.headers) l.clientHeaders = s.headers;
     if (s.clientValidation) {
       if (l.tls) l.tls.clientValidation = s.clientValidation;
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls.clientValidation on the plaintext listener port ${l.port} has no effect` });

@@ -14,6 +14,15 @@ export const SERVED: Served = {
   tls: { clientValidation: { optional: true, caCertificateRefs: true } },
   timeout: { http: { requestReceivedTimeout: true, idleTimeout: true } },
   connection: { connectionLimit: { value: true, closeDelay: true }, bufferLimit: true },
+  headers: {
+    withUnderscoresAction: true,
+    preserveXRequestID: true,
+    requestID: true,
+    earlyRequestHeaders: true,
+    lateResponseHeaders: true,
+    // certDetailsToAdd: Chain is named by extraUnserved.
+    xForwardedClientCert: true,
+  },
 };
 
 /** Why a field is not served, where the reason is Node's (not a gap of this version). */
@@ -36,9 +45,16 @@ function walk(spec: Record<string, unknown>, served: Served, prefix: string, out
   }
 }
 
+/** Values of served fields that are not served themselves. */
+function unservedValues(spec: Record<string, any>): string[] {
+  const out: string[] = [];
+  if (spec.headers?.xForwardedClientCert?.certDetailsToAdd?.includes('Chain')) out.push('headers.xForwardedClientCert.certDetailsToAdd: Chain (the client certificate is forwarded without its chain)');
+  return out;
+}
+
 /** The fields a policy sets that are not served, as dotted paths (with Node's reason where it is Node's). */
-export function unservedFields(spec: Record<string, unknown>, extra: string[] = []): string[] {
+export function unservedFields(spec: Record<string, unknown>): string[] {
   const out: string[] = [];
   walk(spec, SERVED, '', out);
-  return [...out, ...extra];
+  return [...out, ...unservedValues(spec)];
 }

@@ -1,7 +1,7 @@
 // A ClientTrafficPolicy's spec → the listener settings it asks for, checked
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
 import { X509Certificate } from 'node:crypto';
-import type { IRClientIpDetection, IRConnection } from '../ir/types.ts';
+import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import { quantityBytes } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
@@ -11,6 +11,8 @@ import { referenceAllowed } from './reference-grant.ts';
 import type { PolicyTargeting } from './attachment/index.ts';
 
 type CaRef = { group?: string; kind?: string; name: string; namespace?: string };
+type HeaderFilter = { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] };
+type XfccMode = 'Sanitize' | 'ForwardOnly' | 'AppendForward' | 'SanitizeSet' | 'AlwaysForwardOnly';
 
 export interface ClientTrafficPolicySpec extends PolicyTargeting {
   clientIPDetection?: {
@@ -20,6 +22,14 @@ export interface ClientTrafficPolicySpec extends PolicyTargeting {
   tls?: { clientValidation?: { optional?: boolean; caCertificateRefs?: CaRef[] } } & Record<string, unknown>;
   timeout?: { http?: { requestReceivedTimeout?: string; idleTimeout?: string } };
   connection?: { connectionLimit?: { value: number; closeDelay?: string }; bufferLimit?: string | number };
+  headers?: {
+    withUnderscoresAction?: 'Allow' | 'RejectRequest' | 'DropHeader';
+    preserveXRequestID?: boolean;
+    requestID?: NonNullable<IRClientHeaders['requestId']>;
+    earlyRequestHeaders?: HeaderFilter;
+    lateResponseHeaders?: HeaderFilter;
+    xForwardedClientCert?: { mode?: XfccMode; certDetailsToAdd?: ('Subject' | 'Cert' | 'Chain' | 'DNS' | 'URI')[] };
+  };
   [field: string]: unknown;
 }
 
@@ -30,6 +40,8 @@ export interface ClientSettings {
   clientIp?: { hops: number } | { detection: IRClientIpDetection };
   clientValidation?: { caPem: string; mode: 'REQUIRE' | 'OPTIONAL' };
   connection: ConnectionSettings;
+  headers?: IRClientHeaders;
+  forwardClientCert?: IRForwardClientCert;
 }
 
 export class Invalid extends Error {}
@@ -89,8 +101,53 @@ function connectionSettings(spec: ClientTrafficPolicySpec): ConnectionSettings {
   return out;
 }
 
+function headerModifier(f: HeaderFilter | undefined, field: string): IRHeaderModifier | undefined {
+  if (f === undefined) return undefined;
+  const pair = (h: { name: string; value: string }, i: number, list: string) => {
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(h.name)) throw new Invalid(`${field}.${list}[${i}].name: "${h.name}" is not a header name`);
+    return { name: h.name.toLowerCase(), value: h.value };
+  };
+  return {
+    set: (f.set ?? []).map((h, i) => pair(h, i, 'set')),
+    add: (f.add ?? []).map((h, i) => pair(h, i, 'add')),
+    remove: (f.remove ?? []).map((n, i) => {
+      if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(n)) throw new Invalid(`${field}.remove[${i}]: "${n}" is not a header name`);
+      return n.toLowerCase();
+    }),
+  };
+}
+
+const XFCC_MODE: Record<XfccMode, IRForwardClientCert['mode']> = {
+  Sanitize: 'SANITIZE',
+  ForwardOnly: 'FORWARD_ONLY',
+  AppendForward: 'APPEND_FORWARD',
+  SanitizeSet: 'SANITIZE_SET',
+  AlwaysForwardOnly: 'ALWAYS_FORWARD_ONLY',
+};
+
+function headerSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
+  const h = spec.headers;
+  if (h === undefined) return;
+  const ch: IRClientHeaders = {};
+  if (h.withUnderscoresAction === 'RejectRequest' || h.withUnderscoresAction === 'DropHeader') ch.withUnderscores = h.withUnderscoresAction;
+  if (h.requestID !== undefined) ch.requestId = h.requestID;
+  // Deprecated in Envoy Gateway for requestID: true keeps the client's (generating one when absent), false is the edge default.
+  else if (h.preserveXRequestID !== undefined) ch.requestId = h.preserveXRequestID ? 'PreserveOrGenerate' : 'Generate';
+  const early = headerModifier(h.earlyRequestHeaders, 'headers.earlyRequestHeaders');
+  if (early) ch.early = early;
+  const late = headerModifier(h.lateResponseHeaders, 'headers.lateResponseHeaders');
+  if (late) ch.late = late;
+  if (Object.keys(ch).length > 0) out.headers = ch;
+  const x = h.xForwardedClientCert;
+  if (x) {
+    const details = (x.certDetailsToAdd ?? []).filter((d): d is IRForwardClientCert['details'][number] => d !== 'Chain');
+    out.forwardClientCert = { mode: XFCC_MODE[x.mode ?? 'Sanitize'], details };
+  }
+}
+
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
   const out: ClientSettings = { connection: connectionSettings(spec) };
+  headerSettings(spec, out);
   const d = spec.clientIPDetection;
   if (d?.customHeader) out.clientIp = { detection: { type: 'customHeader', name: d.customHeader.name.toLowerCase(), failClosed: d.customHeader.failClosed ?? false } };
   else if (d?.xForwardedFor?.trustedCIDRs) out.clientIp = { detection: { type: 'xffTrustedCidrs', cidrs: d.xForwardedFor.trustedCIDRs } };

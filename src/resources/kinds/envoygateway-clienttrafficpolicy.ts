@@ -105,6 +105,12 @@ export function checkClientTrafficPolicy(ctp: any, out: ValidationIssue[]): void
     const v = spec.connection?.[k];
     if (v !== undefined && quantityBytes(v) === undefined) out.push({ path: [...at, 'connection', k], message: `must be a quantity of bytes such as "32Ki" or "1Mi" (got "${v}")` });
   }
+  const h = spec.headers;
+  if (has(h, 'preserveXRequestID') && has(h, 'requestID')) out.push({ path: [...at, 'headers'], message: 'preserveXRequestID and requestID cannot both be set.' });
+  const xfcc = h?.xForwardedClientCert;
+  if (list(xfcc?.certDetailsToAdd).length > 0 && xfcc.mode !== 'AppendForward' && xfcc.mode !== 'SanitizeSet') {
+    out.push({ path: [...at, 'headers', 'xForwardedClientCert', 'certDetailsToAdd'], message: 'certDetailsToAdd can only be set when mode is AppendForward or SanitizeSet' });
+  }
   const tls = spec.tls;
   const order = ['1.0', '1.1', '1.2', '1.3'];
   if (tls && order.includes(tls.minVersion) && order.includes(tls.maxVersion) && order.indexOf(tls.minVersion) > order.indexOf(tls.maxVersion)) {
