@@ -46,7 +46,7 @@ test('bad input gets one issue at the field it is about', () => {
   }
 });
 
-test('status: Accepted per ancestor, Overridden where a more specific policy wins, fields not enforced said so', () => {
+test('status: Accepted per ancestor, Overridden where a more specific policy wins; every field is served', () => {
   const yaml = `
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -72,9 +72,8 @@ useClientProtocol: true`)}`;
   assert.ok(gwWide.ancestors?.some((a) => a.conditions.some((c) => c.type === 'Overridden' && c.status === 'True')), JSON.stringify(gwWide));
   const route = st('route');
   assert.ok(route.ancestors?.some((a) => a.conditions.some((c) => c.type === 'Accepted' && c.status === 'True')));
-  const unsupported = route.conditions.find((c) => c.type === 'UnsupportedFields')!.message;
-  assert.match(unsupported, /^useClientProtocol is validated but not enforced/);
-  assert.doesNotMatch(unsupported, /loadBalancer/, 'loadBalancer is served');
+  assert.equal(route.conditions.find((c) => c.type === 'UnsupportedFields'), undefined, 'useClientProtocol and loadBalancer are served');
+  assert.equal(snapshot.listeners[0].routes[0].traffic?.useClientProtocol, true);
   assert.equal(snapshot.listeners[0].routes[0].traffic?.loadBalancer?.type, 'Random');
   const filters = snapshot.listeners[0].routes[0].filters;
   assert.deepEqual(filters.map((f) => [f.type, f.origin]), [['localRateLimit', 'BackendTrafficPolicy/default/route']]);

@@ -38,7 +38,8 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
   // HTTP/2 clients send :authority instead of Host.
   if (headers.host === undefined) headers.host = ctx.headers[':authority'] as string ?? ctx.host;
   // TE is hop-by-hop, but "trailers" is the one value HTTP/2 allows, and gRPC servers require it (RFC 9113 §8.2.2).
-  if (h.te === 'trailers' && cluster.ir.protocol === 'h2') headers.te = 'trailers';
+  const clientH2 = req.httpVersionMajor === 2;
+  if (h.te === 'trailers' && (cluster.ir.protocol === 'h2' || (clientH2 && route.ir.traffic?.useClientProtocol === true))) headers.te = 'trailers';
   const xff = h['x-forwarded-for'];
   // The client's connection peer, whether or not a destination hop saw the gateway as its peer.
   const peer = ctx.connectionPeer;
@@ -81,6 +82,7 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
     balancer: wb.balancer ?? undefined,
     source: ctx.clientIp,
     attempt: exchange,
+    clientH2,
   };
   if (body !== undefined && wb.replayBytes > 0) {
     const replay = new ReplayableBody(Buffer.isBuffer(body) ? Readable.from([body]) : body, wb.replayBytes);

@@ -37,6 +37,8 @@ export interface IRRouteTraffic {
   pool?: IRPoolSettings;
   /** responseOverride rules in order (the first that matches a status wins). */
   responseOverride?: IRResponseOverride[];
+  /** BackendTrafficPolicy useClientProtocol: HTTP/2 upstream for HTTP/2 clients, HTTP/1.1 for HTTP/1.1 clients. */
+  useClientProtocol?: boolean;
 }
 
 /** BackendTrafficPolicy loadBalancer (Envoy Gateway's default when left out: LeastRequest). */

@@ -91,7 +91,7 @@ export interface BackendTrafficPolicySpec extends PolicyTargeting {
 }
 
 /** Fields this version validates but does not enforce yet: said in the policy's status. */
-const NOT_SERVED = ['useClientProtocol'];
+const NOT_SERVED: string[] = [];
 
 export function attachBackendTrafficPolicies({ idx, targets: inv, status }: AttachContext): void {
   const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];
@@ -200,6 +200,7 @@ function applyPolicy(resource: LoadedResource, spec: BackendTrafficPolicySpec, r
   const idleMs = parseDuration(spec.timeout?.http?.connectionIdleTimeout ?? '') ?? 0;
   if (perConnection > 0 || connectMs > 0 || idleMs > 0) (route.traffic ??= {}).pool = { maxRequestsPerConnection: perConnection, connectTimeoutMs: connectMs, idleTimeoutMs: idleMs };
   if (overrides && overrides.length > 0) (route.traffic ??= {}).responseOverride = overrides;
+  if (spec.useClientProtocol === true) (route.traffic ??= {}).useClientProtocol = true;
   // The route rule's own `retry` (Gateway API), when it has one, stays: it is the more specific setting.
   if (spec.retry && !route.traffic?.retry) (route.traffic ??= {}).retry = retryPolicy(spec.retry);
   if (added.length > 0) route.filters = sortFilters([...route.filters, ...added]);

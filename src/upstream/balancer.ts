@@ -140,7 +140,7 @@ export class Balancer {
 
   constructor(cluster: Cluster, route: IRRoute, ref: IRWeightedBackend) {
     this.cluster = cluster;
-    if (route.traffic?.pool) this.own = cluster.withSettings(route.traffic.pool);
+    if (route.traffic?.pool || route.traffic?.useClientProtocol) this.own = cluster.withSettings(route.traffic.pool, route.traffic.useClientProtocol === true);
     this.all = (this.own ?? cluster).members;
     this.live = this.all as Member[];
     const t = route.traffic;

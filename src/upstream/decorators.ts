@@ -75,6 +75,8 @@ export interface UpstreamRequest extends Dispatcher.DispatchOptions {
   member?: Member;
   /** The body kept for another attempt, when a decorator asked for replayBytes. */
   replay?: ReplayableBody;
+  /** The client spoke HTTP/2 (useClientProtocol picks the replica's HTTP/2 pool). */
+  clientH2?: boolean;
   attempt: UpstreamAttempt;
 }
 
@@ -129,7 +131,7 @@ export const dispatchToReplica: UpstreamDispatch = (req, handler) => {
     return;
   }
   member.active++;
-  member.pool.dispatch(req, handler);
+  (req.clientH2 === true && member.h2Pool !== undefined ? member.h2Pool : member.pool).dispatch(req, handler);
 };
 
 /** A backend's dispatch: its decorators in front of the terminal one (just the terminal when none). */

@@ -45,7 +45,8 @@ export class PoolRegistry {
       maxRequestsPerClient: settings?.maxRequestsPerConnection || undefined,
       connectTimeout: settings?.connectTimeoutMs || undefined,
       // HTTP/2 backends: ALPN h2 over TLS, prior knowledge (h2c) without it; one connection multiplexes.
-      ...(backend.protocol === 'h2' ? { allowH2: true, useH2c: !backend.tls } : {}),
+      // Anything else is HTTP/1.1 (IRBackend.protocol): undici 8 would otherwise offer h2 by ALPN to every TLS backend.
+      ...(backend.protocol === 'h2' ? { allowH2: true, useH2c: !backend.tls } : { allowH2: false }),
       connect: backend.tls
         ? { servername: backend.tls.sni, rejectUnauthorized: !backend.tls.insecureSkipVerify, ca: backend.tls.caPem }
         : undefined,
