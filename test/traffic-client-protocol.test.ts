@@ -33,7 +33,7 @@ async function startClearBackend(): Promise<number> {
   const h1 = http.createServer(answer as http.RequestListener);
   const h2 = http2.createServer(answer as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const server = net.createServer((sock) => {
-    sock.once('data', (first) => {
+    sock.once('data', (first: Buffer) => {
       sock.pause();
       sock.unshift(first);
       // The HTTP/2 session reads what was unshifted itself; the HTTP/1.1 server needs the socket flowing again.
