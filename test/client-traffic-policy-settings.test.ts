@@ -13,6 +13,8 @@ import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, egRequest, statusOf } from './helpers/eg-quickstart.ts';
+import { parseYamlResources } from '../src/resources/load.ts';
+import { translate, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { makeCa, issueServerCert, issueClientCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
 
 let up: Upstream;
@@ -447,5 +449,77 @@ describe('timeout.http.requestReceivedTimeout over HTTP/2', () => {
     } finally {
       session.destroy();
     }
+  });
+});
+
+/** A TLS handshake with the HTTPS listener: what was negotiated, or the error. */
+function handshake(opts: tls.ConnectionOptions = {}): Promise<{ protocol?: string | null; cipher?: string; alpn?: string | false | null; error?: string }> {
+  return new Promise((resolve) => {
+    const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'www.example.com', ca: ca.certPem, ...opts }, () => {
+      resolve({ protocol: s.getProtocol(), cipher: s.getCipher().name, alpn: s.alpnProtocol });
+      s.destroy();
+    });
+    s.on('error', (e) => resolve({ error: e.message }));
+  });
+}
+
+describe('tls', () => {
+  test('minVersion 1.3 refuses a TLS 1.2 client; maxVersion 1.2 caps the version', async () => {
+    await serveTls(ctpOnTls(`  tls: { minVersion: "1.3" }`));
+    assert.equal((await handshake()).protocol, 'TLSv1.3');
+    assert.ok((await handshake({ maxVersion: 'TLSv1.2' })).error, 'a TLS 1.2 client is refused');
+    await serveTls(ctpOnTls(`  tls: { maxVersion: "1.2" }`));
+    assert.equal((await handshake()).protocol, 'TLSv1.2');
+    assert.equal((await tlsRequest('/get')).status, 200);
+  });
+
+  test('ciphers (TLS 1.2), ecdhCurves and signatureAlgorithms restrict the handshake', async () => {
+    await serveTls(ctpOnTls(`  tls:
+    maxVersion: "1.2"
+    ciphers: [ECDHE-ECDSA-AES128-GCM-SHA256]
+    ecdhCurves: [P-256]
+    signatureAlgorithms: [ecdsa_secp256r1_sha256]`));
+    assert.equal((await handshake()).cipher, 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    assert.ok((await handshake({ ciphers: 'ECDHE-ECDSA-AES256-GCM-SHA384' })).error, 'a cipher not on the list');
+    assert.ok((await handshake({ ecdhCurve: 'X25519' })).error, 'a curve not on the list');
+    assert.ok((await handshake({ sigalgs: 'ecdsa_secp384r1_sha384:rsa_pss_rsae_sha256' })).error, 'no signature algorithm in common');
+    assert.equal((await handshake({ ecdhCurve: 'P-256' })).protocol, 'TLSv1.2');
+  });
+
+  test('alpnProtocols [http/1.1]: an h2 client is answered in HTTP/1.1; the default offers h2', async () => {
+    await serveTls('');
+    assert.equal((await handshake({ ALPNProtocols: ['h2', 'http/1.1'] })).alpn, 'h2');
+    await serveTls(ctpOnTls(`  tls: { alpnProtocols: [http/1.1] }`));
+    assert.equal((await handshake({ ALPNProtocols: ['h2', 'http/1.1'] })).alpn, 'http/1.1');
+    assert.equal((await tlsRequest('/get', { tls: { ALPNProtocols: ['h2', 'http/1.1'] } })).alpn, 'http/1.1');
+  });
+
+  test('a name OpenSSL does not know refuses the configuration, with the field in the error', async () => {
+    for (const [bad, field] of [
+      ['ciphers: [ECDHE-ECDSA-AES128-GCM-SHA256, NOT-A-CIPHER]', /tls\.ciphers\[1\] "NOT-A-CIPHER": not accepted by OpenSSL/],
+      ['ecdhCurves: [P-256, P-999]', /tls\.ecdhCurves\[1\] "P-999"/],
+      ['signatureAlgorithms: [rsa_sha_nothing]', /tls\.signatureAlgorithms\[0\] "rsa_sha_nothing"/],
+    ] as const) {
+      const yaml = egQuickstart(port, up.port, { extra: ctpOnTls(`  tls: { ${bad} }`) });
+      const parsed = parseYamlResources(yaml, 'test.yaml');
+      const { errors } = translate(parsed.resources, DEFAULT_TRANSLATE_OPTIONS);
+      assert.ok(errors.some((e) => field.test(e.message)), `${bad}: ${JSON.stringify(errors)}`);
+      await gw.write(yaml);
+      assert.equal(await gw.instance.reload(), false, bad);
+    }
+  });
+
+  test('tls fields Node cannot serve are named in the status', async () => {
+    // maxVersion too: a configuration whose listeners equal the running ones keeps the running status (runtime).
+    await serveTls(ctpOnTls(`  tls:
+    maxVersion: "1.3"
+    alpnProtocols: [http/1.0, http/1.1]
+    fingerprints: [JA3]
+    session: { resumption: { stateless: {} } }`));
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
+    const msg = st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields')?.message ?? JSON.stringify(st);
+    assert.match(msg, /tls\.alpnProtocols: http\/1\.0 \(Node/);
+    assert.match(msg, /tls\.fingerprints \(Node/);
+    assert.match(msg, /tls\.session/);
   });
 });

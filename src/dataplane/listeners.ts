@@ -119,9 +119,11 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       const defaults = defaultTlsOptions(l);
       if (defaults.cert) (server as http2.Http2SecureServer).setSecureContext(defaults);
       const cv = l.ir.tls?.clientValidation;
-      const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean };
+      const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean; ALPNProtocols: Buffer };
       s.requestCert = cv !== undefined;
       s.rejectUnauthorized = cv?.mode === 'REQUIRE';
+      // ClientTrafficPolicy tls.alpnProtocols: what the next handshakes offer (Node reads it per connection).
+      if (l.ir.tls) s.ALPNProtocols = alpnWire(l.ir.tls.alpn);
     },
     async close(deadlineMs) {
       bounds.stop();
@@ -143,5 +145,11 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
 
 function defaultTlsOptions(l: CompiledListener | undefined): { cert?: string; key?: string; ca?: string } {
   const c = l?.ir.tls?.certificates[0];
-  return c ? { cert: c.certPem, key: c.keyPem, ca: l?.ir.tls?.clientValidation?.caPem } : {};
+  // The protocol bounds and algorithms are the context's the handshake starts with (an SNI switch keeps them).
+  return c ? { cert: c.certPem, key: c.keyPem, ca: l?.ir.tls?.clientValidation?.caPem, ...l?.ir.tls?.params } : {};
+}
+
+/** ALPN protocol names in their wire form (length-prefixed). */
+function alpnWire(names: string[]): Buffer {
+  return Buffer.concat(names.map((n) => Buffer.concat([Buffer.from([n.length]), Buffer.from(n, 'latin1')])));
 }

@@ -124,7 +124,22 @@ export interface IRListenerTLS {
   certificates: IRCertificate[];
   /** Client certificate validation (mTLS), when a policy asks for it. */
   clientValidation?: IRClientValidation;
+  /** ALPN protocols offered, in preference order (ClientTrafficPolicy tls.alpnProtocols; default h2, http/1.1). */
   alpn: string[];
+  /** ClientTrafficPolicy tls: protocol bounds and algorithms, in Node's terms; absent: Node's defaults. */
+  params?: IRTlsParams;
+}
+
+/** Options of tls.createSecureContext, as OpenSSL reads them. */
+export interface IRTlsParams {
+  minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list (TLS 1.2 and below; TLS 1.3 suites stay Node's, as Envoy's do). */
+  ciphers?: string;
+  /** Key-exchange groups, ':'-separated. */
+  ecdhCurve?: string;
+  /** Signature algorithms, ':'-separated. */
+  sigalgs?: string;
 }
 
 export interface IRCertificate {

@@ -26,9 +26,9 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     } catch (err) {
       if (!(err instanceof Invalid)) throw err;
       p.invalid = err.message;
-      // Serving without the client validation it asks for would be failing open: the
-      // configuration is refused (the last good one keeps serving) instead.
-      if (spec.tls?.clientValidation) errors.push({ object: key, message: err.message, source: r.source });
+      // Serving without the client validation or TLS bounds it asks for would be failing
+      // open: the configuration is refused (the last good one keeps serving) instead.
+      if (spec.tls) errors.push({ object: key, message: err.message, source: r.source });
       else policyErrors.push({ object: key, message: err.message, source: r.source });
     }
     return p;
@@ -61,6 +61,12 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     Object.assign(l.connection, s.connection);
     if (s.forwardClientCert) l.connection.forwardClientCert = s.forwardClientCert;
     if (s.headers) l.clientHeaders = s.headers;
+    if (l.tls) {
+      if (s.tlsParams) l.tls.params = s.tlsParams;
+      if (s.alpn) l.tls.alpn = s.alpn;
+    } else if (s.tlsParams || s.alpn) {
+      status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls settings on the plaintext listener port ${l.port} have no effect` });
+    }
     if (s.clientValidation) {
       if (l.tls) l.tls.clientValidation = s.clientValidation;
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls.clientValidation on the plaintext listener port ${l.port} has no effect` });

@@ -11,7 +11,16 @@ export const SERVED: Served = {
   targetRefs: true,
   targetSelectors: true,
   clientIPDetection: { xForwardedFor: { numTrustedHops: true, trustedCIDRs: true }, customHeader: true },
-  tls: { clientValidation: { optional: true, caCertificateRefs: true } },
+  tls: {
+    clientValidation: { optional: true, caCertificateRefs: true },
+    minVersion: true,
+    maxVersion: true,
+    ciphers: true,
+    ecdhCurves: true,
+    signatureAlgorithms: true,
+    // http/1.0 is named by unservedValues.
+    alpnProtocols: true,
+  },
   timeout: { http: { requestReceivedTimeout: true, idleTimeout: true } },
   connection: { connectionLimit: { value: true, closeDelay: true }, bufferLimit: true },
   headers: {
@@ -31,6 +40,7 @@ export const WHY_NOT: Record<string, string> = {
   'connection.maxAcceptPerSocketEvent': 'Node accepts connections as libuv hands them over',
   'timeout.tcp': 'no TCP listener here: TCPRoute is not served',
   'timeout.http.streamIdleTimeout': "Node's HTTP servers have no per-stream inactivity timer",
+  'tls.fingerprints': 'Node exposes no ClientHello to fingerprint (JA3/JA4)',
 };
 
 function walk(spec: Record<string, unknown>, served: Served, prefix: string, out: string[]): void {
@@ -49,6 +59,7 @@ function walk(spec: Record<string, unknown>, served: Served, prefix: string, out
 function unservedValues(spec: Record<string, any>): string[] {
   const out: string[] = [];
   if (spec.headers?.xForwardedClientCert?.certDetailsToAdd?.includes('Chain')) out.push('headers.xForwardedClientCert.certDetailsToAdd: Chain (the client certificate is forwarded without its chain)');
+  if (spec.tls?.alpnProtocols?.includes('http/1.0')) out.push("tls.alpnProtocols: http/1.0 (Node's HTTP/2 server speaks HTTP/1 after ALPN http/1.1 or none only)");
   return out;
 }
 

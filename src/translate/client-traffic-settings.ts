@@ -1,7 +1,8 @@
 // A ClientTrafficPolicy's spec → the listener settings it asks for, checked
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
 import { X509Certificate } from 'node:crypto';
-import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier } from '../ir/types.ts';
+import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
+import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import { quantityBytes } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
@@ -12,6 +13,7 @@ import type { PolicyTargeting } from './attachment/index.ts';
 
 type CaRef = { group?: string; kind?: string; name: string; namespace?: string };
 type HeaderFilter = { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] };
+type TlsVersion = 'Auto' | '1.0' | '1.1' | '1.2' | '1.3';
 type XfccMode = 'Sanitize' | 'ForwardOnly' | 'AppendForward' | 'SanitizeSet' | 'AlwaysForwardOnly';
 
 export interface ClientTrafficPolicySpec extends PolicyTargeting {
@@ -19,7 +21,15 @@ export interface ClientTrafficPolicySpec extends PolicyTargeting {
     xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] };
     customHeader?: { name: string; failClosed?: boolean };
   };
-  tls?: { clientValidation?: { optional?: boolean; caCertificateRefs?: CaRef[] } } & Record<string, unknown>;
+  tls?: {
+    clientValidation?: { optional?: boolean; caCertificateRefs?: CaRef[] };
+    minVersion?: TlsVersion;
+    maxVersion?: TlsVersion;
+    ciphers?: string[];
+    ecdhCurves?: string[];
+    signatureAlgorithms?: string[];
+    alpnProtocols?: ('http/1.0' | 'http/1.1' | 'h2')[];
+  } & Record<string, unknown>;
   timeout?: { http?: { requestReceivedTimeout?: string; idleTimeout?: string } };
   connection?: { connectionLimit?: { value: number; closeDelay?: string }; bufferLimit?: string | number };
   headers?: {
@@ -42,6 +52,8 @@ export interface ClientSettings {
   connection: ConnectionSettings;
   headers?: IRClientHeaders;
   forwardClientCert?: IRForwardClientCert;
+  tlsParams?: IRTlsParams;
+  alpn?: string[];
 }
 
 export class Invalid extends Error {}
@@ -145,9 +157,46 @@ function headerSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): voi
   }
 }
 
+const NODE_VERSION: Record<Exclude<TlsVersion, 'Auto'>, NonNullable<IRTlsParams['minVersion']>> = { '1.0': 'TLSv1', '1.1': 'TLSv1.1', '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
+
+/** tls: versions, algorithms and ALPN, checked by OpenSSL itself (a name it does not know is Invalid, never dropped). */
+function tlsSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
+  const t = spec.tls;
+  if (t === undefined) return;
+  const p: IRTlsParams = {};
+  if (t.minVersion !== undefined && t.minVersion !== 'Auto') p.minVersion = NODE_VERSION[t.minVersion];
+  if (t.maxVersion !== undefined && t.maxVersion !== 'Auto') p.maxVersion = NODE_VERSION[t.maxVersion];
+  if (t.ciphers !== undefined && t.ciphers.length > 0) p.ciphers = t.ciphers.join(':');
+  // OpenSSL 3 refuses TLS 1.0/1.1 below security level 0: asking for them is asking for that.
+  if (p.minVersion === 'TLSv1' || p.minVersion === 'TLSv1.1') p.ciphers = `${p.ciphers ?? DEFAULT_CIPHERS}:@SECLEVEL=0`;
+  if (t.ecdhCurves !== undefined && t.ecdhCurves.length > 0) p.ecdhCurve = t.ecdhCurves.join(':');
+  if (t.signatureAlgorithms !== undefined && t.signatureAlgorithms.length > 0) p.sigalgs = t.signatureAlgorithms.join(':');
+  if (Object.keys(p).length > 0) {
+    // One name at a time: OpenSSL takes a list with one name it knows and drops the others silently.
+    const check = (field: string, opts: Parameters<typeof createSecureContext>[0]): void => {
+      try {
+        createSecureContext(opts);
+      } catch (err) {
+        throw new Invalid(`${field}: not accepted by OpenSSL ${process.versions.openssl} (${(err as Error).message.split('\n')[0]})`);
+      }
+    };
+    (t.ciphers ?? []).forEach((c, i) => check(`tls.ciphers[${i}] "${c}"`, c.startsWith('TLS_') ? { ciphers: `${c}:${DEFAULT_CIPHERS}` } : { ciphers: c }));
+    (t.ecdhCurves ?? []).forEach((c, i) => check(`tls.ecdhCurves[${i}] "${c}"`, { ecdhCurve: c }));
+    (t.signatureAlgorithms ?? []).forEach((a, i) => check(`tls.signatureAlgorithms[${i}] "${a}"`, { sigalgs: a }));
+    check('tls', p);
+    out.tlsParams = p;
+  }
+  if (t.alpnProtocols !== undefined) {
+    // Node's HTTP/2 server speaks HTTP/1 after ALPN http/1.1 (or none) only: http/1.0 is named as not served.
+    const alpn = t.alpnProtocols.filter((a) => a !== 'http/1.0');
+    out.alpn = alpn.length > 0 ? alpn : ['http/1.1'];
+  }
+}
+
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
   const out: ClientSettings = { connection: connectionSettings(spec) };
   headerSettings(spec, out);
+  tlsSettings(spec, out);
   const d = spec.clientIPDetection;
   if (d?.customHeader) out.clientIp = { detection: { type: 'customHeader', name: d.customHeader.name.toLowerCase(), failClosed: d.customHeader.failClosed ?? false } };
   else if (d?.xForwardedFor?.trustedCIDRs) out.clientIp = { detection: { type: 'xffTrustedCidrs', cidrs: d.xForwardedFor.trustedCIDRs } };
