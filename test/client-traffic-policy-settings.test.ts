@@ -502,7 +502,7 @@ describe('tls', () => {
     ] as const) {
       const yaml = egQuickstart(port, up.port, { extra: ctpOnTls(`  tls: { ${bad} }`) });
       const parsed = parseYamlResources(yaml, 'test.yaml');
-      const { errors } = translate(parsed.resources, DEFAULT_TRANSLATE_OPTIONS);
+      const { errors } = translate(parsed.resources.map((r, i) => ({ ...r, seq: i })), DEFAULT_TRANSLATE_OPTIONS);
       assert.ok(errors.some((e) => field.test(e.message)), `${bad}: ${JSON.stringify(errors)}`);
       await gw.write(yaml);
       assert.equal(await gw.instance.reload(), false, bad);
