@@ -54,23 +54,31 @@ export interface RouteInfo {
   overrides?: ReplyOverrides;
 }
 
-/** What the decision knows when a request starts (the listener's and explain's facts, after address and authority processing). */
+/**
+ * What the decision knows when a request starts. decide() passes its
+ * RequestFacts as they are (no second object per request) and then sets the
+ * fields it derives (host, authority, path, query, clientIp, requestId);
+ * explain and tests may give those here.
+ */
 export interface RequestInit {
   method: string;
-  /** Lowercase, without port or brackets. */
-  host: string;
+  /** Lowercase, without port or brackets. Default: ''. */
+  host?: string;
   /** host[:port], normalized; '' when the request named none. Default: `host`. */
   authority?: string;
   port: number;
   scheme: 'http' | 'https';
-  path: string;
-  query: string;
+  /** Normalized, without the query. Default: ''. */
+  path?: string;
+  query?: string;
   headers: IncomingHttpHeaders;
-  clientIp: string;
+  /** Default: `remoteIp`. */
+  clientIp?: string;
   remoteIp: string;
   localIp: string;
   tls: TlsInfo | undefined;
-  requestId: string;
+  /** Default: ''. */
+  requestId?: string;
   /** Record every decision (debug log, explain), not only denials. */
   tracing: boolean;
   /** performance.now() when the request arrived; now when absent (explain). */
@@ -126,18 +134,18 @@ export class RequestContext {
 
   constructor(init: RequestInit) {
     this.method = init.method;
-    this.host = init.host;
-    this.authority = init.authority ?? init.host;
+    this.host = init.host ?? '';
+    this.authority = init.authority ?? this.host;
     this.port = init.port;
     this.scheme = init.scheme;
-    this.path = init.path;
-    this.query = init.query;
+    this.path = init.path ?? '';
+    this.query = init.query ?? '';
     this.headers = init.headers;
-    this.clientIp = init.clientIp;
+    this.clientIp = init.clientIp ?? init.remoteIp;
     this.remoteIp = init.remoteIp;
     this.localIp = init.localIp;
     this.tls = init.tls;
-    this.requestId = init.requestId;
+    this.requestId = init.requestId ?? '';
     const peer = init.tls?.peerIdentity;
     this.identity = peer ? { principal: peer.principal, sourceNamespace: peer.namespace } : {};
     this.route = undefined;

@@ -162,23 +162,15 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
     ? listener.clientIp(headers, facts.remoteIp)
     : l.xffTrustedHops > 0 ? clientFromXff(headers['x-forwarded-for'], l.xffTrustedHops, facts.remoteIp) : facts.remoteIp;
   const requestId = facts.requestId ?? requestIdOf(headers, l.clientHeaders?.requestId);
-  const ctx = new DecidedRequest({
-    method: facts.method,
-    host: authority ? hostOfAuthority(authority) : '',
-    authority: authority ?? '',
-    port: facts.port,
-    scheme: facts.scheme,
-    path: split ? split.path : facts.target.slice(0, 256),
-    query: split ? split.query : '',
-    headers,
-    clientIp: clientIp ?? facts.remoteIp,
-    remoteIp: facts.remoteIp,
-    localIp: facts.localIp,
-    tls: facts.tls,
-    requestId,
-    tracing: facts.tracing,
-    startMs: facts.startMs,
-  }, facts.remoteIp, facts.body);
+  // The facts are the init: the derived fields are set on the context, so that no
+  // second object is built per request.
+  const ctx = new DecidedRequest(facts, facts.remoteIp, facts.body);
+  ctx.host = authority ? hostOfAuthority(authority) : '';
+  ctx.authority = authority ?? '';
+  ctx.path = split ? split.path : facts.target.slice(0, 256);
+  ctx.query = split ? split.query : '';
+  ctx.clientIp = clientIp ?? facts.remoteIp;
+  ctx.requestId = requestId;
   ctx.lateHeaders = l.clientHeaders?.late;
   if (!headOk) return answered(ctx, gatewayReply('badRequest'), NO_CHAINS, 'headers: a header name has an underscore (ClientTrafficPolicy withUnderscoresAction RejectRequest)');
   if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
