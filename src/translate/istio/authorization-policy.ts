@@ -582,6 +582,16 @@ function statusOf(p: ParsedAuthorizationPolicy, extra: string[]): ResourceStatus
   };
 }
 
+/**
+ * Every AuthorizationPolicy's own errors, whether or not it selects a hop: what
+ * is wrong with a policy never depends on which routes exist (a policy that
+ * selects nothing is still reported as `portcullis validate` would with routes).
+ */
+export function checkAuthorizationPolicies(policies: LoadedResource[]): { errors: ConfigError[]; status: ResourceStatus[] } {
+  const parsed = policies.filter((lr) => lr.resource.kind === 'AuthorizationPolicy').map(parseAuthorizationPolicy);
+  return { errors: parsed.flatMap((p) => p.errors), status: parsed.filter((p) => p.errors.length > 0).map((p) => statusOf(p, [])) };
+}
+
 /** The ext_authz config of a CUSTOM provider, or why it cannot be used. */
 function lookupProvider(name: string, mesh: MeshProviders, resolve: ServiceResolver): ExtAuthzConfig | string {
   const p = mesh.providers.get(name);

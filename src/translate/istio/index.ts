@@ -15,7 +15,7 @@ import type { TranslatedRouteRule } from '../attachment/inventory.ts';
 import type { AttachContext } from '../attachment/context.ts';
 import { selectIstioPolicies, type PolicyHop } from './select.ts';
 import { buildRequestAuthenticationFilter } from './request-authentication.ts';
-import { buildAuthorizationFilter } from './authorization-policy.ts';
+import { buildAuthorizationFilter, checkAuthorizationPolicies } from './authorization-policy.ts';
 import { findMeshConfigMap, gatewayTopologyTrustedProxies, parseMeshConfig, type MeshProviders, type ServiceResolver } from './mesh-config.ts';
 import { parse as parseYaml } from 'yaml';
 import { clientValidationFor, gatewayWorkloadLabels, resolvePeerAuthentication, trustBundleFrom, type MtlsMode } from './peer-authentication.ts';
@@ -51,6 +51,9 @@ export class IstioTranslator {
     this.fatal.push(...parsed.fatal);
     this.resolve = (service, port) => this.resolveService(service, port);
     for (const p of this.policies) if (p.resource.kind !== 'AuthorizationPolicy') this.status.accept(key(p));
+    const own = checkAuthorizationPolicies(this.policies);
+    this.report(own.errors);
+    for (const st of own.status) for (const c of st.conditions) this.status.condition(st.object, c);
   }
 
   /** The mesh config's pathNormalization, when it sets one. */
