@@ -6,6 +6,7 @@ import type { LoadedResource, Resource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import type { ResourceIndex } from './index-resources.ts';
 import { referenceAllowed } from './reference-grant.ts';
+import type { BackendSpec } from '../resources/kinds/envoygateway-backend.ts';
 
 export interface BackendRefInput {
   group?: string;
@@ -118,17 +119,10 @@ function endpointsOf(idx: ResourceIndex, svc: Resource, svcPort: ServicePort): I
   return out;
 }
 
-interface EgBackendSpec {
-  endpoints?: ({ fqdn?: { hostname: string; port: number }; ip?: { address: string; port: number }; unix?: { path: string } })[];
-  appProtocols?: string[];
-  tls?: { insecureSkipVerify?: boolean; sni?: string };
-  fallback?: boolean;
-}
-
 function resolveEgBackend(idx: ResourceIndex, namespace: string, ref: BackendRefInput): BackendResolution {
   const be = idx.get('Backend', namespace, ref.name);
   if (!be) return { ok: false, reason: 'BackendNotFound', message: `Backend ${namespace}/${ref.name} not found` };
-  const spec = (be.resource.spec ?? {}) as EgBackendSpec;
+  const spec = be.resource.spec as BackendSpec;
   const endpoints: IREndpoint[] = [];
   for (const ep of spec.endpoints ?? []) {
     if (ep.fqdn) endpoints.push({ host: ep.fqdn.hostname, port: ep.fqdn.port, ready: true });

@@ -16,7 +16,7 @@ import { matchesSelector } from './selectors.ts';
 import { sortFilters } from '../ir/filter-order.ts';
 import { retryPolicy } from './backend-traffic-policy.ts';
 import type { IRRetry, IRRouteTraffic } from '../ir/traffic.ts';
-import { sessionPersistence, type SessionPersistenceSpec } from './session-persistence.ts';
+import { sessionPersistence } from './session-persistence.ts';
 import type { AttachableSection } from './gateways.ts';
 import type { StatusCollector } from './status.ts';
 
@@ -243,7 +243,7 @@ function routeTraffic(rule: HTTPRouteRule, matches: IRMatch[]): IRRouteTraffic {
   if (rule.retry) t.retry = routeRetry(rule.retry);
   if (rule.sessionPersistence) {
     const path = matches.find((m) => m.path.type === 'PathPrefix' || m.path.type === 'Exact')?.path.value;
-    t.sessionPersistence = sessionPersistence(rule.sessionPersistence as SessionPersistenceSpec, path);
+    t.sessionPersistence = sessionPersistence(rule.sessionPersistence, path);
   }
   return t;
 }

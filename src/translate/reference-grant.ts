@@ -1,11 +1,7 @@
 // Gateway API ReferenceGrant: a reference across namespaces is valid only
 // when the target namespace grants it.
 import type { ResourceIndex } from './index-resources.ts';
-
-interface GrantSpec {
-  from?: { group?: string; kind: string; namespace: string }[];
-  to?: { group?: string; kind: string; name?: string }[];
-}
+import type { ReferenceGrantSpec } from '../resources/kinds/gatewayapi-referencegrant.ts';
 
 export function referenceAllowed(
   idx: ResourceIndex,
@@ -14,10 +10,10 @@ export function referenceAllowed(
 ): boolean {
   for (const g of idx.list('ReferenceGrant')) {
     if ((g.resource.metadata.namespace ?? 'default') !== to.namespace) continue;
-    const spec = (g.resource.spec ?? {}) as GrantSpec;
-    const fromOk = (spec.from ?? []).some((f) => (f.group ?? '') === from.group && f.kind === from.kind && f.namespace === from.namespace);
+    const spec = g.resource.spec as ReferenceGrantSpec;
+    const fromOk = spec.from.some((f) => (f.group ?? '') === from.group && f.kind === from.kind && f.namespace === from.namespace);
     if (!fromOk) continue;
-    const toOk = (spec.to ?? []).some((t) => (t.group ?? '') === to.group && t.kind === to.kind && (t.name === undefined || t.name === to.name));
+    const toOk = spec.to.some((t) => (t.group ?? '') === to.group && t.kind === to.kind && (t.name === undefined || t.name === to.name));
     if (toOk) return true;
   }
   return false;

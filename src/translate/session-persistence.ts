@@ -7,14 +7,10 @@
 // the new replica.
 import type { IRSessionPersistence } from '../ir/traffic.ts';
 import { parseDuration } from './durations.ts';
+import type { Static } from '../resources/kinds/common.ts';
+import type { SESSION_PERSISTENCE } from '../resources/kinds/gatewayapi-types.ts';
 
-export interface SessionPersistenceSpec {
-  sessionName?: string;
-  absoluteTimeout?: string;
-  idleTimeout?: string;
-  type?: 'Cookie' | 'Header';
-  cookieConfig?: { lifetimeType?: 'Permanent' | 'Session' };
-}
+export type SessionPersistenceSpec = Static<typeof SESSION_PERSISTENCE>;
 
 /** The cookie's (or header's) name when sessionName is left out. */
 export const DEFAULT_SESSION_NAME = 'portcullis-session';

@@ -1,20 +1,20 @@
 // Backend (gateway.envoyproxy.io/v1alpha1, api/v1alpha1/backend_types.go and
 // the generated CRD in charts/gateway-helm/crds).
-import { type Schema, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING } from './common.ts';
 import { GROUP, KIND, OBJECT_NAME } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import type { ValidationIssue } from './issues.ts';
 
-const BACKEND_HOSTNAME: Schema = str({
+const BACKEND_HOSTNAME = str({
   minLength: 1,
   maxLength: 253,
   pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
   description: 'a lowercase hostname such as "backend.example.com"',
 });
 
-const BACKEND_PORT: Schema = int(0, 65535, 'a port number from 0 to 65535');
+const BACKEND_PORT = int(0, 65535, 'a port number from 0 to 65535');
 
-const IP_ADDRESS: Schema = str({
+const IP_ADDRESS = str({
   minLength: 3,
   maxLength: 45,
   pattern:
@@ -22,7 +22,7 @@ const IP_ADDRESS: Schema = str({
   description: 'an IPv4 or IPv6 address',
 });
 
-const ENDPOINT: Schema = obj({
+const ENDPOINT = obj({
   fqdn: obj({ hostname: BACKEND_HOSTNAME, port: BACKEND_PORT }, ['hostname', 'port']),
   ip: obj({ address: IP_ADDRESS, port: BACKEND_PORT }, ['address', 'port']),
   unix: obj({ path: STRING }, ['path']),
@@ -32,23 +32,25 @@ const ENDPOINT: Schema = obj({
 
 // The CRD's LocalObjectReference (from the Gateway API version Envoy Gateway
 // vendors) still lists group as required.
-const CA_REF: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME }, ['group', 'kind', 'name']);
+const CA_REF = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME }, ['group', 'kind', 'name']);
+
+const BACKEND_SPEC = obj({
+  type: oneOfValues(['Endpoints', 'DynamicResolver']),
+  endpoints: arr(ENDPOINT, { minItems: 1, maxItems: 64 }),
+  appProtocols: arr(oneOfValues(['gateway.envoyproxy.io/h2c', 'gateway.envoyproxy.io/ws', 'gateway.envoyproxy.io/wss'])),
+  fallback: BOOLEAN,
+  tls: obj({
+    caCertificateRefs: arr(CA_REF, { maxItems: 8 }),
+    wellKnownCACertificates: oneOfValues(['System']),
+    insecureSkipVerify: BOOLEAN,
+    sni: BACKEND_HOSTNAME,
+  }),
+});
+
+export type BackendSpec = Static<typeof BACKEND_SPEC>;
 
 export const backendSchema: Schema = resourceSchema({
-  fields: {
-    spec: obj({
-      type: oneOfValues(['Endpoints', 'DynamicResolver']),
-      endpoints: arr(ENDPOINT, { minItems: 1, maxItems: 64 }),
-      appProtocols: arr(oneOfValues(['gateway.envoyproxy.io/h2c', 'gateway.envoyproxy.io/ws', 'gateway.envoyproxy.io/wss'])),
-      fallback: BOOLEAN,
-      tls: obj({
-        caCertificateRefs: arr(CA_REF, { maxItems: 8 }),
-        wellKnownCACertificates: oneOfValues(['System']),
-        insecureSkipVerify: BOOLEAN,
-        sni: BACKEND_HOSTNAME,
-      }),
-    }),
-  },
+  fields: { spec: BACKEND_SPEC },
   required: ['spec'],
 });
 
