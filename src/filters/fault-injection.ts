@@ -14,9 +14,15 @@ export const faultInjection: FilterModuleFor<'faultInjection'> = {
       reply = faultAbort(abort.httpStatus, abort.grpcStatus);
     }
     const hit = (percent: number) => percent >= 100 || Math.random() * 100 < percent;
+    // A share below 100 % is a draw: the trace (explain) says so, whichever way it fell.
+    const share = abort && abort.percent < 100 && reply ? ` (${abort.percent}% of requests get ${reply.status})` : '';
     const aborted = (ctx: Parameters<NonNullable<CompiledFilter['onRequest']>>[0]): Decision => {
-      if (!abort || !hit(abort.percent)) return undefined;
-      ctx.record({ filter: 'faultInjection', origin: cc.origin, decision: 'deny', reason: 'fault injected: abort' });
+      if (!abort) return undefined;
+      if (!hit(abort.percent)) {
+        if (ctx.trace) ctx.record({ filter: 'faultInjection', origin: cc.origin, decision: 'info', reason: `fault abort not drawn${share}` });
+        return undefined;
+      }
+      ctx.record({ filter: 'faultInjection', origin: cc.origin, decision: 'deny', reason: `fault injected: abort${share}` });
       return reply;
     };
     return {
