@@ -12,9 +12,7 @@ import type { CompiledFilter, Reply } from '../src/filters/types.ts';
 import { istioAuthorizationFilter, type IstioAuthorizationConfig } from '../src/filters/istio-authorization.ts';
 import { buildAuthorizationFilter } from '../src/translate/istio/authorization-policy.ts';
 import { emptyMeshProviders } from '../src/translate/istio/mesh-config.ts';
-import { buildFromResources } from '../src/config/pipeline.ts';
-import { parseYamlResources } from '../src/resources/load.ts';
-import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
+import { buildYaml, APPS_GATEWAY, APPS_ROUTE } from './helpers/build.ts';
 
 function load(text: string): LoadedResource[] {
   return parseAllDocuments(text).map((d, i) => ({ resource: d.toJS(), seq: i }));
@@ -568,25 +566,13 @@ spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
   action: DENY
   rules: [{ when: [{ key: "request.experimental.inline.headers[x-a]", values: ["1"] }] }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: apps }
-spec: { gatewayClassName: portcullis, listeners: [{ name: http, protocol: HTTP, port: 80 }] }
-`;
-  const route = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: apps }
-spec: { parentRefs: [{ name: gw }], rules: [{}] }
-`;
-  const load = (text: string) => parseYamlResources(text, 'policies.yaml').resources.map((r, i) => ({ ...r, seq: i }));
+${APPS_GATEWAY}`;
   const problems = (text: string) => {
-    const b = buildFromResources(load(text), DEFAULT_TRANSLATE_OPTIONS);
+    const b = buildYaml(text);
     const status = b.translated.status.find((x) => x.object === 'AuthorizationPolicy/apps/experimental');
     return { errors: [...b.errors, ...b.policyErrors].map((e) => `${e.object} ${e.path}`), accepted: status?.accepted };
   };
   const alone = problems(policy);
   assert.deepEqual(alone, { errors: ['AuthorizationPolicy/apps/experimental spec.rules[0].when[0].key'], accepted: false });
-  assert.deepEqual(problems(policy + route), alone);
+  assert.deepEqual(problems(policy + APPS_ROUTE), alone);
 });

@@ -14,9 +14,7 @@ import { formatPath } from '../src/resources/errors.ts';
 import { buildRequestAuthenticationFilter } from '../src/translate/istio/request-authentication.ts';
 import { parseGoDuration } from '../src/resources/kinds/check-helpers.ts';
 import { checkResources } from '../src/resources/check.ts';
-import { buildFromResources } from '../src/config/pipeline.ts';
-import { parseYamlResources } from '../src/resources/load.ts';
-import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
+import { buildYaml, APPS_GATEWAY, APPS_ROUTE } from './helpers/build.ts';
 import { istioRequestAuthentication, type IstioRequestAuthenticationConfig } from '../src/filters/istio-request-authentication.ts';
 import { jwksSources, jwtProviders } from '../src/auth/jwt/registry.ts';
 
@@ -246,29 +244,17 @@ metadata: { name: slow-idp, namespace: apps }
 spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
   jwtRules: [{ issuer: "${ISS}", jwksUri: "https://idp.test/jwks", timeout: 2h }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: apps }
-spec: { gatewayClassName: portcullis, listeners: [{ name: http, protocol: HTTP, port: 80 }] }
-`;
-    const route = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: r, namespace: apps }
-spec: { parentRefs: [{ name: gw }], rules: [{}] }
-`;
-    const load = (text: string) => parseYamlResources(text, 'policies.yaml').resources.map((r, i) => ({ ...r, seq: i }));
-    const alone = buildFromResources(load(policy), DEFAULT_TRANSLATE_OPTIONS);
+${APPS_GATEWAY}`;
+    const alone = buildYaml(policy);
     assert.deepEqual([...alone.errors, ...alone.policyErrors], []);
-    const withRoute = buildFromResources(load(policy + route), DEFAULT_TRANSLATE_OPTIONS);
+    const withRoute = buildYaml(policy + APPS_ROUTE);
     assert.deepEqual([...withRoute.errors, ...withRoute.policyErrors], []);
     const filter = withRoute.snapshot?.listeners[0].routes[0].filters.find((f) => f.type === 'istio.requestAuthentication');
     assert.ok(filter && filter.type === 'istio.requestAuthentication');
     assert.deepEqual(filter.config.rules[0].jwks, { type: 'remote', uri: 'https://idp.test/jwks', timeoutMs: 7_200_000, cacheDurationMs: 300_000 });
     assert.equal(withRoute.snapshot?.status.find((x) => x.object === 'RequestAuthentication/apps/slow-idp')?.accepted, true);
     // And what is invalid is invalid without any route too.
-    const tooShort = buildFromResources(load(policy.replace('timeout: 2h', 'timeout: 0s')), DEFAULT_TRANSLATE_OPTIONS);
+    const tooShort = buildYaml(policy.replace('timeout: 2h', 'timeout: 0s'));
     assert.deepEqual(tooShort.errors.map((e) => e.path), ['spec.jwtRules[0].timeout']);
   });
 

@@ -55,35 +55,16 @@ export interface RouteInfo {
 }
 
 /**
- * What the decision knows when a request starts. decide() passes its
- * RequestFacts as they are (no second object per request) and then sets the
- * fields it derives (host, authority, path, query, clientIp, requestId);
- * explain and tests may give those here.
+ * What the decision knows when a request starts: the context's own fields (documented
+ * there). decide() passes its RequestFacts as they are (no second object per request)
+ * and then sets the fields it derives; explain and tests may give those here.
  */
-export interface RequestInit {
-  method: string;
-  /** Lowercase, without port or brackets. Default: ''. */
-  host?: string;
-  /** host[:port], normalized; '' when the request named none. Default: `host`. */
-  authority?: string;
-  port: number;
-  scheme: 'http' | 'https';
-  /** Normalized, without the query. Default: ''. */
-  path?: string;
-  query?: string;
-  headers: IncomingHttpHeaders;
-  /** Default: `remoteIp`. */
-  clientIp?: string;
-  remoteIp: string;
-  localIp: string;
-  tls: TlsInfo | undefined;
-  /** Default: ''. */
-  requestId?: string;
-  /** Record every decision (debug log, explain), not only denials. */
-  tracing: boolean;
-  /** performance.now() when the request arrived; now when absent (explain). */
-  startMs?: number;
-}
+export type RequestInit = Pick<RequestContext, 'method' | 'port' | 'scheme' | 'headers' | 'remoteIp' | 'localIp' | 'tls'>
+  & Partial<Pick<RequestContext, 'host' | 'authority' | 'path' | 'query' | 'clientIp' | 'requestId' | 'startMs'>>
+  & {
+    /** Record every decision (debug log, explain), not only denials. */
+    tracing: boolean;
+  };
 
 export class RequestContext {
   method: string;
@@ -127,7 +108,7 @@ export class RequestContext {
   body: BufferedBody | undefined;
   /** Would-be decisions of dry-run policies (src/policy/dry-run.ts); logged and counted, never enforced. */
   dryRun: DryRunDecision[] | undefined;
-  /** performance.now() at arrival (a double: no BigInt allocated per request). */
+  /** performance.now() at arrival (a double: no BigInt allocated per request); now when not given (explain). */
   startMs: number;
   /** The listener's ClientTrafficPolicy headers.lateResponseHeaders: applied to every answer last. */
   lateHeaders: IRHeaderModifier | undefined;
