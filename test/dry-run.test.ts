@@ -17,29 +17,20 @@ let port: number;
 let adminPort: number;
 let file: string;
 
-const POLICIES = `---
+/** An AuthorizationPolicy on Gateway gw marked dry-run, with one rule to `operation`. */
+const dryRun = (name: string, action: string, operation: string) => `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
-  name: no-admin
+  name: ${name}
   namespace: default
   annotations: { istio.io/dry-run: "true" }
 spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  action: DENY
-  rules: [{ to: [{ operation: { paths: ["/admin*"] } }] }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: only-get
-  namespace: default
-  annotations: { istio.io/dry-run: "true" }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }]
-  action: ALLOW
-  rules: [{ to: [{ operation: { methods: ["GET"] } }] }]
+  action: ${action}
+  rules: [{ to: [{ operation: ${operation} }] }]
 `;
+const POLICIES = dryRun('no-admin', 'DENY', '{ paths: ["/admin*"] }') + dryRun('only-get', 'ALLOW', '{ methods: ["GET"] }');
 
 before(async () => {
   up = await startUpstream('up');

@@ -180,7 +180,8 @@ spec:
 });
 
 test('authz-deny: deny-method-get, with the x-token exception, then allow-path-ip', () => {
-  const denyGet = compile(`
+  // The task page's policy, then the same with allow-path-ip added.
+  const DENY_METHOD_GET = `
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -198,31 +199,14 @@ spec:
     when:
     - key: request.headers[x-token]
       notValues: ["admin"]
-`);
+`;
+  const denyGet = compile(DENY_METHOD_GET);
   assert.equal(status(denyGet, ctx({ path: '/get', headers: { 'x-token': 'admin' } })), 200);
   assert.equal(status(denyGet, ctx({ path: '/get', headers: { 'x-token': 'guest' } })), 403);
   assert.equal(status(denyGet, ctx({ path: '/get' })), 403, 'no x-token: notValues holds');
   assert.equal(status(denyGet, ctx({ method: 'POST', path: '/post' })), 200);
 
-  const both = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: deny-method-get
-  namespace: foo
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  action: DENY
-  rules:
-  - to:
-    - operation:
-        methods: ["GET"]
-    when:
-    - key: request.headers[x-token]
-      notValues: ["admin"]
----
+  const both = compile(DENY_METHOD_GET + `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -244,7 +228,8 @@ spec:
 });
 
 test('authz-jwt: require-jwt by requestPrincipals, then also the groups claim (list-typed)', () => {
-  const requireJwt = compile(`
+  // The task page's policy, then the same with the groups condition added.
+  const REQUIRE_JWT = `
 apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
 metadata:
@@ -259,28 +244,15 @@ spec:
   - from:
     - source:
        requestPrincipals: ["testing@secure.istio.io/testing@secure.istio.io"]
-`);
+`;
+  const requireJwt = compile(REQUIRE_JWT);
   const demo = { exp: 4685989700, foo: 'bar', iat: 1532389700, iss: 'testing@secure.istio.io', sub: 'testing@secure.istio.io' };
   const groups = { exp: 3537391104, groups: ['group1', 'group2'], iat: 1537391104, iss: 'testing@secure.istio.io', scope: ['scope1', 'scope2'], sub: 'testing@secure.istio.io' };
   const rp = 'testing@secure.istio.io/testing@secure.istio.io';
   assert.equal(status(requireJwt, ctx({ requestPrincipal: rp, claims: demo })), 200);
   assert.equal(status(requireJwt, ctx()), 403, 'no token');
 
-  const withGroups = compile(`
-apiVersion: security.istio.io/v1beta1
-kind: AuthorizationPolicy
-metadata:
-  name: require-jwt
-  namespace: foo
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-       requestPrincipals: ["testing@secure.istio.io/testing@secure.istio.io"]
+  const withGroups = compile(REQUIRE_JWT + `
     when:
     - key: request.auth.claims[groups]
       values: ["group1"]
@@ -290,7 +262,8 @@ spec:
 });
 
 test('authz-ingress: ipBlocks test the direct peer, remoteIpBlocks the original client', () => {
-  const ip = compile(`
+  // The task page's ingress-policy, as it is changed step by step.
+  const ingressPolicy = (action: string, source: string) => compile(`
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -300,51 +273,22 @@ spec:
   selector:
     matchLabels:
       istio.io/gateway-name: httpbin-gateway
-  action: ALLOW
+  action: ${action}
   rules:
   - from:
     - source:
-        ipBlocks: ["1.2.3.4", "5.6.7.0/24"]
+        ${source}
 `, 'Gateway/foo/httpbin-gateway');
+  const ip = ingressPolicy('ALLOW', 'ipBlocks: ["1.2.3.4", "5.6.7.0/24"]');
   assert.equal(status(ip, ctx({ remoteIp: '5.6.7.9', clientIp: '192.168.10.15' })), 200);
   assert.equal(status(ip, ctx({ remoteIp: '::ffff:1.2.3.4' })), 200, 'IPv4-mapped peer');
   assert.equal(status(ip, ctx({ remoteIp: '10.0.0.1', clientIp: '1.2.3.4' })), 403, 'XFF client does not count for ipBlocks');
 
-  const remote = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ingress-policy
-  namespace: foo
-spec:
-  selector:
-    matchLabels:
-      istio.io/gateway-name: httpbin-gateway
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        remoteIpBlocks: ["1.2.3.4", "5.6.7.0/24", "192.168.10.15"]
-`, 'Gateway/foo/httpbin-gateway');
+  const remote = ingressPolicy('ALLOW', 'remoteIpBlocks: ["1.2.3.4", "5.6.7.0/24", "192.168.10.15"]');
   assert.equal(status(remote, ctx({ clientIp: '192.168.10.15', remoteIp: '10.0.0.9' })), 200);
   assert.equal(status(remote, ctx({ clientIp: '8.8.8.8', remoteIp: '1.2.3.4' })), 403);
 
-  const deny = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ingress-policy
-  namespace: foo
-spec:
-  selector:
-    matchLabels:
-      istio.io/gateway-name: httpbin-gateway
-  action: DENY
-  rules:
-  - from:
-    - source:
-        remoteIpBlocks: ["192.168.10.15"]
-`, 'Gateway/foo/httpbin-gateway');
+  const deny = ingressPolicy('DENY', 'remoteIpBlocks: ["192.168.10.15"]');
   assert.equal(status(deny, ctx({ clientIp: '192.168.10.15' })), 403);
   assert.equal(status(deny, ctx({ clientIp: '192.168.10.16' })), 200);
 });

@@ -9,67 +9,25 @@ function load(text: string): LoadedResource[] {
   return parseAllDocuments(text).map((d, i) => ({ resource: d.toJS(), seq: i }));
 }
 
-const policies = load(`
-kind: AuthorizationPolicy
+/** The policies every test selects from: name, namespace and spec (YAML flow). */
+const POLICIES: [name: string, namespace: string, spec: string][] = [
+  ['mesh-wide', 'istio-system', '{action: DENY, rules: [{}]}'],
+  ['mesh-selector', 'istio-system', '{selector: {matchLabels: {app: httpbin}}}'],
+  ['ns-wide', 'foo', '{}'],
+  ['by-label', 'foo', '{selector: {matchLabels: {app: httpbin, version: v1}}}'],
+  ['by-gateway-label', 'foo', '{selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: httpbin-gateway}}}'],
+  ['target-gateway', 'foo', '{targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: httpbin-gateway}]}'],
+  ['target-route', 'foo', '{targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: httpbin}]}'],
+  ['target-service', 'foo', '{targetRef: {kind: Service, group: "", name: httpbin}}'],
+  ['other-ns', 'bar', '{}'],
+  ['target-elsewhere', 'bar', '{targetRefs: [{kind: Service, name: httpbin}]}'],
+];
+
+const policies = load(POLICIES.map(([name, namespace, spec]) => `kind: AuthorizationPolicy
 apiVersion: security.istio.io/v1
-metadata: {name: mesh-wide, namespace: istio-system}
-spec: {action: DENY, rules: [{}]}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: mesh-selector, namespace: istio-system}
-spec:
-  selector: {matchLabels: {app: httpbin}}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: ns-wide, namespace: foo}
-spec: {}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: by-label, namespace: foo}
-spec:
-  selector: {matchLabels: {app: httpbin, version: v1}}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: by-gateway-label, namespace: foo}
-spec:
-  selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: httpbin-gateway}}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: target-gateway, namespace: foo}
-spec:
-  targetRefs:
-  - {group: gateway.networking.k8s.io, kind: Gateway, name: httpbin-gateway}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: target-route, namespace: foo}
-spec:
-  targetRefs:
-  - {group: gateway.networking.k8s.io, kind: HTTPRoute, name: httpbin}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: target-service, namespace: foo}
-spec:
-  targetRef: {kind: Service, group: "", name: httpbin}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: other-ns, namespace: bar}
-spec: {}
----
-kind: AuthorizationPolicy
-apiVersion: security.istio.io/v1
-metadata: {name: target-elsewhere, namespace: bar}
-spec:
-  targetRefs:
-  - {kind: Service, name: httpbin}
-`);
+metadata: {name: ${name}, namespace: ${namespace}}
+spec: ${spec}
+`).join('---\n'));
 
 const names = (hop: PolicyHop, route?: { namespace: string; name: string }) =>
   selectIstioPolicies(policies, hop, { rootNamespace: 'istio-system', route }).map((p) => p.resource.metadata.name).sort();

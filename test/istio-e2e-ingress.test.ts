@@ -10,6 +10,7 @@ import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { exampleYaml, send } from './helpers/istio-e2e.ts';
+import { istioSelectorYaml } from './helpers/yaml.ts';
 
 let echo: EchoServer;
 let gw: TestGateway;
@@ -83,19 +84,10 @@ test('ipBlocks vs remoteIpBlocks on the service hop: source.ip is the gateway th
     .filter((d) => (d.toJS() as { kind: string }).kind !== 'AuthorizationPolicy')
     .map((d) => d.toString())
     .join('---\n');
-  const policy = (field: string, ip: string) => `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: by-ip, namespace: foo }
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  rules:
-  - from:
-    - source:
-        ${field}: ["${ip}"]
-`;
+  const policy = (field: string, ip: string) => istioSelectorYaml('AuthorizationPolicy', 'foo/by-ip', 'app: httpbin', `rules:
+- from:
+  - source:
+      ${field}: ["${ip}"]`);
   await load(infra + policy('remoteIpBlocks', OTHER));
   assert.equal((await from(OTHER)).status, 200);
   assert.equal((await from(HOME)).status, 403);

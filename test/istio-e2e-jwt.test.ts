@@ -13,6 +13,7 @@ import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { exampleYaml, send, type Answer } from './helpers/istio-e2e.ts';
+import { istioSelectorYaml } from './helpers/yaml.ts';
 
 const ISS = 'testing@secure.istio.io';
 const SAMPLE_JWKS = 'https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json';
@@ -169,17 +170,11 @@ describe('the task, as written', () => {
 });
 
 describe('RequestAuthentication facts', () => {
-  const RA = (extra = '', selector = 'app: httpbin') => `apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt, namespace: foo }
-spec:
-  selector:
-    matchLabels:
-      ${selector}
-  jwtRules:
-  - issuer: "${ISS}"
-    jwksUri: "JWKS_URL"
-${extra}`;
+  /** RequestAuthentication foo/jwt; `extra` adds fields to its jwtRule (two-space indented). */
+  const RA = (extra = '', selector = 'app: httpbin') => istioSelectorYaml('RequestAuthentication', 'foo/jwt', selector, `jwtRules:
+- issuer: "${ISS}"
+  jwksUri: "JWKS_URL"
+${extra}`);
 
   test('without an AuthorizationPolicy: a missing token is no error (200), an invalid one is 401', async () => {
     await load(RA());
@@ -189,7 +184,7 @@ ${extra}`;
   });
 
   test('a JWT with a wrong audience is refused with 403, the right audience passes', async () => {
-    await load(RA('    audiences: ["httpbin.foo"]\n'));
+    await load(RA('  audiences: ["httpbin.foo"]'));
     const wrong = await send(port, '/headers', { headers: bearer(await sign(rsa, { ...demoClaims(), aud: 'other' })) });
     assert.equal(wrong.status, 403);
     assert.equal(wrong.body, 'Audiences in Jwt are not allowed');
@@ -201,7 +196,7 @@ ${extra}`;
   });
 
   test('forwardOriginalToken: true keeps the token for the upstream', async () => {
-    await load(RA('    forwardOriginalToken: true\n'));
+    await load(RA('  forwardOriginalToken: true'));
     const t = await sign(rsa, demoClaims());
     const r = await send(port, '/headers', { headers: bearer(t) });
     assert.equal(r.status, 200);
@@ -209,25 +204,16 @@ ${extra}`;
   });
 
   test('nested claims: request.auth.claims[realm_access][roles] guards /admin, the rest needs no token', async () => {
-    await load(`${RA()}---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: admin-role, namespace: foo }
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  rules:
-  - to:
-    - operation:
-        notPaths: ["/admin*"]
-  - to:
-    - operation:
-        paths: ["/admin*"]
-    when:
-    - key: request.auth.claims[realm_access][roles]
-      values: ["admin"]
-`);
+    await load(RA() + istioSelectorYaml('AuthorizationPolicy', 'foo/admin-role', 'app: httpbin', `rules:
+- to:
+  - operation:
+      notPaths: ["/admin*"]
+- to:
+  - operation:
+      paths: ["/admin*"]
+  when:
+  - key: request.auth.claims[realm_access][roles]
+    values: ["admin"]`));
     const roles = (r: unknown) => sign(rsa, { ...demoClaims(), realm_access: { roles: r } });
     assert.equal((await send(port, '/public')).status, 200);
     assert.equal((await send(port, '/admin/users')).status, 403);
@@ -239,31 +225,13 @@ spec:
   });
 
   test('two hops: a token consumed at the gateway does not reach the service unless forwarded', async () => {
-    const requireJwt = `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: require-jwt, namespace: foo }
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  rules:
-  - from:
-    - source:
-        requestPrincipals: ["${ISS}/${ISS}"]
----
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: { name: jwt-at-service, namespace: foo }
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  jwtRules:
-  - issuer: "${ISS}"
-    jwksUri: "JWKS_URL"
-`;
-    const atGateway = (forward: boolean) => RA(forward ? '    forwardOriginalToken: true\n' : '', 'gateway.networking.k8s.io/gateway-name: httpbin-gateway');
+    const requireJwt = istioSelectorYaml('AuthorizationPolicy', 'foo/require-jwt', 'app: httpbin', `rules:
+- from:
+  - source:
+      requestPrincipals: ["${ISS}/${ISS}"]`) + istioSelectorYaml('RequestAuthentication', 'foo/jwt-at-service', 'app: httpbin', `jwtRules:
+- issuer: "${ISS}"
+  jwksUri: "JWKS_URL"`);
+    const atGateway = (forward: boolean) => RA(forward ? '  forwardOriginalToken: true' : '', 'gateway.networking.k8s.io/gateway-name: httpbin-gateway');
     const t = await sign(rsa, demoClaims());
     await load(atGateway(false) + requireJwt);
     assert.equal((await send(port, '/headers', { headers: bearer(t) })).status, 403, 'the service hop saw no token');

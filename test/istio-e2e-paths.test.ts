@@ -11,6 +11,7 @@ import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { exampleYaml, send } from './helpers/istio-e2e.ts';
+import { istioSelectorYaml } from './helpers/yaml.ts';
 
 type Mode = Exclude<PathNormalization, 'NONE'>;
 const MODES: Mode[] = ['BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
@@ -34,19 +35,10 @@ metadata: { name: allow-list, namespace: foo }
 spec:
   parentRefs: [{ name: allow-list }]
   rules: [{ backendRefs: [{ name: httpbin, port: 8000 }] }]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: public-only, namespace: foo }
-spec:
-  selector:
-    matchLabels:
-      gateway.networking.k8s.io/gateway-name: allow-list
-  rules:
-  - to:
-    - operation:
-        paths: ["/public/*"]
-`;
+` + istioSelectorYaml('AuthorizationPolicy', 'foo/public-only', 'gateway.networking.k8s.io/gateway-name: allow-list', `rules:
+- to:
+  - operation:
+      paths: ["/public/*"]`);
 
 before(async () => {
   echo = await startEcho('v1');

@@ -90,6 +90,25 @@ export function prefixRouteYaml(name: string, be: string, extra = ''): string {
 ${extra}`);
 }
 
+/**
+ * An Istio policy of `kind` (AuthorizationPolicy, RequestAuthentication…) named
+ * "<namespace>/<name>", selecting workloads by one `label` ("app: httpbin");
+ * `body` is the rest of its spec, unindented.
+ */
+export function istioSelectorYaml(kind: string, at: string, label: string, body: string): string {
+  const [namespace, name] = at.split('/');
+  return `---
+apiVersion: security.istio.io/v1
+kind: ${kind}
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  selector:
+    matchLabels:
+      ${label}
+${indent(body.trimEnd(), 2)}
+`;
+}
+
 const ISTIO_KINDS = new Set(['AuthorizationPolicy', 'RequestAuthentication', 'PeerAuthentication']);
 
 /**
