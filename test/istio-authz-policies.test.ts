@@ -293,16 +293,21 @@ spec:
   assert.equal(status(deny, ctx({ clientIp: '192.168.10.16' })), 200);
 });
 
-function one(rule: string, action = 'ALLOW'): CompiledFilter {
-  return compile(`
+/** AuthorizationPolicy `name` in foo with these rules (list items, unindented). */
+function policy(name: string, action: string, rules: string): string {
+  return `
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
-metadata: {name: p, namespace: ${NS}}
+metadata: {name: ${name}, namespace: ${NS}}
 spec:
   action: ${action}
   rules:
-${rule.replace(/^/gm, '  ')}
-`);
+${rules.replace(/^/gm, '  ')}
+`;
+}
+
+function one(rule: string, action = 'ALLOW'): CompiledFilter {
+  return compile(policy('p', action, rule));
 }
 
 test('operation fields: hosts (case-insensitive, port as sent), ports, paths, methods and their not* forms', () => {
@@ -429,17 +434,7 @@ test('AND across fields and entries-of-a-field OR; from × to × when', () => {
 });
 
 test('AUDIT records a match without changing the decision; dry-run is recorded, not enforced', () => {
-  const f = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: audit-admin, namespace: foo}
-spec:
-  action: AUDIT
-  rules:
-  - to:
-    - operation:
-        paths: ["/admin*"]
----
+  const f = compile(policy('audit-admin', 'AUDIT', '- to:\n  - operation:\n      paths: ["/admin*"]') + `---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
@@ -463,16 +458,7 @@ spec:
 });
 
 test('the trace names the policy and rule that decided; denials are kept without tracing', () => {
-  const f = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-delete, namespace: foo}
-spec:
-  action: DENY
-  rules:
-  - to: [{operation: {methods: ["PUT"]}}]
-  - to: [{operation: {methods: ["DELETE"]}}]
-`);
+  const f = compile(policy('deny-delete', 'DENY', '- to: [{operation: {methods: ["PUT"]}}]\n- to: [{operation: {methods: ["DELETE"]}}]'));
   const c = new RequestContext({
     method: 'DELETE', host: 'h', port: 80, scheme: 'http', path: '/', query: '', headers: {}, clientIp: '1.1.1.1',
     remoteIp: '1.1.1.1', localIp: '2.2.2.2', tls: undefined, requestId: 'x', tracing: false,
