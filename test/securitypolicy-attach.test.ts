@@ -16,8 +16,9 @@ import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-
 import { startGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { egQuickstart, egRequest as request, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
+import { egQuickstart, egRequest as request, egRouteYaml, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
 import { issueClientCert, issueServerCert, makeCa } from './helpers/certs.ts';
+import { policyYaml, serviceYaml } from './helpers/yaml.ts';
 
 let upstream: Upstream;
 let httpAuthz: http.Server;
@@ -78,27 +79,13 @@ stringData:
 `;
 
 describe('attachment and precedence', () => {
-  const gatewayPolicy = `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: gateway-wide, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
-  authorization:
-    defaultAction: Deny
-`;
-  const routePolicy = `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: route-keys, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: backend }]
-  apiKeyAuth:
-    credentialRefs: [{ name: keys }]
-    extractFrom: [{ headers: [x-api-key] }, { params: [api_key] }]
-    forwardClientIDHeader: x-client-id
-    sanitize: true
-`;
+  const gatewayPolicy = policyYaml('SecurityPolicy', 'gateway-wide', 'Gateway/eg', `authorization:
+  defaultAction: Deny`);
+  const routePolicy = policyYaml('SecurityPolicy', 'route-keys', 'HTTPRoute/backend', `apiKeyAuth:
+  credentialRefs: [{ name: keys }]
+  extractFrom: [{ headers: [x-api-key] }, { params: [api_key] }]
+  forwardClientIDHeader: x-client-id
+  sanitize: true`);
   test('the route-level policy replaces the Gateway-level one entirely; the Gateway policy says Overridden', async () => {
     await withEgGateway(upstream.port, apiKeys + gatewayPolicy + routePolicy, async (port, gw) => {
       // Not the Gateway's deny-all: the route's API key policy alone decides.
@@ -122,17 +109,10 @@ spec:
     });
   });
   test('oidc is not served yet: its routes answer 500 and the status says why', async () => {
-    const yaml = `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: oidc-example, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: backend }]
-  oidc:
-    provider: { issuer: "https://accounts.google.com" }
-    clientID: "x"
-    clientSecret: { name: "s" }
-`;
+    const yaml = policyYaml('SecurityPolicy', 'oidc-example', 'HTTPRoute/backend', `oidc:
+  provider: { issuer: "https://accounts.google.com" }
+  clientID: "x"
+  clientSecret: { name: "s" }`);
     await withEgGateway(upstream.port, yaml, async (port, gw) => {
       assert.equal((await request(port, '/')).status, 500);
       assert.match(JSON.stringify(await statusOf(gw, 'SecurityPolicy/default/oidc-example')), /oidc is not served yet/);
@@ -161,21 +141,14 @@ kind: Secret
 metadata: { name: users, namespace: default }
 stringData:
   .htpasswd: "foo:{SHA}Ys23Ag/5IOWqZCw9QGaVDdHwH00="
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: any-of, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: backend }]
-  apiKeyAuth:
-    credentialRefs: [{ name: keys }]
-    extractFrom: [{ headers: [x-api-key] }]
-  basicAuth:
-    users: { name: users }
-    forwardUsernameHeader: x-user
-  portcullis:
-    authentication: { mode: AnyOf }
-`;
+${policyYaml('SecurityPolicy', 'any-of', 'HTTPRoute/backend', `apiKeyAuth:
+  credentialRefs: [{ name: keys }]
+  extractFrom: [{ headers: [x-api-key] }]
+basicAuth:
+  users: { name: users }
+  forwardUsernameHeader: x-user
+portcullis:
+  authentication: { mode: AnyOf }`)}`;
     await withEgGateway(upstream.port, apiKeys + yaml, async (port) => {
       assert.equal((await request(port, '/', { 'x-api-key': 'supersecret' })).status, 200);
       assert.equal((await request(port, '/', { authorization: `Basic ${Buffer.from('foo:bar').toString('base64')}`, 'x-user': 'admin' })).status, 200);
@@ -189,83 +162,17 @@ spec:
 });
 
 describe('External Authorization task', () => {
-  const route = `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: myapp
-spec:
-  parentRefs:
-  - name: eg
-  hostnames:
-  - "www.example.com"
-  rules:
-  - matches:
-    - path:
-        type: PathPrefix
-        value: /myapp
+  const route = egRouteYaml('myapp', '/myapp');
+  const services = () => serviceYaml('http-ext-auth', [{ port: httpAuthzPort }], 9002) + serviceYaml('grpc-ext-auth', [{ port: grpcAuthzPort }], 9002);
+  /** The task's SecurityPolicy on HTTPRoute myapp, authorizing over `protocol` by Service <protocol>-ext-auth. */
+  const extAuthPolicy = (protocol: 'http' | 'grpc', extra = '') => policyYaml('SecurityPolicy', 'ext-auth-example', 'HTTPRoute/myapp', `extAuth:
+  ${protocol}:
     backendRefs:
-    - name: backend
-      port: 3000
-`;
-  const services = () => `---
-apiVersion: v1
-kind: Service
-metadata: { name: http-ext-auth, namespace: default }
-spec: { ports: [{ port: 9002 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: http-ext-auth-1, namespace: default, labels: { kubernetes.io/service-name: http-ext-auth } }
-addressType: IPv4
-ports: [{ port: ${httpAuthzPort} }]
-endpoints: [{ addresses: [127.0.0.1] }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: grpc-ext-auth, namespace: default }
-spec: { ports: [{ port: 9002 }] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: grpc-ext-auth-1, namespace: default, labels: { kubernetes.io/service-name: grpc-ext-auth } }
-addressType: IPv4
-ports: [{ port: ${grpcAuthzPort} }]
-endpoints: [{ addresses: [127.0.0.1] }]
-`;
-  const httpPolicy = `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata:
-  name: ext-auth-example
-spec:
-  targetRefs:
-    - group: gateway.networking.k8s.io
-      kind: HTTPRoute
-      name: myapp
-  extAuth:
-    http:
-      backendRefs:
-        - name: http-ext-auth
-          port: 9002
-      headersToBackend: ["x-current-user"]
-`;
-  const grpcPolicy = `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata:
-  name: ext-auth-example
-spec:
-  targetRefs:
-    - group: gateway.networking.k8s.io
-      kind: HTTPRoute
-      name: myapp
-  extAuth:
-    grpc:
-      backendRefs:
-        - name: grpc-ext-auth
-          port: 9002
-`;
+      - name: ${protocol}-ext-auth
+        port: 9002
+${extra}`);
+  const httpPolicy = extAuthPolicy('http', '    headersToBackend: ["x-current-user"]');
+  const grpcPolicy = extAuthPolicy('grpc');
   test('HTTP: 403 without credentials; Bearer token1 reaches the backend with x-current-user', async () => {
     await withEgGateway(upstream.port, route + services() + httpPolicy, async (port) => {
       assert.equal((await request(port, '/myapp')).status, 403);

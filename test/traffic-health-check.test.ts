@@ -8,28 +8,18 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { startReplica, serviceYaml, type Replica } from './helpers/replicas.ts';
+import { startReplica, type Replica } from './helpers/replicas.ts';
 import { until } from './helpers/management.ts';
 import { activeCheckCount } from '../src/upstream/active-health.ts';
-import { routeYaml } from './helpers/yaml.ts';
+import { gatewayDoc, httpListener, serviceYaml, routePolicyYaml } from './helpers/yaml.ts';
+import { egRouteYaml } from './helpers/eg-quickstart.ts';
 
 let gw: TestGateway;
 let port: number;
 const r: Record<string, Replica> = {};
 
-const route = (name: string, service: string) => routeYaml(name, `- matches: [{ path: { type: PathPrefix, value: /${name} } }]
-  backendRefs: [{ name: ${service}, port: 3000 }]`, { parent: 'eg', hostnames: ['www.example.com'] });
-const policy = (name: string, body: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata: { name: ${name}, namespace: default }
-spec:
-  targetRefs:
-    - group: gateway.networking.k8s.io
-      kind: HTTPRoute
-      name: ${name}
-${body.replace(/^/gm, '  ')}
-`;
+const route = (name: string, service: string) => egRouteYaml(name, `/${name}`, service);
+const policy = routePolicyYaml;
 
 let config: string;
 
@@ -47,13 +37,7 @@ healthCheck:
 before(async () => {
   for (const n of ['p1', 'p2', 'l1', 'l2', 'h1', 'h2', 't1', 't2']) r[n] = await startReplica(n);
   port = await freePort();
-  config = `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: eg, namespace: default }
-spec:
-  gatewayClassName: eg
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
-` + serviceYaml('passive-svc', [r.p1, r.p2]) + serviceYaml('local-svc', [r.l1, r.l2]) + serviceYaml('http-svc', [r.h1, r.h2]) + serviceYaml('tcp-svc', [r.t1, r.t2]) +
+  config = gatewayDoc([httpListener(port)], { name: 'eg', className: 'eg' }) + serviceYaml('passive-svc', [r.p1, r.p2]) + serviceYaml('local-svc', [r.l1, r.l2]) + serviceYaml('http-svc', [r.h1, r.h2]) + serviceYaml('tcp-svc', [r.t1, r.t2]) +
     // Envoy Gateway's passive health check example, with a shorter ejection for the test.
     route('passive', 'passive-svc') + policy('passive', `loadBalancer:
   type: RoundRobin

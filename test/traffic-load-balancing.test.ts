@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { startReplica, serviceYaml, type Replica } from './helpers/replicas.ts';
+import { startReplica, type Replica } from './helpers/replicas.ts';
+import { gatewayDoc, httpListener, serviceYaml, policyYaml } from './helpers/yaml.ts';
+import { egRouteYaml } from './helpers/eg-quickstart.ts';
 import { until } from './helpers/management.ts';
 
 let gw: TestGateway;
@@ -15,52 +17,15 @@ let reps: Replica[];
 let pair: Replica[];
 let yaml: (extra: string) => string;
 
-const route = (name: string, path: string, service = 'backend') => `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata:
-  name: ${name}
-  namespace: default
-spec:
-  parentRefs:
-    - name: eg
-  hostnames:
-    - "www.example.com"
-  rules:
-    - matches:
-        - path:
-            type: PathPrefix
-            value: ${path}
-      backendRefs:
-        - name: ${service}
-          port: 3000
-`;
-const policy = (name: string, routeName: string, lb: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: BackendTrafficPolicy
-metadata:
-  name: ${name}
-  namespace: default
-spec:
-  targetRefs:
-    - group: gateway.networking.k8s.io
-      kind: HTTPRoute
-      name: ${routeName}
-  loadBalancer:
-${lb.replace(/^/gm, '    ')}
-`;
+const route = egRouteYaml;
+const policy = (name: string, routeName: string, lb: string) =>
+  policyYaml('BackendTrafficPolicy', name, `HTTPRoute/${routeName}`, `loadBalancer:\n${lb.replace(/^/gm, '  ')}`);
 
 before(async () => {
   reps = await Promise.all(['a', 'b', 'c', 'd'].map((n) => startReplica(n)));
   pair = await Promise.all(['p', 'q'].map((n) => startReplica(n)));
   port = await freePort();
-  yaml = (extra) => `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: eg, namespace: default }
-spec:
-  gatewayClassName: eg
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
-` + serviceYaml('backend', reps) + serviceYaml('pair', pair) +
+  yaml = (extra) => gatewayDoc([httpListener(port)], { name: 'eg', className: 'eg' }) + serviceYaml('backend', reps) + serviceYaml('pair', pair) +
     route('round-robin-route', '/round') + policy('round-robin-policy', 'round-robin-route', 'type: RoundRobin') +
     route('random-route', '/random') + policy('random-policy', 'random-route', 'type: Random') +
     route('least-request-route', '/least', 'pair') +

@@ -8,8 +8,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
-import { egRequest, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
-import { routeYaml, policyYaml } from './helpers/yaml.ts';
+import { egRequest, egRouteYaml, statusOf, withEgGateway } from './helpers/eg-quickstart.ts';
+import { policyYaml } from './helpers/yaml.ts';
 
 let upstream: Upstream;
 before(async () => {
@@ -87,8 +87,7 @@ test('the task page: 404 gets the inline body, 500 and 503 the ConfigMap body, 2
 });
 
 const sha = `{SHA}${createHash('sha1').update('bar').digest('base64')}`;
-const gatewayOwn = (route: string, extra: string) => routeYaml(route, `- matches: [{ path: { type: PathPrefix, value: /${route} } }]
-  backendRefs: [{ name: backend, port: 3000 }]`, { parent: 'eg', hostnames: ['www.example.com'] }) +
+const gatewayOwn = (route: string, extra: string) => egRouteYaml(route, `/${route}`) +
     policyYaml('BackendTrafficPolicy', route, `HTTPRoute/${route}`, `responseOverride:
   - match: { statusCodes: [{ type: Range, range: { start: 400, end: 599 } }] }
     response:

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { startReplica, serviceYaml, type Replica } from './helpers/replicas.ts';
+import { startReplica, type Replica } from './helpers/replicas.ts';
+import { gatewayDoc, httpListener, serviceYaml, routeYaml } from './helpers/yaml.ts';
 import { until } from './helpers/management.ts';
 
 let gw: TestGateway;
@@ -17,33 +18,21 @@ let reps: Replica[];
 let other: Replica[];
 let config: (replicas: Replica[]) => string;
 
-const rule = (path: string, sp: string, refs = '[{ name: backend, port: 3000 }]') => `    - matches: [{ path: { type: PathPrefix, value: ${path} } }]
-      backendRefs: ${refs}
-      sessionPersistence:
-${sp.replace(/^/gm, '        ')}
+const rule = (path: string, sp: string, refs = '[{ name: backend, port: 3000 }]') => `- matches: [{ path: { type: PathPrefix, value: ${path} } }]
+  backendRefs: ${refs}
+  sessionPersistence:
+${sp.replace(/^/gm, '    ')}
 `;
 
 before(async () => {
   reps = await Promise.all(['a', 'b', 'c'].map((n) => startReplica(n)));
   other = await Promise.all(['x', 'y'].map((n) => startReplica(n)));
   port = await freePort();
-  config = (replicas) => `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: eg, namespace: default }
-spec:
-  gatewayClassName: eg
-  listeners: [{ name: http, protocol: HTTP, port: ${port} }]
-` + serviceYaml('backend', replicas) + serviceYaml('other', other) + `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: sessions, namespace: default }
-spec:
-  parentRefs: [{ name: eg }]
-  rules:
-` + rule('/cookie', 'sessionName: Session-A\ntype: Cookie\nabsoluteTimeout: 10s\ncookieConfig:\n  lifetimeType: Permanent') +
+  config = (replicas) => gatewayDoc([httpListener(port)], { name: 'eg', className: 'eg' }) + serviceYaml('backend', replicas) + serviceYaml('other', other) +
+    routeYaml('sessions', rule('/cookie', 'sessionName: Session-A\ntype: Cookie\nabsoluteTimeout: 10s\ncookieConfig:\n  lifetimeType: Permanent') +
     rule('/header', 'sessionName: Session-B\ntype: Header\nidleTimeout: 10s') +
     rule('/short', 'sessionName: Short\nabsoluteTimeout: 300ms') +
-    rule('/split', 'sessionName: Split', '[{ name: backend, port: 3000, weight: 1 }, { name: other, port: 3000, weight: 1 }]');
+    rule('/split', 'sessionName: Split', '[{ name: backend, port: 3000, weight: 1 }, { name: other, port: 3000, weight: 1 }]'), { parent: 'eg' });
   gw = await startGateway(config(reps));
 });
 

@@ -70,21 +70,3 @@ export async function startReplica(name: string, mode: ReplicaMode = 'ok'): Prom
   await r.start();
   return r;
 }
-
-/** A Service with one EndpointSlice per replica (each its own port), as kube-proxy-less YAML. */
-export function serviceYaml(name: string, replicas: readonly { port: number }[]): string {
-  const slices = replicas.map((r, i) => `---
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-${i}, namespace: default, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [{ name: http, port: ${r.port} }]
-endpoints: [{ addresses: [127.0.0.1], conditions: { ready: true } }]
-`).join('');
-  return `---
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: default }
-spec: { ports: [{ name: http, port: 3000, targetPort: 3000 }] }
-${slices}`;
-}

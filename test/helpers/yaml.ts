@@ -8,14 +8,14 @@ export function beRef(name: string, weight?: number): string {
   return `{ group: gateway.envoyproxy.io, kind: Backend, name: ${name}${weight !== undefined ? `, weight: ${weight}` : ''} }`;
 }
 
-/** Gateway default/gw of class portcullis with these listeners, each a YAML flow mapping. */
-export function gatewayDoc(listeners: string[]): string {
+/** Gateway default/gw of class portcullis (or as named) with these listeners, each a YAML flow mapping. */
+export function gatewayDoc(listeners: string[], opts: { name?: string; className?: string } = {}): string {
   return `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
-metadata: { name: gw, namespace: default }
+metadata: { name: ${opts.name ?? 'gw'}, namespace: default }
 spec:
-  gatewayClassName: portcullis
+  gatewayClassName: ${opts.className ?? 'portcullis'}
   listeners:
 ${listeners.map((l) => `    - ${l}\n`).join('')}`;
 }
@@ -52,6 +52,24 @@ metadata: { name: ${name}, namespace: default${meta} }
 spec:
   endpoints: [${ports.map((p) => `{ ip: { address: 127.0.0.1, port: ${p} } }`).join(', ')}]
 ${extra}`;
+}
+
+/** Service `name` (port 3000 unless given) with one EndpointSlice per 127.0.0.1 port, as kube-proxy-less YAML. */
+export function serviceYaml(name: string, replicas: readonly { port: number }[], port = 3000): string {
+  const slices = replicas.map((r, i) => `---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ${name}-${i}, namespace: default, labels: { kubernetes.io/service-name: ${name} } }
+addressType: IPv4
+ports: [{ name: http, port: ${r.port} }]
+endpoints: [{ addresses: [127.0.0.1], conditions: { ready: true } }]
+`).join('');
+  return `---
+apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: default }
+spec: { ports: [{ name: http, port: ${port}, targetPort: ${port} }] }
+${slices}`;
 }
 
 export interface RouteOptions {
