@@ -3,12 +3,11 @@
 import { obj, arr, str, oneOfValues, resourceSchema, type Static } from './common.ts';
 import {
   PARENT_REFS, HOSTNAMES, SECTION_NAME, HEADER_NAME, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE,
-  HTTP_HEADER_FILTER, HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE,
+  HTTP_HEADER_FILTER, HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE, routeFilterSchemas,
 } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import {
-  checkParentRefs, checkHostnames, checkRules, checkBackendObjectRef, checkRegex, checkFilterUnion,
-  checkNotRepeated, checkHeaderFilter, checkMirrorFilter, checkSessionPersistence,
+  checkRoute, checkBackendRefs, checkNamedMatches, checkRegex, checkNotRepeated, checkSharedFilter, checkSessionPersistence,
 } from './gatewayapi-route-checks.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
 
@@ -19,18 +18,12 @@ const GRPC_FILTER_FIELDS: Record<string, string> = {
   extensionRef: 'ExtensionRef',
 };
 
-const GRPC_ROUTE_FILTER = obj(
-  {
-    type: oneOfValues(['ResponseHeaderModifier', 'RequestHeaderModifier', 'RequestMirror', 'ExtensionRef']),
-    requestHeaderModifier: HTTP_HEADER_FILTER,
-    responseHeaderModifier: HTTP_HEADER_FILTER,
-    requestMirror: HTTP_REQUEST_MIRROR_FILTER,
-    extensionRef: LOCAL_OBJECT_REFERENCE,
-  },
-  ['type'],
-);
-
-const FILTERS = arr(GRPC_ROUTE_FILTER, { maxItems: 16 });
+const { filters: FILTERS } = routeFilterSchemas(['ResponseHeaderModifier', 'RequestHeaderModifier', 'RequestMirror', 'ExtensionRef'], {
+  requestHeaderModifier: HTTP_HEADER_FILTER,
+  responseHeaderModifier: HTTP_HEADER_FILTER,
+  requestMirror: HTTP_REQUEST_MIRROR_FILTER,
+  extensionRef: LOCAL_OBJECT_REFERENCE,
+});
 
 const GRPC_ROUTE_MATCH = obj({
   method: obj({
@@ -85,40 +78,20 @@ function checkMethodMatch(mm: any, at: FieldPath, out: ValidationIssue[]): void 
 
 function checkFilters(filters: any[], at: FieldPath, out: ValidationIssue[]): void {
   checkNotRepeated(filters, ['RequestHeaderModifier', 'ResponseHeaderModifier'], at, out);
-  filters.forEach((f, i) => {
-    const fat = [...at, i];
-    checkFilterUnion(f, GRPC_FILTER_FIELDS, fat, out);
-    if (has(f, 'requestHeaderModifier')) checkHeaderFilter(f.requestHeaderModifier, [...fat, 'requestHeaderModifier'], out);
-    if (has(f, 'responseHeaderModifier')) checkHeaderFilter(f.responseHeaderModifier, [...fat, 'responseHeaderModifier'], out);
-    if (has(f, 'requestMirror')) checkMirrorFilter(f.requestMirror, [...fat, 'requestMirror'], out);
-  });
+  filters.forEach((f, i) => checkSharedFilter(f, GRPC_FILTER_FIELDS, [...at, i], out));
 }
 
 function checkRule(rule: any, at: FieldPath, out: ValidationIssue[]): void {
   list(rule.matches).forEach((m, i) => {
     const mat = [...at, 'matches', i];
     if (has(m, 'method')) checkMethodMatch(m.method, [...mat, 'method'], out);
-    const seen = new Map<string, number>();
-    list(m.headers).forEach((h, j) => {
-      const first = seen.get(h.name);
-      if (first === undefined) seen.set(h.name, j);
-      else out.push({ path: [...mat, 'headers', j, 'name'], message: `duplicate name "${h.name}" (also headers[${first}])` });
-      if (h.type === 'RegularExpression') checkRegex(h.value, [...mat, 'headers', j, 'value'], out);
-    });
+    checkNamedMatches(list(m.headers), mat, 'headers', out);
   });
   checkFilters(list(rule.filters), [...at, 'filters'], out);
-  list(rule.backendRefs).forEach((b, i) => {
-    checkBackendObjectRef(b, [...at, 'backendRefs', i], out);
-    checkFilters(list(b.filters), [...at, 'backendRefs', i, 'filters'], out);
-  });
+  checkBackendRefs(list(rule.backendRefs), at, checkFilters, out);
   if (has(rule, 'sessionPersistence')) checkSessionPersistence(rule.sessionPersistence, [...at, 'sessionPersistence'], out);
 }
 
 export function checkGRPCRoute(route: any, out: ValidationIssue[]): void {
-  const spec = route.spec ?? {};
-  checkParentRefs(list(spec.parentRefs), out);
-  checkHostnames(list(spec.hostnames), out);
-  const rules = list(spec.rules);
-  checkRules(rules, out);
-  rules.forEach((r, i) => checkRule(r, ['spec', 'rules', i], out));
+  checkRoute(route, checkRule, out);
 }

@@ -4,12 +4,12 @@ import { type Static, typed, obj, arr, set, str, int, oneOfValues, resourceSchem
 import {
   PARENT_REFS, HOSTNAMES, SECTION_NAME, PRECISE_HOSTNAME, PORT_NUMBER, DURATION, HEADER_NAME, HEADER_VALUE,
   BACKEND_OBJECT_REFERENCE, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE, HTTP_HEADER_FILTER,
-  HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE,
+  HTTP_REQUEST_MIRROR_FILTER, SESSION_PERSISTENCE, routeFilterSchemas,
 } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import {
-  checkParentRefs, checkHostnames, checkRules, checkBackendObjectRef, checkRegex, checkFilterUnion,
-  checkNotRepeated, checkHeaderFilter, checkMirrorFilter, checkSessionPersistence, checkTimeouts,
+  checkRoute, checkBackendRefs, checkBackendObjectRef, checkNamedMatches, checkRegex, checkNotRepeated, checkSharedFilter,
+  checkSessionPersistence, checkTimeouts,
 } from './gatewayapi-route-checks.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
 
@@ -69,9 +69,9 @@ export const HTTP_FILTER_FIELDS: Record<string, string> = {
   extensionRef: 'ExtensionRef',
 };
 
-const HTTP_ROUTE_FILTER = obj(
+const { filter: HTTP_ROUTE_FILTER, filters: FILTERS } = routeFilterSchemas(
+  ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef', 'CORS', 'ExternalAuth'],
   {
-    type: oneOfValues(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef', 'CORS', 'ExternalAuth']),
     requestHeaderModifier: HTTP_HEADER_FILTER,
     responseHeaderModifier: HTTP_HEADER_FILTER,
     requestMirror: HTTP_REQUEST_MIRROR_FILTER,
@@ -87,10 +87,7 @@ const HTTP_ROUTE_FILTER = obj(
     externalAuth: EXTERNAL_AUTH_FILTER,
     extensionRef: LOCAL_OBJECT_REFERENCE,
   },
-  ['type'],
 );
-
-const FILTERS = arr(HTTP_ROUTE_FILTER, { maxItems: 16 });
 
 const HTTP_ROUTE_MATCH = obj({
   path: obj({
@@ -160,16 +157,7 @@ function checkPathMatch(p: any, at: FieldPath, out: ValidationIssue[]): void {
 
 function checkMatch(m: any, at: FieldPath, out: ValidationIssue[]): void {
   if (has(m, 'path')) checkPathMatch(m.path, [...at, 'path'], out);
-  for (const field of ['headers', 'queryParams'] as const) {
-    const items = list(m[field]);
-    const seen = new Map<string, number>();
-    items.forEach((h, i) => {
-      const first = seen.get(h.name);
-      if (first === undefined) seen.set(h.name, i);
-      else out.push({ path: [...at, field, i, 'name'], message: `duplicate name "${h.name}" (also ${field}[${first}])` });
-      if (h.type === 'RegularExpression') checkRegex(h.value, [...at, field, i, 'value'], out);
-    });
-  }
+  for (const field of ['headers', 'queryParams'] as const) checkNamedMatches(list(m[field]), at, field, out);
 }
 
 function checkPathModifier(pm: any, at: FieldPath, out: ValidationIssue[]): void {
@@ -191,10 +179,7 @@ function checkFilters(filters: any[], at: FieldPath, out: ValidationIssue[]): vo
   }
   filters.forEach((f, i) => {
     const fat = [...at, i];
-    checkFilterUnion(f, HTTP_FILTER_FIELDS, fat, out);
-    if (has(f, 'requestHeaderModifier')) checkHeaderFilter(f.requestHeaderModifier, [...fat, 'requestHeaderModifier'], out);
-    if (has(f, 'responseHeaderModifier')) checkHeaderFilter(f.responseHeaderModifier, [...fat, 'responseHeaderModifier'], out);
-    if (has(f, 'requestMirror')) checkMirrorFilter(f.requestMirror, [...fat, 'requestMirror'], out);
+    checkSharedFilter(f, HTTP_FILTER_FIELDS, fat, out);
     if (has(f.requestRedirect, 'path')) checkPathModifier(f.requestRedirect.path, [...fat, 'requestRedirect', 'path'], out);
     if (has(f.urlRewrite, 'path')) checkPathModifier(f.urlRewrite.path, [...fat, 'urlRewrite', 'path'], out);
     if (has(f, 'cors')) {
@@ -225,10 +210,7 @@ function checkRule(rule: any, at: FieldPath, out: ValidationIssue[]): void {
   const filters = list(rule.filters);
   checkFilters(filters, [...at, 'filters'], out);
   const backendRefs = list(rule.backendRefs);
-  backendRefs.forEach((b, i) => {
-    checkBackendObjectRef(b, [...at, 'backendRefs', i], out);
-    checkFilters(list(b.filters), [...at, 'backendRefs', i, 'filters'], out);
-  });
+  checkBackendRefs(backendRefs, at, checkFilters, out);
   if (backendRefs.length > 0 && filters.some((f) => has(f, 'requestRedirect'))) {
     out.push({ path: at, message: 'RequestRedirect filter must not be used together with backendRefs' });
   }
@@ -245,10 +227,5 @@ function checkRule(rule: any, at: FieldPath, out: ValidationIssue[]): void {
 }
 
 export function checkHTTPRoute(route: any, out: ValidationIssue[]): void {
-  const spec = route.spec ?? {};
-  checkParentRefs(list(spec.parentRefs), out);
-  checkHostnames(list(spec.hostnames), out);
-  const rules = list(spec.rules);
-  checkRules(rules, out);
-  rules.forEach((r, i) => checkRule(r, ['spec', 'rules', i], out));
+  checkRoute(route, checkRule, out);
 }

@@ -138,3 +138,42 @@ export function checkTimeouts(t: any, path: FieldPath, out: ValidationIssue[]): 
     out.push({ path: [...path, 'backendRequest'], message: 'backendRequest timeout cannot be longer than request timeout' });
   }
 }
+
+/** Named matches (headers, queryParams) in `field` of a match: each name once, regex values compiled. */
+export function checkNamedMatches(items: any[], matchAt: FieldPath, field: string, out: ValidationIssue[]): void {
+  const seen = new Map<string, number>();
+  items.forEach((h, i) => {
+    const first = seen.get(h.name);
+    if (first === undefined) seen.set(h.name, i);
+    else out.push({ path: [...matchAt, field, i, 'name'], message: `duplicate name "${h.name}" (also ${field}[${first}])` });
+    if (h.type === 'RegularExpression') checkRegex(h.value, [...matchAt, field, i, 'value'], out);
+  });
+}
+
+/** The checks of the filters both route kinds have: type and field agree, header modifiers, mirror. */
+export function checkSharedFilter(f: any, fields: Record<string, string>, at: FieldPath, out: ValidationIssue[]): void {
+  checkFilterUnion(f, fields, at, out);
+  if (has(f, 'requestHeaderModifier')) checkHeaderFilter(f.requestHeaderModifier, [...at, 'requestHeaderModifier'], out);
+  if (has(f, 'responseHeaderModifier')) checkHeaderFilter(f.responseHeaderModifier, [...at, 'responseHeaderModifier'], out);
+  if (has(f, 'requestMirror')) checkMirrorFilter(f.requestMirror, [...at, 'requestMirror'], out);
+}
+
+type Check = (value: any, at: FieldPath, out: ValidationIssue[]) => void;
+
+/** A rule's backendRefs: a Service needs a port, and each ref's own filters are checked as the rule's are. */
+export function checkBackendRefs(refs: any[], ruleAt: FieldPath, checkFilters: Check, out: ValidationIssue[]): void {
+  refs.forEach((b, i) => {
+    checkBackendObjectRef(b, [...ruleAt, 'backendRefs', i], out);
+    checkFilters(list(b.filters), [...ruleAt, 'backendRefs', i, 'filters'], out);
+  });
+}
+
+/** A route: parentRefs, hostnames and rules, then each rule by the kind's own `checkRule`. */
+export function checkRoute(route: any, checkRule: Check, out: ValidationIssue[]): void {
+  const spec = route.spec ?? {};
+  checkParentRefs(list(spec.parentRefs), out);
+  checkHostnames(list(spec.hostnames), out);
+  const rules = list(spec.rules);
+  checkRules(rules, out);
+  rules.forEach((r, i) => checkRule(r, ['spec', 'rules', i], out));
+}

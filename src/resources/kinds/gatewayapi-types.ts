@@ -1,7 +1,7 @@
 // Types shared by the Gateway API kinds (sigs.k8s.io/gateway-api apis/v1
 // shared_types.go, object_reference_types.go), with the validation markers of
 // the standard + experimental CRDs.
-import { obj, arr, set, map, str, int, typed, oneOfValues, DNS1123_SUBDOMAIN_PATTERN, DNS1123_LABEL_PATTERN } from './common.ts';
+import { obj, arr, set, map, str, int, typed, oneOfValues, DNS1123_SUBDOMAIN_PATTERN, DNS1123_LABEL_PATTERN, type Schema } from './common.ts';
 
 export const GROUP = str({
   maxLength: 253,
@@ -151,6 +151,15 @@ export const SESSION_PERSISTENCE = obj({
 });
 
 export const HOSTNAMES = arr(HOSTNAME, { maxItems: 16 });
+
+/**
+ * A route kind's filter and filter list (at most 16): `type`, one of `types`,
+ * names which one of the configuration `fields` is set (checkFilterUnion).
+ */
+export function routeFilterSchemas<const T extends readonly string[], P extends Record<string, Schema<any>>>(types: T, fields: P) {
+  const filter = obj({ type: oneOfValues(types), ...fields }, ['type']);
+  return { filter, filters: arr(filter, { maxItems: 16 }) };
+}
 
 export const LABEL_MAP_8 = map(LABEL_VALUE, LABEL_KEY, { maxProperties: 8 });
 export const ANNOTATION_MAP_16 = map(ANNOTATION_VALUE, ANNOTATION_KEY, { maxProperties: 16 });
