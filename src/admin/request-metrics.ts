@@ -161,39 +161,46 @@ export class PairCounter implements MetricLike {
   }
 }
 
-/** Global rate-limit decisions made without Redis, read from the process-wide stores (src/state) at scrape time. */
-class StoreErrorCounter implements MetricLike {
+/** A counter kept elsewhere and read at scrape time (nothing to reset here: the source owns the counts). */
+class ScrapedCounter implements MetricLike {
   readonly type = 'counter' as const;
   readonly aggregator = 'sum' as const;
-  readonly name = 'portcullis_ratelimit_store_errors_total';
-  readonly help = 'Global rate-limit decisions made without Redis, by failure mode (open: admitted, closed: refused)';
+  readonly name: string;
+  readonly help: string;
+  readonly #read: () => Sample[];
+
+  constructor(name: string, help: string, read: () => Sample[]) {
+    this.name = name;
+    this.help = help;
+    this.#read = read;
+  }
 
   async get(): Promise<MetricSnapshot> {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.#read() };
+  }
+
+  reset(): void {}
+}
+
+/** Global rate-limit decisions made without Redis, read from the process-wide stores (src/state). */
+const storeErrors = () => new ScrapedCounter(
+  'portcullis_ratelimit_store_errors_total',
+  'Global rate-limit decisions made without Redis, by failure mode (open: admitted, closed: refused)',
+  () => {
     const s = stateStats();
     const values: Sample[] = [];
     if (s.failOpen > 0) values.push({ labels: { mode: 'open' }, value: s.failOpen });
     if (s.failClosed > 0) values.push({ labels: { mode: 'closed' }, value: s.failClosed });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
+    return values;
+  },
+);
 
-  reset(): void {}
-}
-
-/** Retries (another attempt after a retriable answer or failure), by backend, read from the upstream retry counts at scrape time. */
-class RetryCounter implements MetricLike {
-  readonly type = 'counter' as const;
-  readonly aggregator = 'sum' as const;
-  readonly name = 'portcullis_upstream_retries_total';
-  readonly help = 'Retried upstream attempts (BackendTrafficPolicy / HTTPRoute retry), by backend';
-
-  async get(): Promise<MetricSnapshot> {
-    const values: Sample[] = [];
-    for (const [backend, value] of retryCounts()) values.push({ labels: { backend }, value });
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-
-  reset(): void {}
-}
+/** Retries (another attempt after a retriable answer or failure), by backend, read from the upstream retry counts. */
+const retries = () => new ScrapedCounter(
+  'portcullis_upstream_retries_total',
+  'Retried upstream attempts (BackendTrafficPolicy / HTTPRoute retry), by backend',
+  () => [...retryCounts()].map(([backend, value]) => ({ labels: { backend }, value })),
+);
 
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -203,7 +210,7 @@ export class DataPlaneMetrics {
   readonly duration = new RouteHistogram('portcullis_request_duration_seconds', 'Time from request to response end, by route', BUCKETS);
   readonly upstreamErrors = new PairCounter('portcullis_upstream_errors_total', 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', ['backend', 'kind']);
   readonly dryRunDecisions = new PairCounter('portcullis_dry_run_decisions_total', 'Would-be decisions of dry-run (istio.io/dry-run) policies, never enforced, by policy and decision', ['policy', 'decision']);
-  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, new StoreErrorCounter(), new RetryCounter()];
+  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, storeErrors(), retries()];
 
   observeRequest(route: string, status: number, seconds: number): void {
     this.requests.inc(route, status);
