@@ -136,23 +136,19 @@ function claimsOf(ctx: RequestContext): Record<string, unknown> | undefined {
   return c !== null && typeof c === 'object' ? c : undefined;
 }
 
-function issuer(ctx: RequestContext): string | undefined {
-  const iss = claimsOf(ctx)?.iss;
-  if (typeof iss === 'string') return iss;
+/** The token's iss (or sub): its claim, else its part of the request principal "<iss>/<sub>". */
+function principalPart(ctx: RequestContext, claim: 'iss' | 'sub'): string | undefined {
+  const value = claimsOf(ctx)?.[claim];
+  if (typeof value === 'string') return value;
   const rp = ctx.identity.requestPrincipal;
   if (rp === undefined) return undefined;
   const slash = rp.lastIndexOf('/');
-  return slash < 0 ? rp : rp.slice(0, slash);
-}
-
-function subject(ctx: RequestContext): string | undefined {
-  const sub = claimsOf(ctx)?.sub;
-  if (typeof sub === 'string') return sub;
-  const rp = ctx.identity.requestPrincipal;
-  if (rp === undefined) return undefined;
-  const slash = rp.lastIndexOf('/');
+  if (claim === 'iss') return slash < 0 ? rp : rp.slice(0, slash);
   return slash < 0 ? undefined : rp.slice(slash + 1);
 }
+
+const issuer = (ctx: RequestContext) => principalPart(ctx, 'iss');
+const subject = (ctx: RequestContext) => principalPart(ctx, 'sub');
 
 /**
  * request.auth.principal / requestPrincipals: Istio splits the value at its last
