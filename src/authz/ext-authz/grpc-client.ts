@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { RequestContext } from '../../core/request.ts';
 import { authorityOf, headerValue, isSafeHeader, pathAndQuery, usableStatus } from './headers.ts';
-import { SharedClients, hostPort } from './shared-clients.ts';
+import { SharedClients, ClientRing, hostPort } from './shared-clients.ts';
 import type { ExtAuthzGrpcConfig, ExtAuthzResult } from './types.ts';
 
 const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
@@ -77,27 +77,20 @@ export function openGrpcAuthzTargets(): string[] {
 
 export class GrpcExtAuthzClient {
   readonly #cfg: ExtAuthzGrpcConfig;
-  readonly #targets: string[];
-  readonly #clients: AuthorizationClient[];
-  #next = 0;
-  #closed = false;
+  readonly #clients: ClientRing<AuthorizationClient>;
 
   constructor(cfg: ExtAuthzGrpcConfig) {
     if (cfg.endpoints.length === 0) throw new Error(`ext_authz ${cfg.name}: no endpoints`);
     this.#cfg = cfg;
-    this.#targets = cfg.endpoints.map((e) => hostPort(e.host, e.port));
-    this.#clients = this.#targets.map((t) => channels.acquire(t));
+    this.#clients = new ClientRing(channels, cfg.endpoints.map((e) => hostPort(e.host, e.port)));
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const t of this.#targets) channels.release(t);
+    this.#clients.close();
   }
 
   check(ctx: RequestContext): Promise<ExtAuthzResult> {
-    const client = this.#clients[this.#next++ % this.#clients.length];
-    if (this.#next > 1e9) this.#next = 0;
+    const client = this.#clients.next();
     const request = checkRequest(ctx, this.#cfg);
     return new Promise((resolve) => {
       try {

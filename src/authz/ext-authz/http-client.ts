@@ -14,7 +14,7 @@ import { Pool } from '../../upstream/undici-pool.ts';
 import type { RequestContext } from '../../core/request.ts';
 import { compileStringMatcher, type StringPredicate } from '../string-match.ts';
 import { HOP_BY_HOP, authorityOf, isSafeHeader, pathAndQuery, headerValue, usableStatus } from './headers.ts';
-import { SharedClients, hostPort } from './shared-clients.ts';
+import { SharedClients, ClientRing, hostPort } from './shared-clients.ts';
 import type { ExtAuthzHttpConfig, ExtAuthzResult } from './types.ts';
 
 /** Largest authorization response body we read (a deny body is relayed to the client). */
@@ -35,10 +35,7 @@ export function openHttpAuthzOrigins(): string[] {
 
 export class HttpExtAuthzClient {
   readonly #cfg: ExtAuthzHttpConfig;
-  readonly #origins: string[];
-  readonly #pools: Pool[];
-  #next = 0;
-  #closed = false;
+  readonly #pools: ClientRing<Pool>;
   readonly #allowed: StringPredicate;
   readonly #upstream: StringPredicate;
   readonly #client: StringPredicate | undefined;
@@ -47,8 +44,7 @@ export class HttpExtAuthzClient {
   constructor(cfg: ExtAuthzHttpConfig) {
     if (cfg.endpoints.length === 0) throw new Error(`ext_authz ${cfg.name}: no endpoints`);
     this.#cfg = cfg;
-    this.#origins = cfg.endpoints.map((e) => `http://${hostPort(e.host, e.port)}`);
-    this.#pools = this.#origins.map((o) => pools.acquire(o));
+    this.#pools = new ClientRing(pools, cfg.endpoints.map((e) => `http://${hostPort(e.host, e.port)}`));
     this.#allowed = compileStringMatcher(cfg.allowedHeaders, { ignoreCase: true });
     this.#upstream = compileStringMatcher(cfg.allowedUpstreamHeaders, { ignoreCase: true });
     this.#client = cfg.allowedClientHeaders.length > 0 ? compileStringMatcher(cfg.allowedClientHeaders, { ignoreCase: true }) : undefined;
@@ -56,15 +52,12 @@ export class HttpExtAuthzClient {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const o of this.#origins) pools.release(o);
+    this.#pools.close();
   }
 
   async check(ctx: RequestContext): Promise<ExtAuthzResult> {
     const cfg = this.#cfg;
-    const pool = this.#pools[this.#next++ % this.#pools.length];
-    if (this.#next > 1e9) this.#next = 0;
+    const pool = this.#pools.next();
     const headers = this.#checkHeaders(ctx);
     // With includeBody, the body read before the decision goes along, flagged as Envoy does.
     const sent = cfg.includeBody && ctx.body ? ctx.body : undefined;

@@ -44,6 +44,33 @@ export class SharedClients<T> {
   }
 }
 
+/** One compiled filter's clients of its endpoints, taken in turn; close() releases them once. */
+export class ClientRing<T> {
+  readonly #shared: SharedClients<T>;
+  readonly #keys: string[];
+  readonly #clients: T[];
+  #next = 0;
+  #closed = false;
+
+  constructor(shared: SharedClients<T>, keys: string[]) {
+    this.#shared = shared;
+    this.#keys = keys;
+    this.#clients = keys.map((k) => shared.acquire(k));
+  }
+
+  next(): T {
+    const client = this.#clients[this.#next++ % this.#clients.length];
+    if (this.#next > 1e9) this.#next = 0;
+    return client;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const k of this.#keys) this.#shared.release(k);
+  }
+}
+
 /** "host:port" with IPv6 literals bracketed, as URLs and gRPC targets want them. */
 export function hostPort(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
