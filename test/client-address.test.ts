@@ -8,7 +8,7 @@ import { clientFromXff } from '../src/dataplane/decide.ts';
 import { startGateway, gatewayYaml, routeTo, trustProxies, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { backendYaml, routeYaml, prefixRule } from './helpers/yaml.ts';
+import { backendYaml, routeYaml, prefixRule, istioSelectorYaml } from './helpers/yaml.ts';
 
 test('the Nth address from the right of X-Forwarded-For, as Envoy xff_num_trusted_hops', () => {
   const xff = '203.0.113.128, 203.0.113.10, 203.0.113.1';
@@ -30,24 +30,12 @@ before(async () => {
   [up, dest] = await Promise.all([startUpstream('up'), startUpstream('dest')]);
   port = await freePort();
   const yaml = gatewayYaml(port, { up: up.port }, routeTo('up') + backendYaml('dest', [dest.port], '', { app: 'dest' }) +
-    routeYaml('dest', prefixRule('/dest', 'dest')) + `---
-# A policy that selects the backend: the request crosses the destination hop too.
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: dest-policy, namespace: default }
-spec:
-  selector: { matchLabels: { app: dest } }
-  action: ALLOW
-  rules: [{ to: [{ operation: { methods: [GET] } }] }]
-${trustProxies(1)}---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: ingress-policy, namespace: default }
-spec:
-  selector: { matchLabels: { gateway.networking.k8s.io/gateway-name: gw } }
-  action: ALLOW
-  rules: [{ from: [{ source: { remoteIpBlocks: ["198.51.100.0/24"] } }] }]
-`);
+    routeYaml('dest', prefixRule('/dest', 'dest')) +
+    // A policy that selects the backend: the request crosses the destination hop too.
+    istioSelectorYaml('AuthorizationPolicy', 'default/dest-policy', 'app: dest', `action: ALLOW
+rules: [{ to: [{ operation: { methods: [GET] } }] }]`) + trustProxies(1) +
+    istioSelectorYaml('AuthorizationPolicy', 'default/ingress-policy', 'gateway.networking.k8s.io/gateway-name: gw', `action: ALLOW
+rules: [{ from: [{ source: { remoteIpBlocks: ["198.51.100.0/24"] } }] }]`));
   gw = await startGateway(yaml);
 });
 

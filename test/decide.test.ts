@@ -14,6 +14,7 @@ import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { compileSnapshot, type CompiledSnapshot } from '../src/dataplane/compile.ts';
 import { decide, DecidedRequest, type RequestFacts } from '../src/dataplane/decide.ts';
 import { PoolRegistry } from '../src/upstream/pools.ts';
+import { istioSelectorYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
 let up: Upstream;
@@ -24,15 +25,9 @@ const pools = new PoolRegistry();
 before(async () => {
   up = await startUpstream('up');
   port = await freePort();
-  gw = await startGateway(gatewayYaml(port, { up: up.port }, routeTo('up') + `${trustProxies(1)}---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: { name: internal-only, namespace: default }
-spec:
-  selector: { matchLabels: { gateway.networking.k8s.io/gateway-name: gw } }
-  action: ALLOW
-  rules: [{ from: [{ source: { remoteIpBlocks: ["10.0.0.0/8"] } }], to: [{ operation: { paths: ["/internal/*"] } }] }, { to: [{ operation: { paths: ["/open"] } }] }]
-`));
+  gw = await startGateway(gatewayYaml(port, { up: up.port }, routeTo('up') + trustProxies(1) +
+    istioSelectorYaml('AuthorizationPolicy', 'default/internal-only', 'gateway.networking.k8s.io/gateway-name: gw', `action: ALLOW
+rules: [{ from: [{ source: { remoteIpBlocks: ["10.0.0.0/8"] } }], to: [{ operation: { paths: ["/internal/*"] } }] }, { to: [{ operation: { paths: ["/open"] } }] }]`)));
   const built = await buildFromPaths([gw.file], { ...DEFAULT_TRANSLATE_OPTIONS, bindAddress: '127.0.0.1' });
   assert.ok(built.snapshot, JSON.stringify(built.errors));
   snap = await compileSnapshot(built.snapshot, pools);

@@ -98,26 +98,10 @@ spec:
 });
 
 test('deny-all (DENY with an empty rule) and allow-all (ALLOW with an empty rule)', () => {
-  const deny = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-all, namespace: ${NS}}
-spec:
-  action: DENY
-  rules:
-  - {}
-`);
+  const deny = compile(policy('deny-all', 'DENY', '- {}'));
   assert.equal(status(deny, ctx()), 403);
   assert.equal(status(deny, ctx({ method: 'POST', path: '/x' })), 403);
-  const allow = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow-all, namespace: ${NS}}
-spec:
-  action: ALLOW
-  rules:
-  - {}
-`);
+  const allow = compile(policy('allow-all', 'ALLOW', '- {}'));
   assert.equal(status(allow, ctx({ method: 'DELETE' })), 200);
 });
 

@@ -9,31 +9,14 @@ import { request } from 'undici';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { startManaged, apiClient, until, type ManagedGateway } from './helpers/management.ts';
+import { startManaged, apiClient, until, statusAt, denyPolicy, type ManagedGateway } from './helpers/management.ts';
 
 let gw: ManagedGateway;
 let up: Upstream;
 let port: number;
 const AP = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
 
-function denyPolicy(name: string, path: string, labels: Record<string, string> = {}) {
-  return {
-    apiVersion: 'security.istio.io/v1',
-    kind: 'AuthorizationPolicy',
-    metadata: { name, labels },
-    spec: {
-      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
-      action: 'DENY',
-      rules: [{ to: [{ operation: { paths: [path] } }] }],
-    },
-  };
-}
-
-async function status(path: string): Promise<number> {
-  const r = await request(`http://127.0.0.1:${port}${path}`);
-  await r.body.dump();
-  return r.statusCode;
-}
+const status = (path: string) => statusAt(port, path);
 
 before(async () => {
   up = await startUpstream('v1');

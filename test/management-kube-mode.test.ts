@@ -5,11 +5,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { startManaged, until, type ManagedGateway } from './helpers/management.ts';
+import { startManaged, until, statusAt, denyPolicy, type ManagedGateway } from './helpers/management.ts';
 
 let server: ManagedGateway;
 let follower: ManagedGateway;
@@ -17,16 +16,7 @@ let up: Upstream;
 let port: number;
 const AP = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
 
-const deny = (name: string, path: string) => ({
-  apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name },
-  spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }], action: 'DENY', rules: [{ to: [{ operation: { paths: [path] } }] }] },
-});
-
-async function status(path: string): Promise<number> {
-  const r = await request(`http://127.0.0.1:${port}${path}`);
-  await r.body.dump();
-  return r.statusCode;
-}
+const status = (path: string) => statusAt(port, path);
 
 before(async () => {
   up = await startUpstream('v1');
@@ -52,10 +42,10 @@ after(async () => {
 test('objects created on the API server reach the follower through its watch, within a second', async () => {
   await until('the route from the cluster', async () => (await status('/x')) === 200);
   // Warm-up: the first policy loads the authorization filter's code (lazily, per process); time the next one.
-  assert.equal((await server.api.call('POST', AP, deny('warm', '/warm'))).status, 201);
+  assert.equal((await server.api.call('POST', AP, denyPolicy('warm', '/warm'))).status, 201);
   await until('the warm-up policy', async () => (await status('/warm')) === 403);
   const t0 = Date.now();
-  assert.equal((await server.api.call('POST', AP, deny('from-cluster', '/blocked'))).status, 201);
+  assert.equal((await server.api.call('POST', AP, denyPolicy('from-cluster', '/blocked'))).status, 201);
   await until('the policy from the cluster', async () => (await status('/blocked')) === 403);
   assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
   const t1 = Date.now();
@@ -65,13 +55,13 @@ test('objects created on the API server reach the follower through its watch, wi
 });
 
 test('the follower serves what it read, read-only: writes are refused and point at the API server', async () => {
-  await server.api.call('POST', AP, deny('visible', '/v'));
+  await server.api.call('POST', AP, denyPolicy('visible', '/v'));
   const got = await until('the follower to list it', async () => {
     const r = await follower.api.call('GET', AP);
     return r.body.items?.some((i: { metadata: { name: string } }) => i.metadata.name === 'visible') ? r : undefined;
   });
   assert.equal(got.status, 200);
-  const w = await follower.api.call('POST', AP, deny('local', '/l'));
+  const w = await follower.api.call('POST', AP, denyPolicy('local', '/l'));
   assert.equal(w.status, 405);
   assert.match(w.body.message, /Kubernetes API server/);
 });

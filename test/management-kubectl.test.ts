@@ -7,12 +7,11 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { startManaged, until, type ManagedGateway } from './helpers/management.ts';
+import { startManaged, until, statusAt, type ManagedGateway } from './helpers/management.ts';
 
 let gw: ManagedGateway;
 let up: Upstream;
@@ -40,11 +39,7 @@ async function ok(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
-async function status(path: string): Promise<number> {
-  const r = await request(`http://127.0.0.1:${port}${path}`);
-  await r.body.dump();
-  return r.statusCode;
-}
+const status = (path: string) => statusAt(port, path);
 
 const policy = (name: string, ns: string, path: string) => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -72,3 +72,24 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The status of a GET to the gateway's listener on `port`. */
+export async function statusAt(port: number, path: string): Promise<number> {
+  const r = await request(`http://127.0.0.1:${port}${path}`);
+  await r.body.dump();
+  return r.statusCode;
+}
+
+/** An AuthorizationPolicy object on Gateway gw denying `path`, as the REST API takes it. */
+export function denyPolicy(name: string, path: string, labels: Record<string, string> = {}) {
+  return {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'AuthorizationPolicy',
+    metadata: { name, labels },
+    spec: {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'gw' }],
+      action: 'DENY',
+      rules: [{ to: [{ operation: { paths: [path] } }] }],
+    },
+  };
+}
