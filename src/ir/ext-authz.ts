@@ -21,6 +21,12 @@ export interface ExtAuthzCommon {
   failOpen: boolean;
   /** Status sent to the client when a check fails and failOpen is false (Envoy default 403). */
   statusOnError: number;
+  /**
+   * Further checks after a failed one (unreachable, 5xx), each on the next
+   * endpoint, while the timeout has not run out (SecurityPolicy
+   * backendSettings.retry.numRetries); absent: none.
+   */
+  retries?: number;
   /** Send the request body with the check (Envoy with_request_body); absent: heads only. */
   includeBody?: ExtAuthzBody;
 }

@@ -2,6 +2,9 @@
 // mode — refused, slow, huge, redirected, not JSON — comes back as a reason,
 // never as a throw, and never takes longer than the timeout.
 
+import type { JwksVia } from '../../ir/jwt.ts';
+import { fetchJsonVia } from './fetch-via.ts';
+
 export type FetchJsonResult = { ok: true; value: unknown } | { ok: false; reason: string };
 
 export interface FetchJsonOptions {
@@ -10,12 +13,15 @@ export interface FetchJsonOptions {
   maxBytes?: number;
   /** Aborts the fetch early (the source was disposed). */
   signal?: AbortSignal;
+  /** Through a backendRef's endpoints rather than the uri's host (fetch-via.ts). */
+  via?: JwksVia;
 }
 
 const DEFAULT_MAX_BYTES = 1 << 20;
 
 export async function fetchJson(uri: string, opts: FetchJsonOptions): Promise<FetchJsonResult> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (opts.via) return fetchJsonVia(uri, opts.via, opts, maxBytes);
   const timeout = AbortSignal.timeout(Math.max(1, opts.timeoutMs));
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {

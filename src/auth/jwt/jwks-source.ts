@@ -4,6 +4,7 @@
 // dead or hostile endpoint costs one timed-out fetch per backoff period and
 // fails closed only for the issuers that use it.
 import { fetchJson } from './fetch.ts';
+import type { JwksVia } from '../../ir/jwt.ts';
 import { importJwks, type KeySet } from './keys.ts';
 
 export interface JwksSource {
@@ -68,6 +69,8 @@ export interface RemoteJwksOptions {
   maxStaleMs?: number;
   /** Test seam for time; defaults to Date.now. */
   clock?: () => number;
+  /** Fetch through a backendRef's endpoints (SecurityPolicy remoteJWKS.backendRefs). */
+  via?: JwksVia;
 }
 
 export interface RemoteJwksStats {
@@ -99,10 +102,11 @@ function isHttpUrl(s: unknown): s is string {
 
 export class RemoteJwksSource implements JwksSource {
   readonly description: string;
-  readonly #opts: Required<Omit<RemoteJwksOptions, 'uri' | 'discoveryIssuer' | 'clock'>>;
+  readonly #opts: Required<Omit<RemoteJwksOptions, 'uri' | 'discoveryIssuer' | 'clock' | 'via'>>;
   readonly #uri: string | undefined;
   readonly #discovery: string | undefined;
   readonly #now: () => number;
+  readonly #via: JwksVia | undefined;
   readonly #abort = new AbortController();
   #discovered: string | undefined;
   #set: KeySet | undefined;
@@ -120,6 +124,7 @@ export class RemoteJwksSource implements JwksSource {
     this.#discovery = opts.uri ? undefined : discoveryUrl(opts.discoveryIssuer as string);
     this.description = this.#uri ?? `discovery ${this.#discovery}`;
     this.#now = opts.clock ?? Date.now;
+    this.#via = opts.via;
     this.#opts = {
       timeoutMs: opts.timeoutMs,
       cacheDurationMs: opts.cacheDurationMs,
@@ -198,7 +203,7 @@ export class RemoteJwksSource implements JwksSource {
       if (!isHttpUrl(found)) return this.#failed('OpenID discovery: no valid jwks_uri');
       uri = found;
     }
-    const r = await fetchJson(uri, { timeoutMs: Math.max(1, deadline - this.#now()), signal });
+    const r = await fetchJson(uri, { timeoutMs: Math.max(1, deadline - this.#now()), signal, via: this.#via });
     if (!r.ok) {
       // A discovered URI that stopped working may have moved: discover again next time.
       this.#discovered = undefined;

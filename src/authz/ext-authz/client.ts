@@ -13,7 +13,39 @@ export interface ExtAuthzClient {
 }
 
 export function createExtAuthzClient(cfg: ExtAuthzConfig): ExtAuthzClient {
-  return cfg.protocol === 'grpc' ? new LazyGrpcClient(cfg) : new HttpExtAuthzClient(cfg);
+  const client = cfg.protocol === 'grpc' ? new LazyGrpcClient(cfg) : new HttpExtAuthzClient(cfg);
+  return cfg.retries ? new RetryingClient(client, cfg.retries, cfg.timeoutMs) : client;
+}
+
+/**
+ * backendSettings.retry: a failed check (not a denial) is sent again — the
+ * clients go round-robin, so to the next endpoint — unless it failed by
+ * running out of time (a timed-out check is not retried: the client would
+ * wait the timeout again for each retry).
+ */
+class RetryingClient implements ExtAuthzClient {
+  readonly #inner: ExtAuthzClient;
+  readonly #retries: number;
+  readonly #timeoutMs: number;
+
+  constructor(inner: ExtAuthzClient, retries: number, timeoutMs: number) {
+    this.#inner = inner;
+    this.#retries = retries;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async check(ctx: RequestContext): Promise<ExtAuthzResult> {
+    const started = Date.now();
+    let result = await this.#inner.check(ctx);
+    for (let i = 0; i < this.#retries && result.kind === 'error' && Date.now() - started < this.#timeoutMs; i++) {
+      result = await this.#inner.check(ctx);
+    }
+    return result;
+  }
+
+  close(): void {
+    this.#inner.close();
+  }
 }
 
 /**

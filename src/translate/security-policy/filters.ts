@@ -11,9 +11,9 @@ import { resolveBackendRef } from '../backends.ts';
 import { parseGoDuration } from '../../resources/kinds/check-helpers.ts';
 import { parseHtpasswdHash, parseStoredApiKey } from '../../auth/credentials/hashes.ts';
 import type { AnyOfMethod, ApiKeyAuthConfig, BasicAuthConfig, CorsConfig, EgAuthorizationConfig, EgExtAuthConfig, EgJwtConfig, EgJwtProviderConfig, StoredHash } from '../../ir/security-policy.ts';
-import type { JwksConfig } from '../../ir/jwt.ts';
+import type { JwksConfig, JwksVia } from '../../ir/jwt.ts';
 import type { ExtAuthzEndpoint } from '../../ir/ext-authz.ts';
-import type { SecurityPolicySpec } from './spec.ts';
+import type { BackendRef, SecurityPolicySpec } from './spec.ts';
 
 export interface PolicyTranslation {
   filters: IRFilter[];
@@ -112,9 +112,15 @@ function basicFilter(idx: ResourceIndex, policy: LoadedResource, b: NonNullable<
 function jwksOf(idx: ResourceIndex, policy: LoadedResource, p: NonNullable<SecurityPolicySpec['jwt']>['providers'][number], i: number, notServed: string[]): JwksConfig {
   const where = `jwt.providers[${i}]`;
   if (p.remoteJWKS) {
-    if (p.remoteJWKS.backendRefs || p.remoteJWKS.backendRef || p.remoteJWKS.backendSettings) notServed.push(`${where}.remoteJWKS backendRefs/backendSettings (keys are fetched from uri directly)`);
-    const cache = p.remoteJWKS.cacheDuration !== undefined ? parseGoDuration(p.remoteJWKS.cacheDuration) ?? DEFAULT_JWKS_CACHE_MS : DEFAULT_JWKS_CACHE_MS;
-    return { type: 'remote', uri: p.remoteJWKS.uri, timeoutMs: JWKS_FETCH_TIMEOUT_MS, cacheDurationMs: cache };
+    const rj = p.remoteJWKS;
+    const cache = rj.cacheDuration !== undefined ? parseGoDuration(rj.cacheDuration) ?? DEFAULT_JWKS_CACHE_MS : DEFAULT_JWKS_CACHE_MS;
+    const refs = rj.backendRefs ?? (rj.backendRef ? [rj.backendRef] : []);
+    const settings = backendSettingsOf(rj.backendSettings, `${where}.remoteJWKS.backendSettings`, notServed);
+    if (refs.length === 0) {
+      if (rj.backendSettings) notServed.push(`${where}.remoteJWKS.backendSettings (without backendRefs the keys are fetched from the uri's host directly)`);
+      return { type: 'remote', uri: rj.uri, timeoutMs: JWKS_FETCH_TIMEOUT_MS, cacheDurationMs: cache };
+    }
+    return { type: 'remote', uri: rj.uri, timeoutMs: settings.requestTimeoutMs ?? JWKS_FETCH_TIMEOUT_MS, cacheDurationMs: cache, via: jwksVia(idx, policy, refs, `${where}.remoteJWKS`, settings) };
   }
   const l = p.localJWKS!;
   let text: string | undefined = l.inline;
@@ -132,6 +138,56 @@ function jwksOf(idx: ResourceIndex, policy: LoadedResource, p: NonNullable<Secur
     throw new Invalid(`${where}.localJWKS: not a JSON Web Key Set (a JSON object with "keys")`);
   }
   return { type: 'inline', jwks: text! };
+}
+
+/** Envoy Gateway's ClusterSettings, as far as a JWKS fetch uses them; the rest is named in the status. */
+interface FetchSettings {
+  attempts: number;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** EG's Retry.numRetries default when `retry` is given without it. */
+const DEFAULT_NUM_RETRIES = 2;
+
+function backendSettingsOf(bs: Record<string, unknown> | undefined, where: string, notServed: string[]): FetchSettings {
+  const out: FetchSettings = { attempts: 1 };
+  if (!bs) return out;
+  for (const key of Object.keys(bs).sort()) {
+    const v = bs[key] as Record<string, unknown> | undefined;
+    if (key === 'retry' && v && typeof v === 'object') {
+      const n = v.numRetries;
+      out.attempts = 1 + (typeof n === 'number' && Number.isInteger(n) && n >= 0 ? Math.min(n, 10) : DEFAULT_NUM_RETRIES);
+      for (const k of Object.keys(v)) if (k !== 'numRetries') notServed.push(`${where}.retry.${k}`);
+    } else if (key === 'timeout' && v && typeof v === 'object') {
+      const tcp = v.tcp as Record<string, unknown> | undefined;
+      const http = v.http as Record<string, unknown> | undefined;
+      const connect = typeof tcp?.connectTimeout === 'string' ? parseGoDuration(tcp.connectTimeout) : undefined;
+      const request = typeof http?.requestTimeout === 'string' ? parseGoDuration(http.requestTimeout) : undefined;
+      if (connect !== undefined && connect > 0) out.connectTimeoutMs = connect;
+      if (request !== undefined && request > 0) out.requestTimeoutMs = request;
+      for (const k of Object.keys(http ?? {})) if (k !== 'requestTimeout') notServed.push(`${where}.timeout.http.${k}`);
+      for (const k of Object.keys(tcp ?? {})) if (k !== 'connectTimeout') notServed.push(`${where}.timeout.tcp.${k}`);
+    } else {
+      notServed.push(`${where}.${key}`);
+    }
+  }
+  return out;
+}
+
+/** remoteJWKS.backendRefs, resolved as route backends are (Service or Backend, ReferenceGrant across namespaces). */
+function jwksVia(idx: ResourceIndex, policy: LoadedResource, refs: BackendRef[], where: string, settings: FetchSettings): JwksVia {
+  const from = { kind: 'SecurityPolicy', namespace: namespaceOf(policy.resource), group: 'gateway.envoyproxy.io' };
+  const endpoints: { host: string; port: number }[] = [];
+  let tls: JwksVia['tls'];
+  refs.forEach((ref, i) => {
+    const r = resolveBackendRef(idx, from, ref);
+    if (!r.ok) throw new Invalid(`${where}.backendRefs[${i}]: ${r.message}`);
+    for (const ep of r.backend.endpoints) if (ep.ready) endpoints.push({ host: ep.host, port: ep.port });
+    tls ??= r.backend.tls;
+  });
+  // No ready endpoint is not a configuration error: the fetch fails and tokens get 401 until one is ready.
+  return { endpoints, attempts: settings.attempts, ...(tls ? { tls } : {}), ...(settings.connectTimeoutMs ? { connectTimeoutMs: settings.connectTimeoutMs } : {}) };
 }
 
 function jwtFilter(idx: ResourceIndex, policy: LoadedResource, j: NonNullable<SecurityPolicySpec['jwt']>, notServed: string[]): EgJwtConfig {
@@ -181,7 +237,10 @@ function extAuthFilter(idx: ResourceIndex, policy: LoadedResource, e: NonNullabl
     for (const ep of r.backend.endpoints) if (ep.ready) endpoints.push({ host: ep.host, port: ep.port });
   });
   if (endpoints.length === 0) throw new Invalid(`${field}: the authorization service has no ready endpoint`);
-  if (svc.backendSettings) notServed.push(`${field}.backendSettings`);
+  // backendSettings: retry is served (the next endpoint); ext auth has its own timeout, the rest is named.
+  const settings = backendSettingsOf(svc.backendSettings, `${field}.backendSettings`, notServed);
+  if (settings.connectTimeoutMs !== undefined) notServed.push(`${field}.backendSettings.timeout.tcp.connectTimeout`);
+  if (settings.requestTimeoutMs !== undefined) notServed.push(`${field}.backendSettings.timeout.http.requestTimeout (extAuth.timeout bounds a check)`);
   const common = {
     name: resourceKey(policy.resource),
     endpoints,
@@ -189,6 +248,7 @@ function extAuthFilter(idx: ResourceIndex, policy: LoadedResource, e: NonNullabl
     failOpen: e.failOpen ?? false,
     // Envoy's ext_authz default status_on_error (Envoy Gateway does not set one).
     statusOnError: 403,
+    ...(settings.attempts > 1 ? { retries: settings.attempts - 1 } : {}),
     // Envoy Gateway's with_request_body: maxRequestBytes only, so no partial
     // body (over the bound is 413, even with failOpen) and a UTF-8 body for gRPC.
     ...(e.bodyToExtAuth ? { includeBody: { maxBytes: e.bodyToExtAuth.maxRequestBytes, allowPartial: false, packAsBytes: false } } : {}),

@@ -2,7 +2,7 @@
 import type { PolicyTargeting } from '../attachment/index.ts';
 
 type SecretRef = { group?: string; kind?: string; name: string; namespace?: string };
-type BackendRef = { group?: string; kind?: string; name: string; namespace?: string; port?: number };
+export type BackendRef = { group?: string; kind?: string; name: string; namespace?: string; port?: number };
 interface BackendCluster {
   backendRef?: BackendRef;
   backendRefs?: BackendRef[];
