@@ -16,6 +16,14 @@ export interface Probe {
     /** Response headers the route must have set. */
     headers: Record<string, string>;
   };
+  /** Send each request with the next of these values of one header (a client population's tokens). */
+  rotate?: HeaderRotation;
+}
+
+export interface HeaderRotation {
+  /** Lowercase name. */
+  header: string;
+  values: string[];
 }
 
 export interface GeneratedConfig {

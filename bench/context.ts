@@ -19,6 +19,7 @@ export function loadSpec(ctx: BenchContext, system: System, durationSec = ctx.op
   return {
     url: system.baseUrl + system.probe.path,
     headers: system.probe.headers,
+    ...(system.probe.rotate ? { rotate: system.probe.rotate } : {}),
     connections: ctx.opts.connections,
     threads: ctx.opts.threads,
     durationSec,

@@ -8,6 +8,8 @@ export interface BenchIssuer {
   jwks: string;
   /** One valid token (subject "bench", an hour of validity). */
   token: string;
+  /** n more valid tokens for the same subject, each distinct (a client population). */
+  tokens(n: number): string[];
 }
 
 const b64url = (v: Buffer | string): string => Buffer.from(v).toString('base64url');
@@ -26,5 +28,6 @@ export function benchIssuer(): BenchIssuer {
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
   const now = Math.floor(Date.now() / 1000);
   const token = signRs256(privateKey, kid, { iss: issuer, sub: 'bench', aud: 'bench', iat: now, exp: now + 3600 });
-  return { issuer, jwks: JSON.stringify({ keys: [jwk] }), token };
+  const tokens = (n: number): string[] => Array.from({ length: n }, (_, i) => signRs256(privateKey, kid, { iss: issuer, sub: 'bench', aud: 'bench', iat: now, exp: now + 3600, jti: `bench-${i}` }));
+  return { issuer, jwks: JSON.stringify({ keys: [jwk] }), token, tokens };
 }

@@ -13,6 +13,7 @@ export function autocannonGenerator(): LoadGenerator {
 }
 
 async function runAutocannon(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.rotate) throw new Error('rotating a request header (a population of tokens) needs wrk');
   const child = startChild('autocannon', process.execPath, [CHILD, JSON.stringify(spec)], { stdinLifeline: true });
   let line: string;
   try {

@@ -22,6 +22,8 @@ export interface LoadSpec {
    * reload run, never for timed throughput runs).
    */
   verify?: ResponseExpectation;
+  /** Each request carries the next value of this header, in turn (wrk only). */
+  rotate?: { header: string; values: string[] };
 }
 
 export interface Verification {

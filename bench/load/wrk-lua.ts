@@ -35,6 +35,7 @@ const SETUP = `
 threads = {}
 setup = function(thread)
   table.insert(threads, thread)
+  thread:set("id", #threads)
 end
 `;
 
@@ -68,6 +69,32 @@ end
 `;
 }
 
-export function wrkScript(verify: ResponseExpectation | undefined): string {
-  return SETUP + (verify ? verifyHook(verify) : '') + DONE;
+/**
+ * Each request with the next value of one header: the requests are formatted
+ * once per thread in init(), so the hook only picks a prebuilt string (each
+ * thread starts at its own offset).
+ */
+function rotateHook(rotate: { header: string; values: string[] }): string {
+  return `
+local rotate_values = {
+${rotate.values.map((v) => `  ${luaString(v)},`).join('\n')}
+}
+local prebuilt, count, at = {}, 0, 0
+init = function(args)
+  for i, v in ipairs(rotate_values) do
+    wrk.headers[${luaString(rotate.header)}] = v
+    prebuilt[i] = wrk.format()
+  end
+  count = #prebuilt
+  at = (id or 0) * 7919 % count
+end
+request = function()
+  at = at % count + 1
+  return prebuilt[at]
+end
+`;
+}
+
+export function wrkScript(verify: ResponseExpectation | undefined, rotate?: { header: string; values: string[] }): string {
+  return SETUP + (verify ? verifyHook(verify) : '') + (rotate ? rotateHook(rotate) : '') + DONE;
 }

@@ -31,9 +31,9 @@ export async function wrkGenerator(path: string): Promise<LoadGenerator> {
   writeFileSync(plainScript, wrkScript(undefined));
   let scripts = 0;
   const scriptFor = (spec: LoadSpec): string => {
-    if (!spec.verify) return plainScript;
-    const file = join(dir, `verify-${++scripts}.lua`);
-    writeFileSync(file, wrkScript(spec.verify));
+    if (!spec.verify && !spec.rotate) return plainScript;
+    const file = join(dir, `script-${++scripts}.lua`);
+    writeFileSync(file, wrkScript(spec.verify, spec.rotate));
     return file;
   };
   // `wrk --version` prints the version and exits 1.
