@@ -101,6 +101,12 @@ const OPERATION_FIELDS: Record<string, FieldSpec> = {
   notPaths: { attr: 'request.path', not: true },
 };
 
+/** What a `from` and a `to` entry hold. */
+const ENTRY_SHAPES = {
+  from: { field: 'source', specs: SOURCE_FIELDS },
+  to: { field: 'operation', specs: OPERATION_FIELDS },
+} as const;
+
 const SIMPLE_KEYS = new Set<IstioAttribute>([
   'source.ip', 'remote.ip', 'source.namespace', 'source.serviceAccount', 'source.principal',
   'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter',
@@ -285,61 +291,38 @@ class PolicyParser {
     return { conds: [...byAttr.values()], bad };
   }
 
-  #source(entry: unknown, path: Path): { conds: IstioCondition[]; bad: boolean } {
+  /** from[j] (its `source`) or to[j] (its `operation`) → conditions. */
+  #entry(entry: unknown, name: 'from' | 'to', path: Path): { conds: IstioCondition[]; bad: boolean } {
+    const { field, specs } = ENTRY_SHAPES[name];
     if (!isObject(entry)) {
-      this.err(path, '`from` entries must be objects with a `source`');
+      this.err(path, `\`${name}\` entries must be objects with ${field === 'source' ? 'a' : 'an'} \`${field}\``);
       return { conds: [], bad: true };
     }
     let bad = false;
     for (const k of Object.keys(entry)) {
-      if (k !== 'source') {
+      if (k !== field) {
         this.err([...path, k], 'unknown field');
         bad = true;
       }
     }
-    const src = entry.source;
-    if (!isObject(src)) {
-      this.err([...path, 'source'], '`from.source` must not be nil');
+    const body = entry[field];
+    if (!isObject(body)) {
+      this.err([...path, field], `\`${name}.${field}\` must not be nil`);
       return { conds: [], bad: true };
     }
-    const has = (k: string) => Array.isArray(src[k]) && (src[k] as unknown[]).length > 0;
-    if (!Object.keys(SOURCE_FIELDS).some((k) => isSet(src[k]))) {
-      this.err([...path, 'source'], '`from.source` must not be empty');
+    if (!Object.keys(specs).some((k) => isSet(body[k]))) {
+      this.err([...path, field], `\`${name}.${field}\` must not be empty`);
       bad = true;
     }
-    const r = this.#fields(src, SOURCE_FIELDS, [...path, 'source']);
+    const r = this.#fields(body, specs, [...path, field]);
     let conds = r.conds;
-    if (['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some(has) && ['serviceAccounts', 'notServiceAccounts'].some(has)) {
-      this.err([...path, 'source'], 'cannot set serviceAccounts with namespaces or principals');
+    const has = (k: string) => Array.isArray(body[k]) && (body[k] as unknown[]).length > 0;
+    if (name === 'from' && ['principals', 'notPrincipals', 'namespaces', 'notNamespaces'].some(has) && ['serviceAccounts', 'notServiceAccounts'].some(has)) {
+      this.err([...path, field], 'cannot set serviceAccounts with namespaces or principals');
       bad = true;
       conds = conds.filter((c) => c.key !== 'source.serviceAccount');
     }
     return { conds, bad: bad || r.bad };
-  }
-
-  #operation(entry: unknown, path: Path): { conds: IstioCondition[]; bad: boolean } {
-    if (!isObject(entry)) {
-      this.err(path, '`to` entries must be objects with an `operation`');
-      return { conds: [], bad: true };
-    }
-    let bad = false;
-    for (const k of Object.keys(entry)) {
-      if (k !== 'operation') {
-        this.err([...path, k], 'unknown field');
-        bad = true;
-      }
-    }
-    const op = entry.operation;
-    if (!isObject(op)) {
-      this.err([...path, 'operation'], '`to.operation` must not be nil');
-      return { conds: [], bad: true };
-    }
-    if (!Object.keys(OPERATION_FIELDS).some((k) => isSet(op[k]))) {
-      this.err([...path, 'operation'], '`to.operation` must not be empty');
-      bad = true;
-    }
-    const r = this.#fields(op, OPERATION_FIELDS, [...path, 'operation']);
-    return { conds: r.conds, bad: bad || r.bad };
   }
 
   #entries(list: unknown, name: 'from' | 'to', path: Path): { entries: IstioCondition[][] | null; bad: boolean } {
@@ -354,7 +337,7 @@ class PolicyParser {
     }
     let bad = false;
     const entries = list.map((e, j) => {
-      const r = name === 'from' ? this.#source(e, [...path, j]) : this.#operation(e, [...path, j]);
+      const r = this.#entry(e, name, [...path, j]);
       bad ||= r.bad;
       return r.conds;
     });
