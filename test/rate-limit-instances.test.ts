@@ -52,13 +52,33 @@ spec:
 `);
 }
 
+/** The instance's admin port, by the gateway port it serves. */
+const adminOf = new Map<number, number>();
+
 async function start(name: string, config: string, port: number, args: string[]): Promise<Running> {
   const file = join(dir, `${name}.yaml`);
   await writeFile(file, config);
-  const r = startCli(['run', '-f', file, '--bind', '127.0.0.1', '--admin', `127.0.0.1:${await freePort()}`, '--access-log', 'stdout', '--log-level', 'warn', ...args]);
+  const admin = await freePort();
+  adminOf.set(port, admin);
+  const r = startCli(['run', '-f', file, '--bind', '127.0.0.1', '--admin', `127.0.0.1:${admin}`, '--access-log', 'stdout', '--log-level', 'warn', ...args]);
   running.push(r);
   await r.waitFor(new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`), 60_000);
   return r;
+}
+
+/** A sample of the instance's /metrics (workers push theirs to the primary every second): its value once it reaches `atLeast`. */
+async function metricReaches(port: number, sample: string, atLeast: number): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  let value = 0;
+  while (Date.now() < deadline) {
+    const r = await request(`http://127.0.0.1:${adminOf.get(port)}/metrics`);
+    const text = await r.body.text();
+    const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+    value = line ? Number(line.slice(sample.length + 1)) : 0;
+    if (value >= atLeast) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return value;
 }
 
 /** n requests, each on a fresh connection (so that the kernel spreads them over workers). */
@@ -197,6 +217,9 @@ test('Redis killed mid-traffic: fail open keeps admitting, fail closed answers 5
   assert.ok(Date.now() - t0 < 3000, 'an outage never hangs requests');
   assert.deepEqual(o, [200, 200, 200, 200, 200], 'fail open');
   assert.deepEqual(c, [500, 500, 500, 500, 500], 'fail closed');
+  // Each decision made without Redis is counted, by mode.
+  assert.ok(await metricReaches(po, 'portcullis_ratelimit_store_errors_total{mode="open"}', 5) >= 5, 'fail-open decisions counted');
+  assert.ok(await metricReaches(pc, 'portcullis_ratelimit_store_errors_total{mode="closed"}', 5) >= 5, 'fail-closed decisions counted');
   // A route without a global rule is never affected.
   await redis.start();
   assert.equal(await untilOk(pc), 200, 'counting resumes by itself when Redis returns');
