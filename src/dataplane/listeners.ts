@@ -1,4 +1,4 @@
-// One server per listening port: HTTP/1.1, or HTTPS with HTTP/2 by ALPN.
+// One server per listening port: HTTP/1.1 and h2c (prior knowledge), or HTTPS with HTTP/2 by ALPN.
 // Certificates come from the current snapshot on every handshake (SNI), so a
 // reloaded Secret takes effect without reopening the socket.
 import http from 'node:http';
@@ -12,6 +12,7 @@ import { boundConnections } from './connection-bounds.ts';
 import { deferContinue } from './expect.ts';
 import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
+import { serveH2c } from './h2c.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -72,6 +73,8 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     const s = http.createServer({ maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 15_000, requestTimeout: 300_000, joinDuplicateHeaders: true }, opts.onRequest as http.RequestListener);
     s.on('clientError', onClientError);
     s.on('checkContinue', deferContinue(opts.onRequest) as http.RequestListener);
+    // Clear-text HTTP/2 (prior knowledge) on the same port: gRPC clients without TLS (h2c.ts).
+    serveH2c(s, { maxHeaderBytes: opts.maxHeaderBytes, sessions });
     server = s;
   } else {
     const s = http2.createSecureServer({
