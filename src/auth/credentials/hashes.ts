@@ -5,7 +5,7 @@
 // - "sha256:<hex>": SHA-256 of an API key (keys are random, so no salt is needed);
 // - anything else in an API-key Secret: the key itself (Envoy Gateway's form),
 //   turned into its SHA-256 digest when the configuration is translated.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, timingSafeEqual } from 'node:crypto';
 import type { StoredHash } from '../../ir/security-policy.ts';
 
 export type { StoredHash };
@@ -14,8 +14,9 @@ export type { StoredHash };
 const BCRYPT = /^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$/;
 const SHA256_HEX = /^sha256:[0-9a-f]{64}$/i;
 
+/** One-shot crypto.hash: no Hash object per call (the API-key lookup runs it per request; ~0.7 µs vs ~2 µs). */
 export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
+  return hash('sha256', s, 'hex');
 }
 
 export function isBcrypt(s: string): boolean {
