@@ -8,14 +8,10 @@ import { Agent, fetch, type Response } from 'undici';
 import { KINDS, apiVersionOf, type KindInfo } from '../resources/kinds/index.ts';
 import type { Resource } from '../resources/types.ts';
 import { StoreError, keyString, type ListPage, type Store, type Watch, type WatchEvent } from './types.ts';
+import { PrefixListeners } from './listeners.ts';
 
 const HISTORY = 2000;
 const PAGE = 500;
-
-interface Listener {
-  prefix: string;
-  onEvent: (e: WatchEvent) => void;
-}
 
 export class KubeStore implements Store {
   readonly backend = 'kubernetes';
@@ -23,7 +19,7 @@ export class KubeStore implements Store {
   private token: string | undefined;
   private cache = new Map<string, Resource>();
   private history: WatchEvent[] = [];
-  private listeners = new Set<Listener>();
+  private listeners = new PrefixListeners();
   private rev = 0;
   private aborts = new Set<AbortController>();
   private closed = false;
@@ -107,7 +103,7 @@ export class KubeStore implements Store {
     e.revision = ++this.rev;
     this.history.push(e);
     if (this.history.length > HISTORY) this.history.splice(0, this.history.length - HISTORY);
-    for (const l of this.listeners) if (e.key.startsWith(l.prefix)) l.onEvent(e);
+    this.listeners.emit(e);
   }
 
   private watchKind(k: KindInfo, fromRv: string): void {
@@ -202,10 +198,9 @@ export class KubeStore implements Store {
     await this.ensureStarted();
     const oldest = this.history[0]?.revision ?? this.rev + 1;
     if (from < oldest - 1 && from < this.rev) throw new StoreError('Expired', `resourceVersion ${from} is older than the events kept`);
-    const listener: Listener = { prefix, onEvent };
-    this.listeners.add(listener);
+    const watch = this.listeners.add(prefix, onEvent);
     for (const e of this.history) if (e.revision > from && e.key.startsWith(prefix)) onEvent(e);
-    return { close: () => void this.listeners.delete(listener) };
+    return watch;
   }
 
   async close(): Promise<void> {

@@ -7,20 +7,16 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resource } from '../resources/types.ts';
 import { StoreError, withRevision, type ListPage, type Store, type Watch, type WatchEvent } from './types.ts';
+import { PrefixListeners } from './listeners.ts';
 
 /** Events kept for watches that resume; older resourceVersions get 410 Expired. */
 const HISTORY = 20_000;
-
-interface Listener {
-  prefix: string;
-  onEvent: (e: WatchEvent) => void;
-}
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly file: string;
   private db: DatabaseSync;
-  private listeners = new Set<Listener>();
+  private listeners = new PrefixListeners();
   private rev: number;
   private compacted: number;
   private q: Record<'get' | 'put' | 'del' | 'event' | 'events' | 'list' | 'listAfter' | 'setMeta' | 'trim' | 'revision' | 'listAt' | 'changedSince' | 'stateAt', StatementSync>;
@@ -159,7 +155,7 @@ export class SqliteStore implements Store {
       if (db.isTransaction) db.exec('ROLLBACK');
       throw err;
     }
-    for (const l of this.listeners) if (key.startsWith(l.prefix)) l.onEvent(event);
+    this.listeners.emit(event);
     return event.object;
   }
 
@@ -167,13 +163,12 @@ export class SqliteStore implements Store {
     if (from < this.compacted) throw new StoreError('Expired', `resourceVersion ${from} is too old (history starts after ${this.compacted})`);
     // History and subscription in one synchronous step: no write can fall between them.
     const rows = from < this.rev ? (this.q.events.all(from) as { rev: number; type: WatchEvent['type']; key: string; body: string; prev: string | null }[]) : [];
-    const listener: Listener = { prefix, onEvent };
-    this.listeners.add(listener);
+    const watch = this.listeners.add(prefix, onEvent);
     for (const r of rows) {
       if (!r.key.startsWith(prefix)) continue;
       onEvent({ type: r.type, key: r.key, object: withRevision(JSON.parse(r.body), r.rev), revision: r.rev, ...(r.prev ? { prev: JSON.parse(r.prev) as Resource } : {}) });
     }
-    return { close: () => void this.listeners.delete(listener) };
+    return watch;
   }
 
   async close(): Promise<void> {
