@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
-import { Agent, request } from 'undici';
 import { startGateway, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { statusOnNewConnection } from './helpers/requests.ts';
 import { gatewayDoc, httpListener, httpsListener, tlsSecretYaml, backendYaml } from './helpers/yaml.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
 import { DEFAULT_CONNECTION, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
@@ -75,16 +75,7 @@ function trickle(s: net.Socket, text: string): void {
   s.on('close', () => clearInterval(t));
 }
 
-async function httpsGet(path: string): Promise<number> {
-  const agent = new Agent({ connect: { ca: ca.certPem } });
-  try {
-    const r = await request(`https://127.0.0.1:${tlsPort}${path}`, { dispatcher: agent });
-    await r.body.dump();
-    return r.statusCode;
-  } finally {
-    await agent.close();
-  }
-}
+const httpsGet = (path: string) => statusOnNewConnection(`https://127.0.0.1:${tlsPort}${path}`, { connect: { ca: ca.certPem } });
 
 test('a few hundred half-open TLS connections are closed at the bound, and a normal request is served meanwhile', async () => {
   const limit = HEAD_MS + SLACK_MS;

@@ -9,12 +9,12 @@ import { request } from 'undici';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { startManaged, apiClient, until, statusAt, denyPolicy, type ManagedGateway } from './helpers/management.ts';
+import { startManaged, apiClient, until, denyPolicy, POLICIES_PATH as AP, type ManagedGateway } from './helpers/management.ts';
+import { statusAt } from './helpers/requests.ts';
 
 let gw: ManagedGateway;
 let up: Upstream;
 let port: number;
-const AP = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
 
 const status = (path: string) => statusAt(port, path);
 

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { startManaged, until, statusAt, denyPolicy, type ManagedGateway } from './helpers/management.ts';
+import { startManaged, until, denyPolicy, POLICIES_PATH as AP, type ManagedGateway } from './helpers/management.ts';
+import { statusAt } from './helpers/requests.ts';
 
 let server: ManagedGateway;
 let follower: ManagedGateway;
 let up: Upstream;
 let port: number;
-const AP = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
 
 const status = (path: string) => statusAt(port, path);
 

@@ -11,7 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { startManaged, until, statusAt, type ManagedGateway } from './helpers/management.ts';
+import { startManaged, until, type ManagedGateway } from './helpers/management.ts';
+import { statusAt } from './helpers/requests.ts';
 
 let gw: ManagedGateway;
 let up: Upstream;

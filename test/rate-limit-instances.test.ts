@@ -12,6 +12,7 @@ import { Agent, request } from 'undici';
 import { runCli, startCli, type Running } from './helpers/cli.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { statusOnNewConnection } from './helpers/requests.ts';
 import { gatewayYaml, beRef } from './helpers/gateway.ts';
 import { startRedis, type TestRedis } from './helpers/redis.ts';
 import { routeYaml } from './helpers/yaml.ts';
@@ -83,16 +84,7 @@ async function metricReaches(port: number, sample: string, atLeast: number): Pro
 
 /** n requests, each on a fresh connection (so that the kernel spreads them over workers). */
 async function fresh(port: number, path: string, n: number): Promise<number[]> {
-  return Promise.all(Array.from({ length: n }, async () => {
-    const agent = new Agent({ pipelining: 0 });
-    try {
-      const r = await request(`http://127.0.0.1:${port}${path}`, { dispatcher: agent });
-      await r.body.dump();
-      return r.statusCode;
-    } finally {
-      await agent.close();
-    }
-  }));
+  return Promise.all(Array.from({ length: n }, () => statusOnNewConnection(`http://127.0.0.1:${port}${path}`, { pipelining: 0 })));
 }
 
 /** Poll one request at a time until the answer is 200 (at most 15 s); returns the last status. */

@@ -73,12 +73,8 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
   }
 }
 
-/** The status of a GET to the gateway's listener on `port`. */
-export async function statusAt(port: number, path: string): Promise<number> {
-  const r = await request(`http://127.0.0.1:${port}${path}`);
-  await r.body.dump();
-  return r.statusCode;
-}
+/** Where the REST API keeps the AuthorizationPolicies of namespace default. */
+export const POLICIES_PATH = '/apis/security.istio.io/v1/namespaces/default/authorizationpolicies';
 
 /** An AuthorizationPolicy object on Gateway gw denying `path`, as the REST API takes it. */
 export function denyPolicy(name: string, path: string, labels: Record<string, string> = {}) {
