@@ -523,3 +523,82 @@ describe('tls', () => {
     assert.match(msg, /tls\.session/);
   });
 });
+
+/** An HTTP/2 session with the TLS listener, once the server's SETTINGS arrived. */
+async function h2Session(): Promise<http2.ClientHttp2Session> {
+  const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { ca: ca.certPem, servername: 'www.example.com' });
+  session.on('error', () => {});
+  await new Promise((r) => session.once('remoteSettings', r));
+  return session;
+}
+
+describe('http2', () => {
+  test('maxConcurrentStreams, initialStreamWindowSize and initialConnectionWindowSize reach new sessions; without a policy, Node\'s defaults', async () => {
+    await serveTls(ctpOnTls(`  http2:
+    maxConcurrentStreams: 50
+    initialStreamWindowSize: 128Ki
+    initialConnectionWindowSize: 1Mi`));
+    const s = await h2Session();
+    try {
+      assert.equal(s.remoteSettings.maxConcurrentStreams, 50);
+      assert.equal(s.remoteSettings.initialWindowSize, 128 * 1024);
+      // The server's WINDOW_UPDATE follows its SETTINGS.
+      const until = performance.now() + 5000;
+      while (s.state.remoteWindowSize !== 1024 * 1024 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(s.state.remoteWindowSize, 1024 * 1024);
+      const req = s.request({ ':path': '/get' });
+      req.resume();
+      assert.equal(await new Promise((r) => req.on('response', (h) => r(h[':status']))), 200);
+    } finally {
+      s.destroy();
+    }
+    await serveTls('');
+    const d = await h2Session();
+    try {
+      assert.equal(d.remoteSettings.maxConcurrentStreams, 0xffffffff);
+      assert.equal(d.remoteSettings.initialWindowSize, 65_535);
+      assert.equal(d.remoteSettings.maxHeaderListSize, 60 * 1024, 'the listener\'s own settings stay');
+    } finally {
+      d.destroy();
+    }
+  });
+
+  test('a window outside 64Ki – 2^31-1 makes the policy Invalid (none of it applies); onInvalidMessage is named as not served', async () => {
+    // First a valid one: a configuration whose listeners equal the running ones keeps the running status (runtime).
+    await serveTls(ctpOnTls(`  http2: { maxConcurrentStreams: 9 }`));
+    await serveTls(ctpOnTls(`  http2: { initialStreamWindowSize: 1Ki, maxConcurrentStreams: 9 }`));
+    const bad = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
+    assert.equal(bad.accepted, false);
+    assert.match(JSON.stringify(bad), /http2\.initialStreamWindowSize: \\"1Ki\\" must be between 64Ki and 2147483647 bytes/);
+    const d = await h2Session();
+    assert.equal(d.remoteSettings.maxConcurrentStreams, 0xffffffff, 'not applied');
+    d.destroy();
+    await serveTls(ctpOnTls(`  http2: { onInvalidMessage: TerminateStream, maxConcurrentStreams: 7 }`));
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
+    assert.match(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields').message, /http2\.onInvalidMessage \(Node/);
+  });
+});
+
+describe('http1', () => {
+  test('HTTP/1.0 is served; enableTrailers, preserveHeaderCase and http10.useDefaultHost are named as not served', async () => {
+    await serve(`---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: http1, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
+  timeout: { http: { idleTimeout: 7s } }
+  http1:
+    enableTrailers: true
+    preserveHeaderCase: true
+    http10: { useDefaultHost: true }
+`);
+    const c = await rawConnection();
+    c.socket.write('GET /get HTTP/1.0\r\nHost: www.example.com\r\n\r\n');
+    await c.closed;
+    assert.match(c.text(), /^HTTP\/1\.1 200 /);
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/http1');
+    const msg = st.conditions.find((x: { type: string }) => x.type === 'UnsupportedFields').message;
+    for (const f of ['http1.enableTrailers (', 'http1.preserveHeaderCase (', 'http1.http10.useDefaultHost (']) assert.ok(msg.includes(f), `${f} in ${msg}`);
+  });
+});

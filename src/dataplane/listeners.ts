@@ -9,6 +9,7 @@ import type { IRListener } from '../ir/types.ts';
 import type { CompiledListener } from './compile.ts';
 import { hostnameMatches } from '../translate/hostnames.ts';
 import { boundConnections } from './connection-bounds.ts';
+import { applyHttp2Settings, openConnectionWindow } from './http2-settings.ts';
 import { deferContinue } from './expect.ts';
 import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
@@ -86,6 +87,7 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       ...defaultTlsOptions(opts.current()),
     } as http2.SecureServerOptions, opts.onRequest as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     s.on('session', (session) => {
+      openConnectionWindow(session, opts.current()?.ir.http2);
       sessions.add(session);
       session.on('close', () => sessions.delete(session));
       session.on('error', () => {});
@@ -127,6 +129,7 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       s.rejectUnauthorized = cv?.mode === 'REQUIRE';
       // ClientTrafficPolicy tls.alpnProtocols: what the next handshakes offer (Node reads it per connection).
       if (l.ir.tls) s.ALPNProtocols = alpnWire(l.ir.tls.alpn);
+      applyHttp2Settings(server as http2.Http2SecureServer, l.ir.http2);
     },
     async close(deadlineMs) {
       bounds.stop();

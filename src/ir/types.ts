@@ -54,6 +54,8 @@ export interface IRListener {
    * xffTrustedHops decides.
    */
   clientIpDetection?: IRClientIpDetection;
+  /** ClientTrafficPolicy http2: the SETTINGS and connection window of new HTTP/2 sessions; absent: Node's defaults. */
+  http2?: IRHttp2;
   /** ClientTrafficPolicy `headers`: what the listener does to every request head and answer, when a policy says. */
   clientHeaders?: IRClientHeaders;
   /** The Gateway listeners merged into this socket. */
@@ -81,6 +83,14 @@ export interface IRConnection {
   connectionLimit?: { max: number; closeDelayMs: number };
   /** connection.bufferLimit: most bytes of a request body the gateway holds in memory (read for a filter, kept for a retry); 413 beyond. */
   bufferLimitBytes?: number;
+}
+
+export interface IRHttp2 {
+  maxConcurrentStreams?: number;
+  /** Bytes; the SETTINGS_INITIAL_WINDOW_SIZE of every stream. */
+  initialStreamWindowSize?: number;
+  /** Bytes; the connection's receive window, opened on a new session. */
+  initialConnectionWindowSize?: number;
 }
 
 /** ClientTrafficPolicy headers, in Envoy Gateway's terms; an absent field keeps Portcullis's default. */

@@ -2,7 +2,7 @@
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
-import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRTlsParams } from '../ir/types.ts';
+import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import { quantityBytes } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
@@ -40,6 +40,7 @@ export interface ClientTrafficPolicySpec extends PolicyTargeting {
     lateResponseHeaders?: HeaderFilter;
     xForwardedClientCert?: { mode?: XfccMode; certDetailsToAdd?: ('Subject' | 'Cert' | 'Chain' | 'DNS' | 'URI')[] };
   };
+  http2?: { maxConcurrentStreams?: number; initialStreamWindowSize?: string | number; initialConnectionWindowSize?: string | number; onInvalidMessage?: string };
   [field: string]: unknown;
 }
 
@@ -54,6 +55,7 @@ export interface ClientSettings {
   forwardClientCert?: IRForwardClientCert;
   tlsParams?: IRTlsParams;
   alpn?: string[];
+  http2?: IRHttp2;
 }
 
 export class Invalid extends Error {}
@@ -193,10 +195,31 @@ function tlsSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
   }
 }
 
+/** A window size: Envoy Gateway's bounds (64 KiB – 2^31-1 bytes), a Kubernetes quantity. */
+function windowBytes(v: string | number | undefined, field: string): number | undefined {
+  if (v === undefined) return undefined;
+  const bytes = quantityBytes(v);
+  if (bytes === undefined || bytes < 65_535 || bytes > 2 ** 31 - 1) throw new Invalid(`${field}: "${v}" must be between 64Ki and 2147483647 bytes`);
+  return bytes;
+}
+
+function http2Settings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
+  const h = spec.http2;
+  if (h === undefined) return;
+  const s: IRHttp2 = {};
+  if (h.maxConcurrentStreams !== undefined) s.maxConcurrentStreams = h.maxConcurrentStreams;
+  const stream = windowBytes(h.initialStreamWindowSize, 'http2.initialStreamWindowSize');
+  if (stream !== undefined) s.initialStreamWindowSize = stream;
+  const conn = windowBytes(h.initialConnectionWindowSize, 'http2.initialConnectionWindowSize');
+  if (conn !== undefined) s.initialConnectionWindowSize = conn;
+  if (Object.keys(s).length > 0) out.http2 = s;
+}
+
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
   const out: ClientSettings = { connection: connectionSettings(spec) };
   headerSettings(spec, out);
   tlsSettings(spec, out);
+  http2Settings(spec, out);
   const d = spec.clientIPDetection;
   if (d?.customHeader) out.clientIp = { detection: { type: 'customHeader', name: d.customHeader.name.toLowerCase(), failClosed: d.customHeader.failClosed ?? false } };
   else if (d?.xForwardedFor?.trustedCIDRs) out.clientIp = { detection: { type: 'xffTrustedCidrs', cidrs: d.xForwardedFor.trustedCIDRs } };
