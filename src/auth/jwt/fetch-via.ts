@@ -37,7 +37,7 @@ export async function fetchJsonVia(uri: string, via: JwksVia, opts: FetchJsonOpt
       if (left <= 0) return { ok: false, reason: `timed out after ${opts.timeoutMs} ms` };
       const ep = via.endpoints[(start + i) % via.endpoints.length];
       const host = ep.host.includes(':') ? `[${ep.host}]` : ep.host;
-      last = await once(agent, `${secure ? 'https' : 'http'}://${host}:${ep.port}${target.pathname}${target.search}`, target.host, left, opts.signal, maxBytes);
+      last = await once(agent, `${secure ? 'https' : 'http'}://${host}:${ep.port}${target.pathname}${target.search}`, target.host, left, opts.signal, maxBytes, opts.timeoutMs);
       if (last.ok || opts.signal?.aborted) return last;
     }
     return last;
@@ -46,7 +46,8 @@ export async function fetchJsonVia(uri: string, via: JwksVia, opts: FetchJsonOpt
   }
 }
 
-async function once(agent: Agent, url: string, host: string, timeoutMs: number, outer: AbortSignal | undefined, maxBytes: number): Promise<FetchJsonResult> {
+/** `budgetMs`: the whole fetch's timeout, which a timeout reports (timeoutMs is what is left of it). */
+async function once(agent: Agent, url: string, host: string, timeoutMs: number, outer: AbortSignal | undefined, maxBytes: number, budgetMs: number): Promise<FetchJsonResult> {
   const timeout = AbortSignal.timeout(Math.max(1, timeoutMs));
   const signal = outer ? AbortSignal.any([timeout, outer]) : timeout;
   try {
@@ -71,7 +72,7 @@ async function once(agent: Agent, url: string, host: string, timeoutMs: number, 
       return { ok: false, reason: 'body is not JSON' };
     }
   } catch (err) {
-    if (timeout.aborted) return { ok: false, reason: `timed out after ${timeoutMs} ms` };
+    if (timeout.aborted) return { ok: false, reason: `timed out after ${budgetMs} ms` };
     if (outer?.aborted) return { ok: false, reason: 'aborted' };
     const code = (err as { code?: string }).code;
     return { ok: false, reason: code ? `request failed (${code})` : 'request failed' };
