@@ -1,21 +1,21 @@
 // How the Envoy Gateway policies (SecurityPolicy, ClientTrafficPolicy, …)
 // name what they attach to: api/v1alpha1/policy_helpers.go
 // (PolicyTargetReferences: targetRef, targetRefs, targetSelectors).
-import { type Schema, obj, arr, oneOfValues, LABELS, STRING } from './common.ts';
+import { obj, arr, oneOfValues, LABELS, STRING } from './common.ts';
 import { GROUP, KIND, NAMESPACE, OBJECT_NAME, SECTION_NAME } from './gatewayapi-types.ts';
 import { checkLabelSelector, list, has } from './check-helpers.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
 
 /** gwapiv1a2.LocalPolicyTargetReferenceWithSectionName. */
-export const LOCAL_POLICY_TARGET: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, sectionName: SECTION_NAME }, ['group', 'kind', 'name']);
+export const LOCAL_POLICY_TARGET = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, sectionName: SECTION_NAME }, ['group', 'kind', 'name']);
 
 /** The deprecated singular targetRef (gwapiv1a2.PolicyTargetReferenceWithSectionName: it still has a namespace). */
-export const POLICY_TARGET_WITH_NAMESPACE: Schema = obj(
+export const POLICY_TARGET_WITH_NAMESPACE = obj(
   { group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE, sectionName: SECTION_NAME },
   ['group', 'kind', 'name'],
 );
 
-export const TARGET_SELECTOR: Schema = obj(
+export const TARGET_SELECTOR = obj(
   {
     group: GROUP,
     kind: KIND,
@@ -28,7 +28,7 @@ export const TARGET_SELECTOR: Schema = obj(
 );
 
 /** The three attachment fields every Envoy Gateway policy spec carries. */
-export const POLICY_TARGET_FIELDS: Record<string, Schema> = {
+export const POLICY_TARGET_FIELDS = {
   targetRef: POLICY_TARGET_WITH_NAMESPACE,
   targetRefs: arr(LOCAL_POLICY_TARGET),
   targetSelectors: arr(TARGET_SELECTOR),

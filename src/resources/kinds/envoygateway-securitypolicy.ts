@@ -3,7 +3,7 @@
 // jwt_types.go, cors_types.go, authorization_types.go, ext_auth_types.go, and
 // the CRD's CEL rules. `spec.portcullis` is Portcullis's own extension
 // (any-of authentication, bot detection); everything else is Envoy Gateway's.
-import { type Schema, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, typed, BOOLEAN, STRING } from './common.ts';
 import { BACKEND_OBJECT_REFERENCE, GROUP, KIND, OBJECT_NAME, SECRET_OBJECT_REFERENCE } from './gatewayapi-types.ts';
 import { POLICY_TARGET_FIELDS, checkPolicyTargets } from './envoygateway-policy-targets.ts';
 import { checkUniqueBy, has, isIPOrCIDR, list, parseGoDuration } from './check-helpers.ts';
@@ -15,7 +15,7 @@ const NAMES = arr(NON_EMPTY, { minItems: 1 });
 /** metav1.Duration: a Go duration such as "10s", "1h30m". */
 const GO_DURATION = str({ minLength: 1, maxLength: 64, description: 'a duration such as "10s", "5m" or "1h"' });
 
-const API_KEY_AUTH: Schema = obj(
+const API_KEY_AUTH = obj(
   {
     credentialRefs: arr(SECRET_OBJECT_REFERENCE, { minItems: 1 }),
     extractFrom: arr(obj({ headers: NAMES, params: NAMES, cookies: NAMES }), { minItems: 1 }),
@@ -25,9 +25,9 @@ const API_KEY_AUTH: Schema = obj(
   ['credentialRefs', 'extractFrom'],
 );
 
-const BASIC_AUTH: Schema = obj({ users: SECRET_OBJECT_REFERENCE, forwardUsernameHeader: NON_EMPTY }, ['users']);
+const BASIC_AUTH = obj({ users: SECRET_OBJECT_REFERENCE, forwardUsernameHeader: NON_EMPTY }, ['users']);
 
-const CORS: Schema = obj({
+const CORS = obj({
   allowOrigins: arr(str({ minLength: 1, maxLength: 253 })),
   allowMethods: arr(NON_EMPTY),
   allowHeaders: arr(NON_EMPTY),
@@ -37,15 +37,15 @@ const CORS: Schema = obj({
 });
 
 /** Connection settings for a backend (ClusterSettings): accepted, not all of them applied. */
-const BACKEND_SETTINGS: Schema = { type: 'object' };
+const BACKEND_SETTINGS = typed<Record<string, unknown>>({ type: 'object' });
 
-const BACKEND_CLUSTER_FIELDS: Record<string, Schema> = {
+const BACKEND_CLUSTER_FIELDS = {
   backendRef: BACKEND_OBJECT_REFERENCE,
   backendRefs: arr(obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: STRING, port: int(1, 65535), weight: int(0, 1_000_000) }, ['name'])),
   backendSettings: BACKEND_SETTINGS,
 };
 
-const JWT_PROVIDER: Schema = obj(
+const JWT_PROVIDER = obj(
   {
     name: str({ minLength: 1, maxLength: 253 }),
     issuer: str({ maxLength: 253 }),
@@ -67,9 +67,9 @@ const JWT_PROVIDER: Schema = obj(
   ['name'],
 );
 
-const JWT: Schema = obj({ optional: BOOLEAN, providers: arr(JWT_PROVIDER, { minItems: 1, maxItems: 4 }) }, ['providers']);
+const JWT = obj({ optional: BOOLEAN, providers: arr(JWT_PROVIDER, { minItems: 1, maxItems: 4 }) }, ['providers']);
 
-const EXT_AUTH: Schema = obj({
+const EXT_AUTH = obj({
   grpc: obj({ ...BACKEND_CLUSTER_FIELDS }),
   http: obj({ ...BACKEND_CLUSTER_FIELDS, path: STRING, headersToBackend: arr(NON_EMPTY) }),
   headersToExtAuth: arr(NON_EMPTY),
@@ -77,12 +77,12 @@ const EXT_AUTH: Schema = obj({
   failOpen: BOOLEAN,
   recomputeRoute: BOOLEAN,
   timeout: GO_DURATION,
-  contextExtensions: arr({ type: 'object' }),
+  contextExtensions: arr(typed<Record<string, unknown>>({ type: 'object' })),
 });
 
 const ACTION = oneOfValues(['Allow', 'Deny']);
 
-const AUTHORIZATION: Schema = obj({
+const AUTHORIZATION = obj({
   defaultAction: ACTION,
   rules: arr(
     obj(
@@ -109,7 +109,7 @@ const AUTHORIZATION: Schema = obj({
 });
 
 /** Portcullis's own extension: any-of authentication and bot detection. */
-export const PORTCULLIS_EXTENSION: Schema = obj({
+export const PORTCULLIS_EXTENSION = obj({
   authentication: obj({ mode: oneOfValues(['AllOf', 'AnyOf']) }),
   botDetection: obj({
     builtInRules: BOOLEAN,
@@ -118,21 +118,24 @@ export const PORTCULLIS_EXTENSION: Schema = obj({
   }),
 });
 
+const SECURITY_POLICY_SPEC = obj({
+  ...POLICY_TARGET_FIELDS,
+  apiKeyAuth: API_KEY_AUTH,
+  basicAuth: BASIC_AUTH,
+  cors: CORS,
+  jwt: JWT,
+  // OIDC belongs to its own issue: the field is accepted and reported as not served.
+  oidc: typed<Record<string, unknown>>({ type: 'object' }),
+  extAuth: EXT_AUTH,
+  authorization: AUTHORIZATION,
+  portcullis: PORTCULLIS_EXTENSION,
+});
+
+/** The spec as translate reads it, once validated. */
+export type SecurityPolicySpec = Static<typeof SECURITY_POLICY_SPEC>;
+
 export const securityPolicySchema: Schema = resourceSchema({
-  fields: {
-    spec: obj({
-      ...POLICY_TARGET_FIELDS,
-      apiKeyAuth: API_KEY_AUTH,
-      basicAuth: BASIC_AUTH,
-      cors: CORS,
-      jwt: JWT,
-      // OIDC belongs to its own issue: the field is accepted and reported as not served.
-      oidc: { type: 'object' },
-      extAuth: EXT_AUTH,
-      authorization: AUTHORIZATION,
-      portcullis: PORTCULLIS_EXTENSION,
-    }),
-  },
+  fields: { spec: SECURITY_POLICY_SPEC },
   required: ['spec'],
 });
 

@@ -13,7 +13,11 @@ import { parseHtpasswdHash, parseStoredApiKey } from '../../auth/credentials/has
 import type { AnyOfMethod, ApiKeyAuthConfig, BasicAuthConfig, CorsConfig, EgAuthorizationConfig, EgExtAuthConfig, EgJwtConfig, EgJwtProviderConfig, StoredHash } from '../../ir/security-policy.ts';
 import type { JwksConfig, JwksVia } from '../../ir/jwt.ts';
 import type { ExtAuthzEndpoint } from '../../ir/ext-authz.ts';
-import type { BackendRef, SecurityPolicySpec } from './spec.ts';
+import type { SecurityPolicySpec } from '../../resources/kinds/envoygateway-securitypolicy.ts';
+
+/** A backend reference of a JWKS or an authorizer (backendRef, or an entry of backendRefs). */
+type BackendCluster = NonNullable<NonNullable<SecurityPolicySpec['extAuth']>['http']>;
+type BackendRef = NonNullable<BackendCluster['backendRef']> | NonNullable<BackendCluster['backendRefs']>[number];
 
 export interface PolicyTranslation {
   filters: IRFilter[];

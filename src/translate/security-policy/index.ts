@@ -9,7 +9,7 @@ import { namespaceOf, resourceKey } from '../../resources/types.ts';
 import { sortFilters } from '../../ir/filter-order.ts';
 import { attachingPolicy, attachWinners, type AttachContext, type AttachingPolicy } from '../attachment/index.ts';
 import { translateSecurityPolicy, type PolicyTranslation } from './filters.ts';
-import type { SecurityPolicySpec } from './spec.ts';
+import type { SecurityPolicySpec } from '../../resources/kinds/envoygateway-securitypolicy.ts';
 
 export function attachSecurityPolicies({ idx, targets: inv, status, policyErrors }: AttachContext): void {
   const sps = idx.list('SecurityPolicy');
