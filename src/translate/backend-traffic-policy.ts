@@ -10,88 +10,19 @@ import type { ResourceIndex } from './index-resources.ts';
 import type { StatusCollector } from './status.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { resourceKey } from '../resources/types.ts';
-import type { RateLimitUnit } from '../state/windows.ts';
 import { sortFilters } from '../ir/filter-order.ts';
 import { parseDuration } from './durations.ts';
-import { attachingPolicy, attachWinners, type AttachContext, type AttachingPolicy, type PolicyTargeting } from './attachment/index.ts';
+import { attachingPolicy, attachWinners, type AttachContext, type AttachingPolicy } from './attachment/index.ts';
+import type { BackendTrafficPolicySpec, RetrySpec } from '../resources/kinds/envoygateway-backendtrafficpolicy.ts';
 
-interface HeaderMatch { type?: 'Exact' | 'RegularExpression' | 'Distinct'; name: string; value?: string; invert?: boolean }
-interface SelectCondition {
-  headers?: HeaderMatch[];
-  methods?: { value: string; invert?: boolean }[];
-  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value: string; invert?: boolean };
-  sourceCIDR?: { type?: 'Exact' | 'Distinct'; value: string };
-  consumer?: { type?: 'Exact' | 'Distinct'; values?: string[] };
-}
-export interface RetrySpec {
-  numRetries?: number;
-  retryOn?: { triggers?: string[]; httpStatusCodes?: number[] };
-  perRetry?: { timeout?: string; backOff?: { baseInterval?: string; maxInterval?: string } };
-}
-interface CostSpecifier { from: 'Number' | 'Metadata'; number?: number }
-interface RateLimitRuleSpec {
-  clientSelectors?: SelectCondition[];
-  limit: { requests: number; unit: RateLimitUnit };
-  cost?: { request?: CostSpecifier; response?: CostSpecifier };
-  shared?: boolean;
-  throttle?: { maxQueue: number; maxWait: string };
-}
-interface LoadBalancerSpec {
-  type: 'ConsistentHash' | 'LeastRequest' | 'Random' | 'RoundRobin';
-  consistentHash?: {
-    type: 'SourceIP' | 'Header' | 'Headers' | 'Cookie';
-    header?: { name: string };
-    headers?: { name: string }[];
-    cookie?: { name: string; ttl?: string; attributes?: Record<string, string> };
-    tableSize?: number;
-  };
-  slowStart?: { window: string };
-}
-interface ResponseOverrideSpec {
-  match: { statusCodes: { type?: 'Value' | 'Range'; value?: number; range?: { start: number; end: number } }[] };
-  response?: {
-    contentType?: string;
-    body?: { type?: 'Inline' | 'ValueRef'; inline?: string; valueRef?: { group?: string; kind: string; name: string } };
-    statusCode?: number;
-  };
-}
-interface PayloadSpec { type: 'Text' | 'Binary'; text?: string; binary?: string }
-interface HealthCheckSpec {
-  active?: {
-    timeout?: string; interval?: string; initialJitter?: string; unhealthyThreshold?: number; healthyThreshold?: number;
-    type: 'HTTP' | 'TCP' | 'GRPC';
-    http?: { hostname?: string; path: string; method?: string; expectedStatuses?: number[]; expectedResponse?: PayloadSpec };
-    tcp?: { send?: PayloadSpec; receive?: PayloadSpec };
-    grpc?: { service?: string };
-  };
-  passive?: {
-    splitExternalLocalOriginErrors?: boolean; interval?: string; consecutiveLocalOriginFailures?: number; consecutiveGatewayErrors?: number;
-    consecutive5XxErrors?: number; baseEjectionTime?: string; maxEjectionPercent?: number;
-  };
-  panicThreshold?: number;
-}
-export interface BackendTrafficPolicySpec extends PolicyTargeting {
-  rateLimit?: {
-    type: 'Global' | 'Local';
-    global?: { rules: RateLimitRuleSpec[] };
-    local?: { rules?: RateLimitRuleSpec[] };
-    headers?: { ietf?: boolean; kong?: boolean; retryAfter?: boolean };
-  };
-  circuitBreaker?: { maxConnections?: number; maxPendingRequests?: number; maxParallelRequests?: number; maxParallelRetries?: number; maxRequestsPerConnection?: number };
-  retry?: RetrySpec;
-  loadBalancer?: LoadBalancerSpec;
-  healthCheck?: HealthCheckSpec;
-  responseOverride?: ResponseOverrideSpec[];
-  timeout?: { tcp?: { connectTimeout?: string }; http?: { requestTimeout?: string; connectionIdleTimeout?: string; maxConnectionDuration?: string } };
-  faultInjection?: {
-    delay?: { fixedDelay: string; percentage?: number };
-    abort?: { httpStatus?: number; grpcStatus?: number; percentage?: number };
-  };
-  [field: string]: unknown;
-}
+type RateLimitRuleSpec = NonNullable<NonNullable<NonNullable<BackendTrafficPolicySpec['rateLimit']>['local']>['rules']>[number];
+type LoadBalancerSpec = NonNullable<BackendTrafficPolicySpec['loadBalancer']>;
+type ResponseOverrideSpec = NonNullable<BackendTrafficPolicySpec['responseOverride']>[number];
+type HealthCheckSpec = NonNullable<BackendTrafficPolicySpec['healthCheck']>;
+type PayloadSpec = NonNullable<NonNullable<NonNullable<HealthCheckSpec['active']>['tcp']>['send']>;
 
 /** Fields this version validates but does not enforce yet: said in the policy's status. */
-const NOT_SERVED: string[] = [];
+const NOT_SERVED: (keyof BackendTrafficPolicySpec)[] = [];
 
 export function attachBackendTrafficPolicies({ idx, targets: inv, status }: AttachContext): void {
   const policies: AttachingPolicy<BackendTrafficPolicySpec>[] = [];

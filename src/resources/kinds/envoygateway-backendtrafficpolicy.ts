@@ -4,27 +4,28 @@
 // fault_injection, shared_types). Portcullis extensions, each marked below
 // and in docs/traffic.md: rateLimit.headers, rule.throttle, and the
 // clientSelectors[].consumer selector.
-import { type Schema, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING, LABEL_SELECTOR } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, typed, BOOLEAN, STRING, LABEL_SELECTOR } from './common.ts';
 import { DURATION, GROUP, HEADER_NAME, KIND, OBJECT_NAME, SECTION_NAME } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import { regexError } from '../../match/regex.ts';
 import type { ValidationIssue } from './issues.ts';
 import { parseCidr } from '../../authz/ip-match.ts';
-import { POLICY_TARGET_WITH_NAMESPACE } from './envoygateway-policy-targets.ts';
+import { POLICY_TARGET_WITH_NAMESPACE, TARGET_SELECTOR as SHARED_TARGET_SELECTOR } from './envoygateway-policy-targets.ts';
 
-const TARGET_REF: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, sectionName: SECTION_NAME }, ['group', 'kind', 'name']);
-const TARGET_SELECTOR: Schema = obj({ group: GROUP, kind: KIND, ...(LABEL_SELECTOR.properties as Record<string, Schema>) }, ['kind']);
-const UINT32: Schema = int(0, 4294967295, 'a whole number from 0 to 4294967295');
-const PERCENT: Schema = { type: 'number', minimum: 0, maximum: 100, description: 'a percentage from 0 to 100' };
+const TARGET_REF = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, sectionName: SECTION_NAME }, ['group', 'kind', 'name']);
+// LABEL_SELECTOR's fields, with the group and kind of what they select.
+const TARGET_SELECTOR = typed<Static<typeof SHARED_TARGET_SELECTOR>>(obj({ group: GROUP, kind: KIND, ...(LABEL_SELECTOR.properties as Record<string, Schema>) }, ['kind']));
+const UINT32 = int(0, 4294967295, 'a whole number from 0 to 4294967295');
+const PERCENT = typed<number>({ type: 'number', minimum: 0, maximum: 100, description: 'a percentage from 0 to 100' });
 
-const HEADER_MATCH: Schema = obj({
+const HEADER_MATCH = obj({
   type: oneOfValues(['Exact', 'RegularExpression', 'Distinct']),
   name: str({ minLength: 1, maxLength: 256 }),
   value: str({ maxLength: 1024 }),
   invert: BOOLEAN,
 }, ['name']);
 
-const SELECT_CONDITION: Schema = obj({
+const SELECT_CONDITION = obj({
   headers: arr(HEADER_MATCH, { maxItems: 16 }),
   methods: arr(obj({ value: oneOfValues(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']), invert: BOOLEAN }, ['value']), { maxItems: 16 }),
   path: obj({ type: oneOfValues(['Exact', 'PathPrefix', 'RegularExpression']), value: str({ minLength: 1, maxLength: 1024 }), invert: BOOLEAN }, ['value']),
@@ -33,13 +34,13 @@ const SELECT_CONDITION: Schema = obj({
   consumer: obj({ type: oneOfValues(['Exact', 'Distinct']), values: arr(str({ minLength: 1, maxLength: 1024 }), { maxItems: 64 }) }),
 });
 
-const COST_SPECIFIER: Schema = obj({
+const COST_SPECIFIER = obj({
   from: oneOfValues(['Number', 'Metadata']),
   number: int(0, Number.MAX_SAFE_INTEGER),
   metadata: obj({ namespace: STRING, key: STRING }, ['namespace', 'key']),
 }, ['from']);
 
-const RATE_LIMIT_RULE: Schema = obj({
+const RATE_LIMIT_RULE = obj({
   clientSelectors: arr(SELECT_CONDITION, { maxItems: 8 }),
   limit: obj({ requests: int(0, 4294967295), unit: oneOfValues(['Second', 'Minute', 'Hour', 'Day', 'Month', 'Year']) }, ['requests', 'unit']),
   cost: obj({ request: COST_SPECIFIER, response: COST_SPECIFIER }),
@@ -48,7 +49,7 @@ const RATE_LIMIT_RULE: Schema = obj({
   throttle: obj({ maxQueue: int(1, 100_000), maxWait: DURATION }, ['maxQueue', 'maxWait']),
 }, ['limit']);
 
-const RATE_LIMIT: Schema = obj({
+const RATE_LIMIT = obj({
   type: oneOfValues(['Global', 'Local']),
   global: obj({ rules: arr(RATE_LIMIT_RULE, { maxItems: 64 }) }, ['rules']),
   local: obj({ rules: arr(RATE_LIMIT_RULE, { maxItems: 16 }) }),
@@ -56,7 +57,7 @@ const RATE_LIMIT: Schema = obj({
   headers: obj({ ietf: BOOLEAN, kong: BOOLEAN, retryAfter: BOOLEAN }),
 }, ['type']);
 
-const CIRCUIT_BREAKER: Schema = obj({
+const CIRCUIT_BREAKER = obj({
   maxConnections: UINT32,
   maxPendingRequests: UINT32,
   maxParallelRequests: UINT32,
@@ -65,11 +66,11 @@ const CIRCUIT_BREAKER: Schema = obj({
   perEndpoint: obj({ maxConnections: UINT32 }),
 });
 
-const HTTP_STATUS: Schema = int(100, 599, 'an HTTP status code from 100 to 599');
+const HTTP_STATUS = int(100, 599, 'an HTTP status code from 100 to 599');
 
-const ACTIVE_PAYLOAD: Schema = obj({ type: oneOfValues(['Text', 'Binary']), text: STRING, binary: STRING }, ['type']);
+const ACTIVE_PAYLOAD = obj({ type: oneOfValues(['Text', 'Binary']), text: STRING, binary: STRING }, ['type']);
 
-const HEALTH_CHECK: Schema = obj({
+const HEALTH_CHECK = obj({
   active: obj({
     timeout: DURATION,
     interval: DURATION,
@@ -93,19 +94,19 @@ const HEALTH_CHECK: Schema = obj({
   panicThreshold: int(0, 100),
 });
 
-const LOAD_BALANCER: Schema = obj({
+const LOAD_BALANCER = obj({
   type: oneOfValues(['ConsistentHash', 'LeastRequest', 'Random', 'RoundRobin']),
   consistentHash: obj({
     type: oneOfValues(['SourceIP', 'Header', 'Headers', 'Cookie']),
     header: obj({ name: HEADER_NAME }, ['name']),
     headers: arr(obj({ name: HEADER_NAME }, ['name'])),
-    cookie: obj({ name: str({ minLength: 1 }), ttl: DURATION, attributes: { type: 'object', additionalProperties: STRING } }, ['name']),
+    cookie: obj({ name: str({ minLength: 1 }), ttl: DURATION, attributes: typed<Record<string, string>>({ type: 'object', additionalProperties: STRING }) }, ['name']),
     tableSize: int(1, 5000011),
   }, ['type']),
   slowStart: obj({ window: DURATION }, ['window']),
 }, ['type']);
 
-const RETRY: Schema = obj({
+const RETRY = obj({
   numRetries: int(0, 4294967295),
   numAttemptsPerPriority: int(0, 4294967295),
   retryOn: obj({
@@ -115,23 +116,23 @@ const RETRY: Schema = obj({
   perRetry: obj({ timeout: DURATION, backOff: obj({ baseInterval: DURATION, maxInterval: DURATION }) }),
 });
 
-const TIMEOUT: Schema = obj({
+const TIMEOUT = obj({
   tcp: obj({ connectTimeout: DURATION }),
   http: obj({ connectionIdleTimeout: DURATION, maxConnectionDuration: DURATION, requestTimeout: DURATION, maxStreamDuration: DURATION }),
 });
 
-const FAULT_INJECTION: Schema = obj({
+const FAULT_INJECTION = obj({
   delay: obj({ fixedDelay: DURATION, percentage: PERCENT }, ['fixedDelay']),
   abort: obj({ httpStatus: int(200, 600), grpcStatus: int(0, 16), percentage: PERCENT }),
 });
 
-const STATUS_CODE_MATCH: Schema = obj({
+const STATUS_CODE_MATCH = obj({
   type: oneOfValues(['Value', 'Range']),
   value: int(100, 599),
   range: obj({ start: int(100, 599), end: int(100, 599) }, ['start', 'end']),
 });
 
-const RESPONSE_OVERRIDE: Schema = obj({
+const RESPONSE_OVERRIDE = obj({
   match: obj({ statusCodes: arr(STATUS_CODE_MATCH, { minItems: 1, maxItems: 50 }) }, ['statusCodes']),
   response: obj({
     contentType: STRING,
@@ -144,23 +145,27 @@ const RESPONSE_OVERRIDE: Schema = obj({
   }),
 }, ['match']);
 
+const BACKEND_TRAFFIC_POLICY_SPEC = obj({
+  targetRef: POLICY_TARGET_WITH_NAMESPACE,
+  targetRefs: arr(TARGET_REF, { maxItems: 16 }),
+  targetSelectors: arr(TARGET_SELECTOR, { maxItems: 16 }),
+  rateLimit: RATE_LIMIT,
+  circuitBreaker: CIRCUIT_BREAKER,
+  healthCheck: HEALTH_CHECK,
+  loadBalancer: LOAD_BALANCER,
+  retry: RETRY,
+  timeout: TIMEOUT,
+  faultInjection: FAULT_INJECTION,
+  responseOverride: arr(RESPONSE_OVERRIDE, { maxItems: 50 }),
+  useClientProtocol: BOOLEAN,
+});
+
+/** The spec as translate reads it, once validated. */
+export type BackendTrafficPolicySpec = Static<typeof BACKEND_TRAFFIC_POLICY_SPEC>;
+export type RetrySpec = Static<typeof RETRY>;
+
 export const backendTrafficPolicySchema: Schema = resourceSchema({
-  fields: {
-    spec: obj({
-      targetRef: POLICY_TARGET_WITH_NAMESPACE,
-      targetRefs: arr(TARGET_REF, { maxItems: 16 }),
-      targetSelectors: arr(TARGET_SELECTOR, { maxItems: 16 }),
-      rateLimit: RATE_LIMIT,
-      circuitBreaker: CIRCUIT_BREAKER,
-      healthCheck: HEALTH_CHECK,
-      loadBalancer: LOAD_BALANCER,
-      retry: RETRY,
-      timeout: TIMEOUT,
-      faultInjection: FAULT_INJECTION,
-      responseOverride: arr(RESPONSE_OVERRIDE, { maxItems: 50 }),
-      useClientProtocol: BOOLEAN,
-    }),
-  },
+  fields: { spec: BACKEND_TRAFFIC_POLICY_SPEC },
   required: ['spec'],
 });
 
