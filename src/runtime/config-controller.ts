@@ -41,6 +41,13 @@ export class ConfigController {
   lastBuild: BuildResult | undefined;
   /** Resources of the last build that came from the files. */
   fileResources: LoadedResource[] = [];
+  /**
+   * The files as last read. A change from the store rebuilds with these: the files are
+   * read again only when they changed (a watch event, after they settle) or when asked
+   * (reloadFiles), never in the middle of an editor's write because the API was used.
+   */
+  private lastLoad: Awaited<ReturnType<typeof loadPaths>> | undefined;
+  private filesStale = true;
   /** Runs after every build, served or rejected. */
   afterBuild: ((r: BuildResult) => void) | undefined;
   /** The snapshot being served, to say what a reload takes away. */
@@ -55,7 +62,13 @@ export class ConfigController {
 
   /** `withExtra` false: the files alone (a start whose stored objects are rejected). */
   async build(withExtra = true): Promise<BuildResult> {
-    const loaded = await loadPaths(this.paths);
+    // Files that changed but have not settled yet are read by the build scheduled for them.
+    if (!this.lastLoad || (this.filesStale && !this.filesChanged)) {
+      // Cleared before the read: an event during it marks the files stale again.
+      this.filesStale = false;
+      this.lastLoad = await loadPaths(this.paths);
+    }
+    const loaded = this.lastLoad;
     const extra = (withExtra ? (this.extra?.() ?? []) : []).map((r, i) => ({ ...r, seq: loaded.resources.length + i }));
     this.fileResources = loaded.resources;
     const r = buildFromResources([...loaded.resources, ...extra], this.options, loaded.errors, loaded.files);
@@ -77,9 +90,15 @@ export class ConfigController {
     if (this.onChange) this.schedule(STORE_DEBOUNCE_MS);
   }
 
+  /** The next build reads the files again (an explicit reload: the files may have been edited). */
+  reloadFiles(): void {
+    this.filesStale = true;
+  }
+
   /** A watched file changed: rebuild once the files have settled. */
   private trigger = (): void => {
     this.filesChanged = true;
+    this.filesStale = true;
     this.schedule(FILE_DEBOUNCE_MS);
   };
 

@@ -92,7 +92,10 @@ export async function startSingle(opts: RunOptions): Promise<Instance> {
     dataplane,
     admin,
     log,
-    reload,
+    reload: () => {
+      config.reloadFiles();
+      return reload();
+    },
     async close() {
       config.close();
       await mg?.close();
