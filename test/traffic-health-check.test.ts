@@ -38,12 +38,13 @@ before(async () => {
   for (const n of ['p1', 'p2', 'l1', 'l2', 'h1', 'h2', 't1', 't2']) r[n] = await startReplica(n);
   port = await freePort();
   config = gatewayDoc([httpListener(port)], { name: 'eg', className: 'eg' }) + serviceYaml('passive-svc', [r.p1, r.p2]) + serviceYaml('local-svc', [r.l1, r.l2]) + serviceYaml('http-svc', [r.h1, r.h2]) + serviceYaml('tcp-svc', [r.t1, r.t2]) +
-    // Envoy Gateway's passive health check example, with a shorter ejection for the test.
+    // Envoy Gateway's passive health check example, with a shorter ejection for the test (long enough
+    // that a loaded machine sends the 20 requests below before it ends).
     route('passive', 'passive-svc') + policy('passive', `loadBalancer:
   type: RoundRobin
 healthCheck:
   passive:
-    baseEjectionTime: 300ms
+    baseEjectionTime: 2s
     interval: 2s
     maxEjectionPercent: 100
     consecutive5XxErrors: 3
@@ -95,7 +96,7 @@ test('passive: a replica answering 503 is ejected after consecutive5XxErrors and
   assert.deepEqual(seen.slice(-10), Array(10).fill('p2'));
   r.p1.mode = 'ok';
   // Back in rotation once the ejection time is over.
-  await until('p1 back in rotation', async () => (await get('/passive')).body === 'p1', 3000);
+  await until('p1 back in rotation', async () => (await get('/passive')).body === 'p1', 10_000);
 });
 
 test('passive, split local-origin errors: a replica that refuses connections is ejected after consecutiveLocalOriginFailures', async () => {
