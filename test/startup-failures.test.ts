@@ -14,6 +14,7 @@ import { freePort } from './helpers/ports.ts';
 import { gatewayYaml, routeTo } from './helpers/gateway.ts';
 import { startUpstream } from './helpers/upstream.ts';
 import { makeCa, issueServerCert } from './helpers/certs.ts';
+import { gatewayDoc, httpsListener, tlsSecretYaml } from './helpers/yaml.ts';
 
 const taken: net.Server[] = [];
 after(() => { for (const s of taken) s.close(); });
@@ -76,19 +77,7 @@ test('a certificate that does not load exits 1 with one line naming the Secret, 
   const ca = await makeCa();
   const a = await issueServerCert(ca, { hostnames: ['a.example.com'] });
   const b = await issueServerCert(ca, { hostnames: ['a.example.com'] });
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  const gw = (crt: string, key: string, port: number) => `apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners: [{ name: https, protocol: HTTPS, port: ${port}, tls: { certificateRefs: [{ name: cert }] } }]
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(crt)}, tls.key: ${b64(key)} }
-`;
+  const gw = (certPem: string, keyPem: string, port: number) => gatewayDoc([httpsListener('https', port)]) + tlsSecretYaml('cert', { certPem, keyPem });
   const garbage = await configFile(gw('-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n', a.keyPem, await freePort()));
   const mismatched = await configFile(gw(a.certPem, b.keyPem, await freePort()));
   for (const workers of [1, 2]) {

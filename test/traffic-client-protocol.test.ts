@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { gatewayDoc, httpsListener, tlsSecretYaml } from './helpers/yaml.ts';
 import { freePort } from './helpers/ports.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
 
@@ -65,7 +66,6 @@ before(async () => {
   ca = await makeCa();
   const [clear, secure, gwCert] = await Promise.all([startClearBackend(), startTlsBackend(), issueServerCert(ca, { hostnames: [HOST] })]);
   port = await freePort();
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
   const route = (name: string, backend: string) => `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -83,18 +83,7 @@ spec:
   targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${name} }]
   useClientProtocol: true
 `;
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners: [{ name: https, protocol: HTTPS, port: ${port}, tls: { certificateRefs: [{ name: cert }] } }]
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(gwCert.certPem)}, tls.key: ${b64(gwCert.keyPem)} }
----
+  gw = await startGateway(`${gatewayDoc([httpsListener('https', port)])}${tlsSecretYaml('cert', gwCert)}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: { name: clear, namespace: default }

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { gatewayDoc, httpsListener, tlsSecretYaml } from './helpers/yaml.ts';
 import { freePort } from './helpers/ports.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
 import { startGrpcReplica, HELLO, type GrpcReplica } from './helpers/grpc-health.ts';
@@ -22,7 +23,6 @@ let secure: GrpcReplica;
 let gw: TestGateway;
 let client: grpc.Client;
 
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 const check = (service: string, timeoutMs = 1000): IRActiveHealth => ({ type: 'GRPC', timeoutMs, intervalMs: 1000, initialJitterMs: 0, unhealthyThreshold: 1, healthyThreshold: 1, grpc: { service } });
 const plain: IRBackend = { id: 'b', source: 'b', labels: {}, namespace: 'default', endpoints: [], protocol: 'h2' };
 const ep = (port: number) => ({ host: '127.0.0.1', port, ready: true });
@@ -33,18 +33,7 @@ before(async () => {
   [v1, v2, secure] = await Promise.all([startGrpcReplica('v1'), startGrpcReplica('v2'), startGrpcReplica('secure', beCert)]);
   for (const r of [v1, v2]) r.status.set('demo.v1.Greeter', 'SERVING');
   const tlsPort = await freePort();
-  gw = await startGateway(`apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  listeners: [{ name: https, protocol: HTTPS, port: ${tlsPort}, tls: { certificateRefs: [{ name: cert }] } }]
----
-apiVersion: v1
-kind: Secret
-metadata: { name: cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(gwCert.certPem)}, tls.key: ${b64(gwCert.keyPem)} }
----
+  gw = await startGateway(`${gatewayDoc([httpsListener('https', tlsPort)])}${tlsSecretYaml('cert', gwCert)}---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: Backend
 metadata: { name: greeters, namespace: default }
