@@ -154,6 +154,13 @@ async function perfectBudget(gateways: Running[], path: string, limit: number, t
   return { budget, admitted: [...admitted.values()].reduce((a, b) => a + b, 0), worstWindow: Math.max(0, ...admitted.values()) };
 }
 
+/**
+ * How far over the limit one window may look: the log dates a request by its arrival, the limiter
+ * counts it in the window of the moment it decides (after a Redis round trip, or a worker lease), so
+ * on a loaded machine a few requests that arrive in a window's last milliseconds are counted in the next.
+ */
+const WINDOW_EDGE_SLACK = 5;
+
 /** Start at the beginning of a second: a run of k seconds then spans exactly k windows (plus a little). */
 const alignToSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
 
@@ -170,7 +177,7 @@ test('--workers 2: two workers together admit one local budget, not twice it', a
   t.diagnostic(`local, 2 workers, 100/s at 200/s: admitted ${run.admitted} (logged ${admitted}), perfect limiter ${budget}, busiest window ${worstWindow}`);
   assert.equal(admitted, run.admitted, 'every answer is in the access log');
   assert.ok(run.admitted <= budget * 1.01 + 100 && run.admitted >= budget * 0.99 - 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
-  assert.ok(worstWindow <= 102, `no window admitted much more than the limit (${worstWindow})`);
+  assert.ok(worstWindow <= 100 + WINDOW_EDGE_SLACK, `no window admitted much more than the limit (${worstWindow})`);
   assert.equal(run.other, 0);
 });
 
@@ -188,7 +195,7 @@ test('Global: two instances share one budget in Redis; at 2x the limit they admi
   const run = await drive([p1, p2], '/b', 200, 3);
   const { budget, admitted, worstWindow } = await perfectBudget([g1, g2], '/b', 100, 600);
   t.diagnostic(`global, 2 instances, 100/s at 200/s: admitted ${run.admitted} (logged ${admitted}), perfect limiter ${budget}, busiest window ${worstWindow}`);
-  assert.ok(worstWindow <= 102, `no window admitted much more than the limit (${worstWindow})`);
+  assert.ok(worstWindow <= 100 + WINDOW_EDGE_SLACK, `no window admitted much more than the limit (${worstWindow})`);
   assert.ok(run.admitted >= budget * 0.99 - 100 && run.admitted <= budget * 1.01 + 100, `admitted ${run.admitted}, budget ${budget} (${JSON.stringify(run)})`);
   assert.equal(run.other, 0);
 });
