@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { ConfigController } from '../src/runtime/config-controller.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import type { BuildResult } from '../src/config/pipeline.ts';
-import { gatewayYaml, routeTo } from './helpers/gateway.ts';
+import { request } from 'undici';
+import { gatewayYaml, routeTo, startGateway } from './helpers/gateway.ts';
+import { freePort } from './helpers/ports.ts';
 
 test('a store change rebuilds with the files as last read; reloadFiles() reads them again', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'portcullis-controller-'));
@@ -37,5 +39,34 @@ test('a store change rebuilds with the files as last read; reloadFiles() reads t
     c.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload that changes only what the status says (same IR) shows the new status in /config', async () => {
+  const up = 19999;
+  const route = (parent: string) => `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: orphan, namespace: default }
+spec: { parentRefs: [{ name: ${parent} }], rules: [{}] }
+`;
+  const port = await freePort();
+  const gw = await startGateway(gatewayYaml(port, { up }, routeTo('up')) + route('missing-a'));
+  try {
+    const message = async () => {
+      const cfg = (await (await request(`${gw.adminUrl}/config`)).body.json()) as { version: string; status: { object: string; parents?: { conditions: { message: string }[] }[]; conditions: { message: string }[] }[] };
+      const st = cfg.status.find((x) => x.object === 'HTTPRoute/default/orphan');
+      return { version: cfg.version, text: JSON.stringify(st) };
+    };
+    const before = await message();
+    assert.match(before.text, /missing-a/);
+    await gw.write(gatewayYaml(port, { up }, routeTo('up')) + route('missing-b'));
+    assert.equal(await gw.instance.reload(), true);
+    const after = await message();
+    assert.equal(after.version, before.version, 'the IR did not change');
+    assert.match(after.text, /missing-b/);
+    assert.doesNotMatch(after.text, /missing-a/);
+  } finally {
+    await gw.close();
   }
 });

@@ -148,6 +148,9 @@ export class ConfigController {
     if (this.closed) return false;
     let failure: Error | undefined;
     if (r.snapshot && r.snapshot.version === currentVersion) {
+      // Nothing to serve anew, but what the translator says may have changed (a policy
+      // that became Invalid without changing the IR): /config shows the latest status.
+      if (this.serving) this.serving.status = r.snapshot.status;
       this.report(r);
       return true;
     }
