@@ -5,44 +5,19 @@ import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
 import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
-import { quantityBytes } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
+import { quantityBytes, type ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
 import { parseGoDuration } from '../resources/kinds/check-helpers.ts';
 import { secretValue, type ResourceIndex } from './index-resources.ts';
 import { referenceAllowed } from './reference-grant.ts';
-import type { PolicyTargeting } from './attachment/index.ts';
 
-type CaRef = { group?: string; kind?: string; name: string; namespace?: string };
-type HeaderFilter = { set?: { name: string; value: string }[]; add?: { name: string; value: string }[]; remove?: string[] };
-type TlsVersion = 'Auto' | '1.0' | '1.1' | '1.2' | '1.3';
-type XfccMode = 'Sanitize' | 'ForwardOnly' | 'AppendForward' | 'SanitizeSet' | 'AlwaysForwardOnly';
+type TlsSpec = NonNullable<ClientTrafficPolicySpec['tls']>;
+type HeadersSpec = NonNullable<ClientTrafficPolicySpec['headers']>;
+type CaRef = NonNullable<NonNullable<TlsSpec['clientValidation']>['caCertificateRefs']>[number];
+type HeaderFilter = HeadersSpec['earlyRequestHeaders'];
+type TlsVersion = NonNullable<TlsSpec['minVersion']>;
+type XfccMode = NonNullable<NonNullable<HeadersSpec['xForwardedClientCert']>['mode']>;
 
-export interface ClientTrafficPolicySpec extends PolicyTargeting {
-  clientIPDetection?: {
-    xForwardedFor?: { numTrustedHops?: number; trustedCIDRs?: string[] };
-    customHeader?: { name: string; failClosed?: boolean };
-  };
-  tls?: {
-    clientValidation?: { optional?: boolean; caCertificateRefs?: CaRef[] };
-    minVersion?: TlsVersion;
-    maxVersion?: TlsVersion;
-    ciphers?: string[];
-    ecdhCurves?: string[];
-    signatureAlgorithms?: string[];
-    alpnProtocols?: ('http/1.0' | 'http/1.1' | 'h2')[];
-  } & Record<string, unknown>;
-  timeout?: { http?: { requestReceivedTimeout?: string; idleTimeout?: string } };
-  connection?: { connectionLimit?: { value: number; closeDelay?: string }; bufferLimit?: string | number };
-  headers?: {
-    withUnderscoresAction?: 'Allow' | 'RejectRequest' | 'DropHeader';
-    preserveXRequestID?: boolean;
-    requestID?: NonNullable<IRClientHeaders['requestId']>;
-    earlyRequestHeaders?: HeaderFilter;
-    lateResponseHeaders?: HeaderFilter;
-    xForwardedClientCert?: { mode?: XfccMode; certDetailsToAdd?: ('Subject' | 'Cert' | 'Chain' | 'DNS' | 'URI')[] };
-  };
-  http2?: { maxConcurrentStreams?: number; initialStreamWindowSize?: string | number; initialConnectionWindowSize?: string | number; onInvalidMessage?: string };
-  [field: string]: unknown;
-}
+export type { ClientTrafficPolicySpec };
 
 /** What a policy changes on its sockets' IRConnection. */
 export type ConnectionSettings = Partial<Pick<IRConnection, 'requestReceivedTimeoutMs' | 'idleTimeoutMs' | 'connectionLimit' | 'bufferLimitBytes'>>;

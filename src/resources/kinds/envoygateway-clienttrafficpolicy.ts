@@ -1,7 +1,7 @@
 // ClientTrafficPolicy (gateway.envoyproxy.io/v1alpha1):
 // api/v1alpha1/clienttrafficpolicy_types.go, tls_types.go, timeout_types.go,
 // connection_types.go. It attaches to Gateways (and their listeners) only.
-import { type Schema, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, typed, BOOLEAN, STRING } from './common.ts';
 import { GROUP, HTTP_HEADER_FILTER, KIND, NAMESPACE, OBJECT_NAME } from './gatewayapi-types.ts';
 import { POLICY_TARGET_FIELDS, checkPolicyTargets } from './envoygateway-policy-targets.ts';
 import { has, isIPOrCIDR, list, parseGoDuration } from './check-helpers.ts';
@@ -9,68 +9,73 @@ import type { FieldPath, ValidationIssue } from './issues.ts';
 
 const GO_DURATION = str({ minLength: 1, maxLength: 64, description: 'a duration such as "10s", "5m" or "1h"' });
 const TLS_VERSION = oneOfValues(['Auto', '1.0', '1.1', '1.2', '1.3']);
-const ANY_OBJECT: Schema = { type: 'object' };
+const ANY_OBJECT = typed<Record<string, unknown>>({ type: 'object' });
+/** A byte count: a whole number or a Kubernetes quantity ("32Ki"). */
+const QUANTITY = typed<string | number>({ type: ['string', 'integer'] });
 
-const CA_REF: Schema = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['name']);
+const CA_REF = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['name']);
+
+const CLIENT_TRAFFIC_POLICY_SPEC = obj({
+  ...POLICY_TARGET_FIELDS,
+  clientIPDetection: obj({
+    xForwardedFor: obj({ numTrustedHops: int(0, 64), trustedCIDRs: arr(str({ minLength: 1 }), { minItems: 1 }) }),
+    customHeader: obj({ name: str({ minLength: 1, maxLength: 255 }), failClosed: BOOLEAN }, ['name']),
+  }),
+  tls: obj({
+    minVersion: TLS_VERSION,
+    maxVersion: TLS_VERSION,
+    ciphers: arr(str({ minLength: 1 })),
+    ecdhCurves: arr(STRING),
+    signatureAlgorithms: arr(STRING),
+    alpnProtocols: arr(oneOfValues(['http/1.0', 'http/1.1', 'h2'])),
+    clientValidation: obj({ optional: BOOLEAN, caCertificateRefs: arr(CA_REF, { maxItems: 8 }), crl: ANY_OBJECT, spkiHashes: arr(STRING), certificateHashes: arr(STRING), subjectAltNames: ANY_OBJECT }),
+    session: ANY_OBJECT,
+    fingerprints: arr(STRING),
+  }),
+  headers: obj({
+    enableEnvoyHeaders: BOOLEAN,
+    disableRateLimitHeaders: BOOLEAN,
+    xForwardedClientCert: obj({
+      mode: oneOfValues(['Sanitize', 'ForwardOnly', 'AppendForward', 'SanitizeSet', 'AlwaysForwardOnly']),
+      certDetailsToAdd: arr(oneOfValues(['Subject', 'Cert', 'Chain', 'DNS', 'URI'])),
+    }),
+    withUnderscoresAction: oneOfValues(['Allow', 'RejectRequest', 'DropHeader']),
+    preserveXRequestID: BOOLEAN,
+    requestID: oneOfValues(['PreserveOrGenerate', 'Preserve', 'Generate', 'Disable']),
+    earlyRequestHeaders: HTTP_HEADER_FILTER,
+    lateResponseHeaders: HTTP_HEADER_FILTER,
+  }),
+  timeout: obj({
+    tcp: obj({ idleTimeout: GO_DURATION }),
+    http: obj({ requestReceivedTimeout: GO_DURATION, idleTimeout: GO_DURATION, streamIdleTimeout: GO_DURATION }),
+  }),
+  connection: obj({
+    connectionLimit: obj({ value: int(1, 2 ** 31 - 1), closeDelay: GO_DURATION }, ['value']),
+    bufferLimit: QUANTITY,
+    socketBufferLimit: QUANTITY,
+    maxAcceptPerSocketEvent: int(0, 2 ** 31 - 1),
+    preconnect: ANY_OBJECT,
+  }),
+  http1: obj({ enableTrailers: BOOLEAN, preserveHeaderCase: BOOLEAN, http10: obj({ useDefaultHost: BOOLEAN }) }),
+  http2: obj({
+    initialStreamWindowSize: QUANTITY,
+    initialConnectionWindowSize: QUANTITY,
+    maxConcurrentStreams: int(1, 2147483647),
+    onInvalidMessage: oneOfValues(['TerminateConnection', 'TerminateStream']),
+  }),
+  http3: ANY_OBJECT,
+  path: obj({ escapedSlashesAction: oneOfValues(['KeepUnchanged', 'RejectRequest', 'UnescapeAndForward', 'UnescapeAndRedirect']), disableMergeSlashes: BOOLEAN }),
+  tcpKeepalive: ANY_OBJECT,
+  enableProxyProtocol: BOOLEAN,
+  proxyProtocol: ANY_OBJECT,
+  healthCheck: obj({ path: STRING }),
+});
+
+/** The spec as translate reads it, once validated. */
+export type ClientTrafficPolicySpec = Static<typeof CLIENT_TRAFFIC_POLICY_SPEC>;
 
 export const clientTrafficPolicySchema: Schema = resourceSchema({
-  fields: {
-    spec: obj({
-      ...POLICY_TARGET_FIELDS,
-      clientIPDetection: obj({
-        xForwardedFor: obj({ numTrustedHops: int(0, 64), trustedCIDRs: arr(str({ minLength: 1 }), { minItems: 1 }) }),
-        customHeader: obj({ name: str({ minLength: 1, maxLength: 255 }), failClosed: BOOLEAN }, ['name']),
-      }),
-      tls: obj({
-        minVersion: TLS_VERSION,
-        maxVersion: TLS_VERSION,
-        ciphers: arr(str({ minLength: 1 })),
-        ecdhCurves: arr(STRING),
-        signatureAlgorithms: arr(STRING),
-        alpnProtocols: arr(oneOfValues(['http/1.0', 'http/1.1', 'h2'])),
-        clientValidation: obj({ optional: BOOLEAN, caCertificateRefs: arr(CA_REF, { maxItems: 8 }), crl: ANY_OBJECT, spkiHashes: arr(STRING), certificateHashes: arr(STRING), subjectAltNames: ANY_OBJECT }),
-        session: ANY_OBJECT,
-        fingerprints: arr(STRING),
-      }),
-      headers: obj({
-        enableEnvoyHeaders: BOOLEAN,
-        disableRateLimitHeaders: BOOLEAN,
-        xForwardedClientCert: obj({
-          mode: oneOfValues(['Sanitize', 'ForwardOnly', 'AppendForward', 'SanitizeSet', 'AlwaysForwardOnly']),
-          certDetailsToAdd: arr(oneOfValues(['Subject', 'Cert', 'Chain', 'DNS', 'URI'])),
-        }),
-        withUnderscoresAction: oneOfValues(['Allow', 'RejectRequest', 'DropHeader']),
-        preserveXRequestID: BOOLEAN,
-        requestID: oneOfValues(['PreserveOrGenerate', 'Preserve', 'Generate', 'Disable']),
-        earlyRequestHeaders: HTTP_HEADER_FILTER,
-        lateResponseHeaders: HTTP_HEADER_FILTER,
-      }),
-      timeout: obj({
-        tcp: obj({ idleTimeout: GO_DURATION }),
-        http: obj({ requestReceivedTimeout: GO_DURATION, idleTimeout: GO_DURATION, streamIdleTimeout: GO_DURATION }),
-      }),
-      connection: obj({
-        connectionLimit: obj({ value: int(1, 2 ** 31 - 1), closeDelay: GO_DURATION }, ['value']),
-        bufferLimit: { type: ['string', 'integer'] },
-        socketBufferLimit: { type: ['string', 'integer'] },
-        maxAcceptPerSocketEvent: int(0, 2 ** 31 - 1),
-        preconnect: ANY_OBJECT,
-      }),
-      http1: obj({ enableTrailers: BOOLEAN, preserveHeaderCase: BOOLEAN, http10: obj({ useDefaultHost: BOOLEAN }) }),
-      http2: obj({
-        initialStreamWindowSize: { type: ['string', 'integer'] },
-        initialConnectionWindowSize: { type: ['string', 'integer'] },
-        maxConcurrentStreams: int(1, 2147483647),
-        onInvalidMessage: oneOfValues(['TerminateConnection', 'TerminateStream']),
-      }),
-      http3: ANY_OBJECT,
-      path: obj({ escapedSlashesAction: oneOfValues(['KeepUnchanged', 'RejectRequest', 'UnescapeAndForward', 'UnescapeAndRedirect']), disableMergeSlashes: BOOLEAN }),
-      tcpKeepalive: ANY_OBJECT,
-      enableProxyProtocol: BOOLEAN,
-      proxyProtocol: ANY_OBJECT,
-      healthCheck: obj({ path: STRING }),
-    }),
-  },
+  fields: { spec: CLIENT_TRAFFIC_POLICY_SPEC },
   required: ['spec'],
 });
 
