@@ -25,10 +25,10 @@ export class VerifiedCache<V> {
   get(digest: string, nowMs: number): V | undefined {
     const e = this.#map.get(digest);
     if (e === undefined) return undefined;
-    if (nowMs > e.untilMs) {
-      this.#map.delete(digest);
-      return undefined;
-    }
+    this.#map.delete(digest);
+    if (nowMs > e.untilMs) return undefined;
+    // Most recently used last: a steady client's entry is not the one evicted.
+    this.#map.set(digest, e);
     return e.value;
   }
 
