@@ -67,8 +67,8 @@ endpoints: [{ addresses: [127.0.0.1], conditions: { ready: true } }]
 `).join('')}`;
 }
 
-/** An HTTPRoute for `host` to the quickstart backend, under a SecurityPolicy whose remoteJWKS is `jwks`. */
-function protectedRoute(name: string, jwks: string): string {
+/** An HTTPRoute for `name`.example.test to the quickstart backend, under SecurityPolicy `name` with these spec fields. */
+function securedRoute(name: string, policySpec: string): string {
   return `---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -87,40 +87,27 @@ spec:
     - group: gateway.networking.k8s.io
       kind: HTTPRoute
       name: ${name}
-  jwt:
+${policySpec}`;
+}
+
+/** The route under a SecurityPolicy whose remoteJWKS is `jwks`. */
+function protectedRoute(name: string, jwks: string): string {
+  return securedRoute(name, `  jwt:
     providers:
       - name: example
         remoteJWKS:
 ${jwks.split('\n').map((l) => `          ${l}`).join('\n')}
-`;
+`);
 }
 
-/** An HTTPRoute for `name` behind an HTTP authorizer with a dead endpoint first, then a live one. */
+/** The route behind an HTTP authorizer with a dead endpoint first, then a live one. */
 function extAuthRoute(name: string, settings: string): string {
-  return `---
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: eg }]
-  hostnames: ["${name}.example.test"]
-  rules:
-    - backendRefs: [{ name: backend, port: 3000 }]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: SecurityPolicy
-metadata: { name: ${name}, namespace: default }
-spec:
-  targetRefs:
-    - group: gateway.networking.k8s.io
-      kind: HTTPRoute
-      name: ${name}
-  extAuth:
+  return securedRoute(name, `  extAuth:
     http:
       backendRefs:
         - name: authz-flaky
           port: 80${settings}
-`;
+`);
 }
 
 before(async () => {
