@@ -168,6 +168,11 @@ function moved(config: string, ports: Map<number, number>): string {
   }).join('\n---\n');
 }
 
+/** The statuses of faults explain says are drawn by chance ("50% of requests get 501"). */
+function chanceStatuses(text: string): number[] {
+  return [...text.matchAll(/\d+(?:\.\d+)?% of requests get (\d{3})/g)].map((m) => Number(m[1]));
+}
+
 /**
  * explain's verdict in the gateway's terms: the statuses it may answer, and the body when the gateway writes it.
  * "proxied to … at host:port" is whatever that backend answers the same request (asked directly);
@@ -175,7 +180,7 @@ function moved(config: string, ports: Map<number, number>): string {
  */
 async function verdict(text: string, r: CurlRequest): Promise<{ statuses: number[]; body?: string }> {
   const answer = /^answer: (.*)$/m.exec(text)?.[1] ?? '';
-  const chance = [...text.matchAll(/\d+(?:\.\d+)?% of requests get (\d{3})/g)].map((m) => Number(m[1]));
+  const chance = chanceStatuses(text);
   const at = /^proxied to .* at ([^\s:]+):(\d+)$/.exec(answer);
   if (at) {
     const direct = await send(Number(at[2]), r.target, { method: r.method, headers: { host: 'backend', ...r.headers } });
@@ -193,7 +198,7 @@ async function verdict(text: string, r: CurlRequest): Promise<{ statuses: number
 
 /** Every status explain gave so far is one a chance fault answers. */
 function chanceOnly(statuses: number[], text: string): boolean {
-  const chance = new Set([...text.matchAll(/\d+(?:\.\d+)?% of requests get (\d{3})/g)].map((m) => Number(m[1])));
+  const chance = new Set(chanceStatuses(text));
   return chance.size > 0 && statuses.every((x) => chance.has(x));
 }
 
