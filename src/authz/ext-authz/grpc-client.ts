@@ -17,7 +17,8 @@ import { authorityOf, headerValue, isSafeHeader, pathAndQuery, usableStatus } fr
 import { SharedClients, ClientRing, hostPort } from './shared-clients.ts';
 import type { ExtAuthzGrpcConfig, ExtAuthzResult } from './types.ts';
 
-const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
+// Envoy's ext_authz protos (a subset, Apache-2.0), kept as third-party files: not ours to edit.
+const PROTO_DIR = fileURLToPath(new URL('./third_party/', import.meta.url));
 export const EXTERNAL_AUTH_PROTO = 'envoy/service/auth/v3/external_auth.proto';
 
 /** Loader options shared with test servers, so both sides see the same shapes. */

@@ -74,6 +74,11 @@ export function str(extra: Keywords): Schema<string> {
   return typed({ type: 'string', ...extra });
 }
 
+/** A non-empty string of at most maxLength characters matching pattern; description says what the pattern wants. */
+export function patterned(maxLength: number, pattern: string, description: string): Schema<string> {
+  return str({ minLength: 1, maxLength, pattern, description });
+}
+
 export function int(minimum: number, maximum: number, description?: string): Schema<number> {
   const s: Keywords = { type: 'integer', minimum, maximum };
   if (description) s.description = description;
@@ -212,6 +217,11 @@ export function resourceSchema<F extends Record<string, Schema<any>>>(opts: Reso
     },
     ['apiVersion', 'kind', 'metadata', ...(opts.required ?? [])] as string[],
   );
+}
+
+/** A kind whose whole content is a required `spec` (most policy and route kinds). */
+export function specResourceSchema(spec: Schema<any>): Schema {
+  return resourceSchema({ fields: { spec }, required: ['spec'] });
 }
 
 export type LabelSelector = Static<typeof LABEL_SELECTOR>;

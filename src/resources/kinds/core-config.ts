@@ -1,16 +1,15 @@
 // Core v1 Secret, ConfigMap and Namespace, as the apiserver validates them
 // (k8s.io/kubernetes pkg/apis/core/validation).
-import { type Schema, obj, arr, map, str, resourceSchema, BOOLEAN, STRING } from './common.ts';
+import { type Schema, obj, arr, map, str, resourceSchema, BOOLEAN, STRING, patterned } from './common.ts';
 import { entries, has } from './check-helpers.ts';
 import type { FieldPath, ValidationIssue } from './issues.ts';
 
 /** Secret and ConfigMap keys (IsConfigMapKey): no "." or "..", nor a leading "..". */
-const DATA_KEY: Schema = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: '^(?!\\.{1,2}$)(?!\\.\\.)[-._a-zA-Z0-9]+$',
-  description: 'a key of letters, digits, "-", "_" or "." (not "." or "..", not starting with "..")',
-});
+const DATA_KEY: Schema = patterned(
+  253,
+  '^(?!\\.{1,2}$)(?!\\.\\.)[-._a-zA-Z0-9]+$',
+  'a key of letters, digits, "-", "_" or "." (not "." or "..", not starting with "..")',
+);
 
 export const secretSchema: Schema = resourceSchema({
   fields: {

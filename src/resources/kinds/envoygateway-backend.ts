@@ -1,16 +1,15 @@
 // Backend (gateway.envoyproxy.io/v1alpha1, api/v1alpha1/backend_types.go and
 // the generated CRD in charts/gateway-helm/crds).
-import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, BOOLEAN, STRING } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, specResourceSchema, BOOLEAN, STRING, patterned } from './common.ts';
 import { GROUP, KIND, OBJECT_NAME } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import type { ValidationIssue } from './issues.ts';
 
-const BACKEND_HOSTNAME = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
-  description: 'a lowercase hostname such as "backend.example.com"',
-});
+const BACKEND_HOSTNAME = patterned(
+  253,
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  'a lowercase hostname such as "backend.example.com"',
+);
 
 const BACKEND_PORT = int(0, 65535, 'a port number from 0 to 65535');
 
@@ -49,10 +48,7 @@ const BACKEND_SPEC = obj({
 
 export type BackendSpec = Static<typeof BACKEND_SPEC>;
 
-export const backendSchema: Schema = resourceSchema({
-  fields: { spec: BACKEND_SPEC },
-  required: ['spec'],
-});
+export const backendSchema: Schema = specResourceSchema(BACKEND_SPEC);
 
 const ADDRESS_KINDS = ['fqdn', 'ip', 'unix'] as const;
 

@@ -4,7 +4,7 @@
 // fault_injection, shared_types). Portcullis extensions, each marked below
 // and in docs/traffic.md: rateLimit.headers, rule.throttle, and the
 // clientSelectors[].consumer selector.
-import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, typed, BOOLEAN, STRING, LABEL_SELECTOR } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, specResourceSchema, typed, BOOLEAN, STRING, LABEL_SELECTOR } from './common.ts';
 import { DURATION, GROUP, HEADER_NAME, KIND, OBJECT_NAME, SECTION_NAME } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import { regexError } from '../../match/regex.ts';
@@ -164,10 +164,7 @@ const BACKEND_TRAFFIC_POLICY_SPEC = obj({
 export type BackendTrafficPolicySpec = Static<typeof BACKEND_TRAFFIC_POLICY_SPEC>;
 export type RetrySpec = Static<typeof RETRY>;
 
-export const backendTrafficPolicySchema: Schema = resourceSchema({
-  fields: { spec: BACKEND_TRAFFIC_POLICY_SPEC },
-  required: ['spec'],
-});
+export const backendTrafficPolicySchema: Schema = specResourceSchema(BACKEND_TRAFFIC_POLICY_SPEC);
 
 export function checkBackendTrafficPolicy(p: any, out: ValidationIssue[]): void {
   const spec = p.spec ?? {};

@@ -1,7 +1,7 @@
 // ClientTrafficPolicy (gateway.envoyproxy.io/v1alpha1):
 // api/v1alpha1/clienttrafficpolicy_types.go, tls_types.go, timeout_types.go,
 // connection_types.go. It attaches to Gateways (and their listeners) only.
-import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, typed, BOOLEAN, STRING } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, specResourceSchema, typed, BOOLEAN, STRING } from './common.ts';
 import { GROUP, HTTP_HEADER_FILTER, KIND, NAMESPACE, OBJECT_NAME } from './gatewayapi-types.ts';
 import { POLICY_TARGET_FIELDS, checkPolicyTargets } from './envoygateway-policy-targets.ts';
 import { has, isIPOrCIDR, list, parseGoDuration } from './check-helpers.ts';
@@ -74,10 +74,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
 /** The spec as translate reads it, once validated. */
 export type ClientTrafficPolicySpec = Static<typeof CLIENT_TRAFFIC_POLICY_SPEC>;
 
-export const clientTrafficPolicySchema: Schema = resourceSchema({
-  fields: { spec: CLIENT_TRAFFIC_POLICY_SPEC },
-  required: ['spec'],
-});
+export const clientTrafficPolicySchema: Schema = specResourceSchema(CLIENT_TRAFFIC_POLICY_SPEC);
 
 /** "1024", "32Ki", "1Mi", "2M": a Kubernetes quantity of bytes. Undefined when not one. */
 export function quantityBytes(v: string | number): number | undefined {

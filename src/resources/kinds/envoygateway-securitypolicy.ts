@@ -3,7 +3,7 @@
 // jwt_types.go, cors_types.go, authorization_types.go, ext_auth_types.go, and
 // the CRD's CEL rules. `spec.portcullis` is Portcullis's own extension
 // (any-of authentication, bot detection); everything else is Envoy Gateway's.
-import { type Schema, type Static, obj, arr, str, int, oneOfValues, resourceSchema, typed, BOOLEAN, STRING } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, specResourceSchema, typed, BOOLEAN, STRING } from './common.ts';
 import { BACKEND_OBJECT_REFERENCE, GROUP, KIND, OBJECT_NAME, SECRET_OBJECT_REFERENCE } from './gatewayapi-types.ts';
 import { POLICY_TARGET_FIELDS, checkPolicyTargets } from './envoygateway-policy-targets.ts';
 import { checkUniqueBy, has, isIPOrCIDR, list, parseGoDuration } from './check-helpers.ts';
@@ -134,10 +134,7 @@ const SECURITY_POLICY_SPEC = obj({
 /** The spec as translate reads it, once validated. */
 export type SecurityPolicySpec = Static<typeof SECURITY_POLICY_SPEC>;
 
-export const securityPolicySchema: Schema = resourceSchema({
-  fields: { spec: SECURITY_POLICY_SPEC },
-  required: ['spec'],
-});
+export const securityPolicySchema: Schema = specResourceSchema(SECURITY_POLICY_SPEC);
 
 // --- semantic checks ---
 

@@ -1,6 +1,6 @@
 // GatewayClass and Gateway (gateway.networking.k8s.io/v1, gateway_types.go
 // and gatewayclass_types.go), standard + experimental channel.
-import { type Static, obj, arr, map, str, oneOfValues, resourceSchema, LABEL_SELECTOR } from './common.ts';
+import { type Static, obj, arr, map, str, oneOfValues, resourceSchema, specResourceSchema, LABEL_SELECTOR, patterned } from './common.ts';
 import {
   GROUP, KIND, OBJECT_NAME, NAMESPACE, SECTION_NAME, HOSTNAME, PORT_NUMBER, GATEWAY_CONTROLLER,
   ANNOTATION_KEY, ANNOTATION_VALUE, SECRET_OBJECT_REFERENCE, OBJECT_REFERENCE, LABEL_MAP_8, ANNOTATION_MAP_16,
@@ -8,19 +8,17 @@ import {
 import { list, has, isIPAddress, checkUniqueBy, checkLabelSelector } from './check-helpers.ts';
 import type { ValidationIssue } from './issues.ts';
 
-const PROTOCOL = str({
-  minLength: 1,
-  maxLength: 255,
-  pattern: '^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9]+$',
-  description: 'a protocol such as HTTP, HTTPS, TLS, TCP or UDP, or a domain-prefixed name such as "example.com/proto"',
-});
+const PROTOCOL = patterned(
+  255,
+  '^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9]+$',
+  'a protocol such as HTTP, HTTPS, TLS, TCP or UDP, or a domain-prefixed name such as "example.com/proto"',
+);
 
-const ADDRESS_TYPE = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: "^Hostname|IPAddress|NamedAddress|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$",
-  description: 'IPAddress, Hostname, or a domain-prefixed type such as "example.com/custom"',
-});
+const ADDRESS_TYPE = patterned(
+  253,
+  "^Hostname|IPAddress|NamedAddress|[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$",
+  'IPAddress, Hostname, or a domain-prefixed type such as "example.com/custom"',
+);
 
 const HOSTNAME_VALUE = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -105,7 +103,7 @@ export const gatewayClassSchema = resourceSchema({
 export type GatewaySpec = Static<typeof GATEWAY_SPEC>;
 export type GatewayListener = Static<typeof LISTENER>;
 
-export const gatewaySchema = resourceSchema({ fields: { spec: GATEWAY_SPEC }, required: ['spec'] });
+export const gatewaySchema = specResourceSchema(GATEWAY_SPEC);
 
 function protocolIs(listener: any, ...names: string[]): boolean {
   const p = String(listener.protocol).toUpperCase();

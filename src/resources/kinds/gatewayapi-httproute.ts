@@ -1,6 +1,6 @@
 // HTTPRoute (gateway.networking.k8s.io/v1, httproute_types.go), standard +
 // experimental channel.
-import { type Static, typed, obj, arr, set, str, int, oneOfValues, resourceSchema, BOOLEAN, INTEGER } from './common.ts';
+import { type Static, typed, obj, arr, set, str, int, oneOfValues, specResourceSchema, BOOLEAN, INTEGER, patterned } from './common.ts';
 import {
   PARENT_REFS, HOSTNAMES, SECTION_NAME, PRECISE_HOSTNAME, PORT_NUMBER, DURATION, HEADER_NAME, HEADER_VALUE,
   BACKEND_OBJECT_REFERENCE, BACKEND_REF_PROPERTIES, LOCAL_OBJECT_REFERENCE, HTTP_HEADER_FILTER,
@@ -26,12 +26,11 @@ const PATH_MODIFIER = obj(
   ['type'],
 );
 
-const CORS_ORIGIN = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: '(^\\*$)|(^([a-zA-Z][a-zA-Z0-9+\\-.]+):\\/\\/([^:/?#]+)(:([0-9]{1,5}))?$)',
-  description: 'an origin such as "https://example.com", "https://*.example.com:8443", or "*"',
-});
+const CORS_ORIGIN = patterned(
+  253,
+  '(^\\*$)|(^([a-zA-Z][a-zA-Z0-9+\\-.]+):\\/\\/([^:/?#]+)(:([0-9]{1,5}))?$)',
+  'an origin such as "https://example.com", "https://*.example.com:8443", or "*"',
+);
 
 const CORS_FILTER = obj({
   allowOrigins: set(CORS_ORIGIN, { maxItems: 64 }),
@@ -129,7 +128,7 @@ export type HTTPRouteFilter = Static<typeof HTTP_ROUTE_FILTER>;
 export type HTTPHeaderFilter = Static<typeof HTTP_HEADER_FILTER>;
 export type HTTPPathModifier = Static<typeof PATH_MODIFIER>;
 
-export const httpRouteSchema = resourceSchema({ fields: { spec: HTTP_ROUTE_SPEC }, required: ['spec'] });
+export const httpRouteSchema = specResourceSchema(HTTP_ROUTE_SPEC);
 
 // --- semantic checks ---
 

@@ -1,6 +1,6 @@
 // ReferenceGrant (gateway.networking.k8s.io/v1beta1, and v1 since Gateway
 // API v1.5): lets objects in other namespaces refer to objects in this one.
-import { type Schema, type Static, obj, arr, resourceSchema } from './common.ts';
+import { type Schema, type Static, obj, arr, specResourceSchema } from './common.ts';
 import { GROUP, KIND, NAMESPACE, OBJECT_NAME } from './gatewayapi-types.ts';
 
 const REFERENCE_GRANT_SPEC = obj(
@@ -13,7 +13,4 @@ const REFERENCE_GRANT_SPEC = obj(
 
 export type ReferenceGrantSpec = Static<typeof REFERENCE_GRANT_SPEC>;
 
-export const referenceGrantSchema: Schema = resourceSchema({
-  fields: { spec: REFERENCE_GRANT_SPEC },
-  required: ['spec'],
-});
+export const referenceGrantSchema: Schema = specResourceSchema(REFERENCE_GRANT_SPEC);

@@ -1,7 +1,7 @@
 // Types shared by the Gateway API kinds (sigs.k8s.io/gateway-api apis/v1
 // shared_types.go, object_reference_types.go), with the validation markers of
 // the standard + experimental CRDs.
-import { obj, arr, set, map, str, int, typed, oneOfValues, DNS1123_SUBDOMAIN_PATTERN, DNS1123_LABEL_PATTERN, type Schema } from './common.ts';
+import { obj, arr, set, map, str, int, typed, oneOfValues, DNS1123_SUBDOMAIN_PATTERN, DNS1123_LABEL_PATTERN, type Schema, patterned } from './common.ts';
 
 export const GROUP = str({
   maxLength: 253,
@@ -9,42 +9,37 @@ export const GROUP = str({
   description: 'an API group: empty for the core group, or a DNS subdomain such as "gateway.networking.k8s.io"',
 });
 
-export const KIND = str({
-  minLength: 1,
-  maxLength: 63,
-  pattern: '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$',
-  description: 'a kind such as "Service" (letters, digits and "-", starting with a letter)',
-});
+export const KIND = patterned(
+  63,
+  '^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$',
+  'a kind such as "Service" (letters, digits and "-", starting with a letter)',
+);
 
 export const OBJECT_NAME = str({ minLength: 1, maxLength: 253 });
 
-export const NAMESPACE = str({
-  minLength: 1,
-  maxLength: 63,
-  pattern: DNS1123_LABEL_PATTERN,
-  description: 'a namespace name (lowercase RFC 1123 label, at most 63 characters)',
-});
+export const NAMESPACE = patterned(
+  63,
+  DNS1123_LABEL_PATTERN,
+  'a namespace name (lowercase RFC 1123 label, at most 63 characters)',
+);
 
-export const SECTION_NAME = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: DNS1123_SUBDOMAIN_PATTERN,
-  description: 'a section name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit)',
-});
+export const SECTION_NAME = patterned(
+  253,
+  DNS1123_SUBDOMAIN_PATTERN,
+  'a section name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit)',
+);
 
-export const HOSTNAME = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
-  description: 'a lowercase hostname such as "api.example.com", optionally starting with "*." (no port, no trailing dot)',
-});
+export const HOSTNAME = patterned(
+  253,
+  '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  'a lowercase hostname such as "api.example.com", optionally starting with "*." (no port, no trailing dot)',
+);
 
-export const PRECISE_HOSTNAME = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: DNS1123_SUBDOMAIN_PATTERN,
-  description: 'a lowercase hostname such as "api.example.com" (no wildcard, no port)',
-});
+export const PRECISE_HOSTNAME = patterned(
+  253,
+  DNS1123_SUBDOMAIN_PATTERN,
+  'a lowercase hostname such as "api.example.com" (no wildcard, no port)',
+);
 
 export const PORT_NUMBER = int(1, 65535, 'a port number from 1 to 65535');
 
@@ -54,22 +49,20 @@ export const DURATION = str({
   description: 'a duration such as "10s", "1m30s" or "500ms" (1 to 4 numbers of at most 5 digits, each followed by h, m, s or ms)',
 });
 
-export const HEADER_NAME = str({
-  minLength: 1,
-  maxLength: 256,
-  pattern: "^[A-Za-z0-9!#$%&'*+\\-.^_\\x60|~]+$",
-  description: 'an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)',
-});
+export const HEADER_NAME = patterned(
+  256,
+  "^[A-Za-z0-9!#$%&'*+\\-.^_\\x60|~]+$",
+  'an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)',
+);
 
 // The experimental CRD's pattern is ^[!-~]+([\t ]?[!-~]+)*$ — the optional
 // separator makes it backtrack exponentially on a mismatch. Dropping the `?`
 // accepts exactly the same strings (adjacent runs merge) in linear time.
-export const HEADER_VALUE = str({
-  minLength: 1,
-  maxLength: 4096,
-  pattern: '^[!-~]+([\\t ][!-~]+)*$',
-  description: 'printable US-ASCII, optionally separated by single spaces or tabs',
-});
+export const HEADER_VALUE = patterned(
+  4096,
+  '^[!-~]+([\\t ][!-~]+)*$',
+  'printable US-ASCII, optionally separated by single spaces or tabs',
+);
 
 export const ANNOTATION_KEY = str({
   minLength: 1,
@@ -89,12 +82,11 @@ export const LABEL_VALUE = str({
   description: 'a label value (at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit, or empty)',
 });
 
-export const GATEWAY_CONTROLLER = str({
-  minLength: 1,
-  maxLength: 253,
-  pattern: `^${DNS1123_SUBDOMAIN_PATTERN.slice(1, -1)}\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$`,
-  description: 'a domain-prefixed path such as "example.net/gateway-controller"',
-});
+export const GATEWAY_CONTROLLER = patterned(
+  253,
+  `^${DNS1123_SUBDOMAIN_PATTERN.slice(1, -1)}\\/[A-Za-z0-9\\/\\-._~%!$&'()*+,;=:]+$`,
+  'a domain-prefixed path such as "example.net/gateway-controller"',
+);
 
 export const PARENT_REFERENCE = obj(
   { group: GROUP, kind: KIND, namespace: NAMESPACE, name: OBJECT_NAME, sectionName: SECTION_NAME, port: PORT_NUMBER },
