@@ -81,6 +81,8 @@ export interface CompiledListener {
   readsBody: boolean;
   /** ClientTrafficPolicy clientIPDetection, when it is more than a hop count. */
   clientIp?: ClientIpResolver;
+  /** The listener answers some requests itself before routing (listener-answers.ts): escapedSlashes or healthCheckPath. */
+  answers: boolean;
 }
 
 export interface CompiledSnapshot {
@@ -211,7 +213,7 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
       const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
       const router = new Router(routes);
       for (const r of routes) if (r.chain.reroute) r.chain.reroute.router = router;
-      listeners.set(l.port, { ir: l, router, secureContexts, readsBody, clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined });
+      listeners.set(l.port, { ir: l, router, secureContexts, readsBody, clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined, answers: l.escapedSlashes !== undefined || l.healthCheckPath !== undefined });
     }
     return {
       version: ir.version,

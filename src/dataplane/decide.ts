@@ -20,6 +20,7 @@ import { gatewayReply } from '../core/replies.ts';
 import type { Chain, CompiledAction, CompiledBackend, CompiledListener, CompiledSnapshot, DataRoute } from './compile.ts';
 import { runChain } from './chain.ts';
 import { splitTarget } from './path.ts';
+import { listenerAnswer } from './listener-answers.ts';
 import { hostOfAuthority, requestAuthority } from './authority.ts';
 import { redirectLocation } from './respond.ts';
 import { newRequestId } from './request-id.ts';
@@ -174,6 +175,11 @@ export function decideGatewayHop(listener: CompiledListener, facts: RequestFacts
   ctx.lateHeaders = l.clientHeaders?.late;
   if (!headOk) return answered(ctx, gatewayReply('badRequest'), NO_CHAINS, 'headers: a header name has an underscore (ClientTrafficPolicy withUnderscoresAction RejectRequest)');
   if (!split) return answered(ctx, gatewayReply('badPath'), NO_CHAINS, 'path: cannot be normalized');
+  // ClientTrafficPolicy escapedSlashesAction / healthCheck: the listener answers itself (one check when neither is set).
+  if (listener.answers) {
+    const own = listenerAnswer(l, facts.target, split, headers);
+    if (own) return answered(ctx, own.reply, NO_CHAINS, own.why);
+  }
   if (clientIp === undefined) return answered(ctx, gatewayReply('clientAddressMissing'), NO_CHAINS, 'client address: the ClientTrafficPolicy customHeader is missing or not an IP (failClosed)');
   // Malformed (brackets around a name, userinfo, a list — two Host headers joined by ", "), or Host ≠ :authority.
   if (authority === null) return answered(ctx, gatewayReply('badHost'), NO_CHAINS, 'authority: malformed Host / :authority');

@@ -3,8 +3,9 @@
 // that the two can never disagree (a disagreement is a bypass).
 // Modes are Istio's (meshConfig.pathNormalization): NONE, BASE (RFC 3986
 // normalization, Envoy's normalize_path, with backslashes as slashes),
-// MERGE_SLASHES, DECODE_AND_MERGE_SLASHES (%2F and %5C decoded first).
-import type { PathNormalization } from '../ir/types.ts';
+// MERGE_SLASHES, DECODE_AND_MERGE_SLASHES (%2F and %5C decoded first), and
+// DECODE_SLASHES (decoded, not merged: a ClientTrafficPolicy's path settings).
+import type { ListenerPathNormalization as PathNormalization } from '../ir/types.ts';
 
 export interface SplitTarget {
   /** Normalized path, starting with "/". */
@@ -57,8 +58,8 @@ export function splitTarget(target: string, mode: PathNormalization): SplitTarge
 
 /** Normalize an absolute path. null when it has invalid escapes or control characters. */
 export function normalizePath(path: string, mode: Exclude<PathNormalization, 'NONE'>): string | null {
-  const merge = mode !== 'BASE';
-  const decodeSlashes = mode === 'DECODE_AND_MERGE_SLASHES';
+  const merge = mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES';
+  const decodeSlashes = mode === 'DECODE_AND_MERGE_SLASHES' || mode === 'DECODE_SLASHES';
   // Fast path: nothing to do for the common plain path.
   let plain = true;
   for (let i = 0; i < path.length; i++) {
@@ -111,4 +112,19 @@ function removeDotSegments(path: string): string {
     } else out.push(s);
   }
   return '/' + out.join('/');
+}
+
+/** Whether the path part of a request target has an escaped slash or backslash (%2F, %5C, any case). */
+export function hasEscapedSlash(target: string): boolean {
+  let end = target.length;
+  const q = target.indexOf('?');
+  if (q >= 0) end = q;
+  const hash = target.indexOf('#');
+  if (hash >= 0 && hash < end) end = hash;
+  for (let i = target.indexOf('%'); i >= 0 && i < end; i = target.indexOf('%', i + 1)) {
+    const h = target.charCodeAt(i + 1);
+    const l = target.charCodeAt(i + 2) | 0x20; // lower case
+    if ((h === 0x32 && l === 0x66) || (h === 0x35 && l === 0x63)) return true;
+  }
+  return false;
 }

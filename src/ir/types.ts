@@ -31,6 +31,8 @@ export interface IRLimits {
 }
 
 export type PathNormalization = 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+/** A listener's: Istio's modes, or DECODE_SLASHES (%2F and %5C decoded, slashes not merged: a ClientTrafficPolicy's path). */
+export type ListenerPathNormalization = PathNormalization | 'DECODE_SLASHES';
 
 /** One listening socket: every Gateway listener on the same port shares it. */
 export interface IRListener {
@@ -39,7 +41,7 @@ export interface IRListener {
   port: number;
   protocol: 'HTTP' | 'HTTPS';
   tls?: IRListenerTLS;
-  pathNormalization: PathNormalization;
+  pathNormalization: ListenerPathNormalization;
   /**
    * X-Forwarded-For hops to trust for the client address (Envoy's
    * xff_num_trusted_hops; Istio's gatewayTopology.numTrustedProxies). 0 = the
@@ -58,6 +60,14 @@ export interface IRListener {
   http2?: IRHttp2;
   /** ClientTrafficPolicy `headers`: what the listener does to every request head and answer, when a policy says. */
   clientHeaders?: IRClientHeaders;
+  /**
+   * ClientTrafficPolicy path.escapedSlashesAction when it answers instead of
+   * forwarding: a path with %2F or %5C is refused (400) or redirected (307) to
+   * its unescaped form. Absent: pathNormalization alone decides.
+   */
+  escapedSlashes?: 'RejectRequest' | 'UnescapeAndRedirect';
+  /** ClientTrafficPolicy healthCheck.path: the gateway answers 200 itself on exactly this (normalized) path. */
+  healthCheckPath?: string;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */

@@ -61,6 +61,8 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     Object.assign(l.connection, s.connection);
     if (s.forwardClientCert) l.connection.forwardClientCert = s.forwardClientCert;
     if (s.headers) l.clientHeaders = s.headers;
+    if (s.path) Object.assign(l, s.path);
+    if (s.healthCheckPath !== undefined) l.healthCheckPath = s.healthCheckPath;
     if (s.http2) {
       if (l.protocol === 'HTTPS') l.http2 = s.http2;
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `http2 on the plaintext listener port ${l.port} has no effect (HTTP/2 is served over TLS)` });

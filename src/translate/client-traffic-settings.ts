@@ -2,7 +2,7 @@
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
-import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRTlsParams } from '../ir/types.ts';
+import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import { quantityBytes, type ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
@@ -31,6 +31,9 @@ export interface ClientSettings {
   tlsParams?: IRTlsParams;
   alpn?: string[];
   http2?: IRHttp2;
+  /** path: the listener's normalization, and whether escaped slashes are answered (not forwarded). */
+  path?: Pick<IRListener, 'pathNormalization' | 'escapedSlashes'>;
+  healthCheckPath?: string;
 }
 
 export class Invalid extends Error {}
@@ -190,8 +193,36 @@ function http2Settings(spec: ClientTrafficPolicySpec, out: ClientSettings): void
   if (Object.keys(s).length > 0) out.http2 = s;
 }
 
+/**
+ * path, as Envoy Gateway sets it: RFC 3986 normalization always, adjacent
+ * slashes merged unless disableMergeSlashes, escaped slashes UnescapeAndRedirect
+ * unless said. (A listener no policy's path covers keeps the gateway's
+ * normalization, BASE by default.)
+ */
+function pathSettings(spec: ClientTrafficPolicySpec): ClientSettings['path'] {
+  const p = spec.path;
+  if (p === undefined) return undefined;
+  const merge = p.disableMergeSlashes !== true;
+  const action = p.escapedSlashesAction ?? 'UnescapeAndRedirect';
+  const decode = action === 'UnescapeAndForward' || action === 'UnescapeAndRedirect';
+  const pathNormalization = decode ? (merge ? 'DECODE_AND_MERGE_SLASHES' : 'DECODE_SLASHES') : merge ? 'MERGE_SLASHES' : 'BASE';
+  return action === 'RejectRequest' || action === 'UnescapeAndRedirect' ? { pathNormalization, escapedSlashes: action } : { pathNormalization };
+}
+
+function healthCheckPath(spec: ClientTrafficPolicySpec): string | undefined {
+  const p = spec.healthCheck?.path;
+  if (p === undefined) return undefined;
+  // Matched against the request's path exactly (no query): anything else could never match.
+  if (!/^\/[^?#\s]*$/.test(p)) throw new Invalid(`healthCheck.path: "${p}" must be a path starting with "/", without query, fragment or spaces`);
+  return p;
+}
+
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
   const out: ClientSettings = { connection: connectionSettings(spec) };
+  const path = pathSettings(spec);
+  if (path) out.path = path;
+  const hc = healthCheckPath(spec);
+  if (hc !== undefined) out.healthCheckPath = hc;
   headerSettings(spec, out);
   tlsSettings(spec, out);
   http2Settings(spec, out);

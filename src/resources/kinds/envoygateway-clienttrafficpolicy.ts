@@ -68,7 +68,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
   tcpKeepalive: ANY_OBJECT,
   enableProxyProtocol: BOOLEAN,
   proxyProtocol: ANY_OBJECT,
-  healthCheck: obj({ path: STRING }),
+  healthCheck: obj({ path: str({ minLength: 1, maxLength: 1024 }) }, ['path']),
 });
 
 /** The spec as translate reads it, once validated. */

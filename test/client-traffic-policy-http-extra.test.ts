@@ -1,0 +1,246 @@
+// ClientTrafficPolicy path (disableMergeSlashes, escapedSlashesAction) and
+// healthCheck.path over real sockets: raw HTTP/1.1 requests to a gateway with
+// two listeners ("http" targeted by sectionName, "other" not), two real
+// upstreams (/admin → admin, the rest → backend), reloaded per case.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import http2 from 'node:http2';
+import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { startUpstream, type Upstream } from './helpers/upstream.ts';
+import { freePort } from './helpers/ports.ts';
+import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
+import { gatewayDoc, httpListener, serviceYaml } from './helpers/yaml.ts';
+
+let backend: Upstream;
+let admin: Upstream;
+let gw: TestGateway;
+let port = 0;
+let other = 0;
+
+function config(extra = ''): string {
+  return gatewayDoc([httpListener(port, 'http'), httpListener(other, 'other')], { name: 'eg', className: 'eg' }) +
+    serviceYaml('backend', [{ port: backend.port }]) + serviceYaml('admin', [{ port: admin.port }]) +
+    egRouteYaml('backend', '/') + egRouteYaml('admin', '/admin', 'admin') + extra;
+}
+
+/** A ClientTrafficPolicy on listener "http" of Gateway eg (or the whole Gateway), `body` its other spec lines. */
+function ctp(body: string, name = 'extra', section: string | null = 'http'): string {
+  const s = section === null ? '' : `, sectionName: ${section}`;
+  return `---
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: ClientTrafficPolicy
+metadata: { name: ${name}, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg${s} }]
+${body}
+`;
+}
+
+async function serve(extra: string): Promise<void> {
+  await gw.write(config(extra));
+  assert.equal(await gw.instance.reload(), true, 'the configuration loads');
+}
+
+interface RawAnswer {
+  status: number;
+  head: string;
+  body: string;
+  /** The upstream's echo (which backend, what URL it saw), when the gateway proxied. */
+  echo?: { backend: string; url: string; headers: Record<string, string> };
+}
+
+/** One raw request (`Connection: close` is added); everything the gateway sent until it closed. */
+function raw(p: number, requestLine: string, headers = 'Host: www.example.com\r\n'): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(p, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const at = text.indexOf('\r\n\r\n');
+      const head = text.slice(0, at);
+      let body = text.slice(at + 4);
+      if (/\r\ntransfer-encoding: chunked/i.test(head)) body = dechunk(body);
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+      let echo;
+      if (/\r\nx-backend: /i.test(head)) echo = JSON.parse(body);
+      resolve({ status, head, body, echo });
+    });
+    socket.write(`${requestLine}\r\n${headers}Connection: close\r\n\r\n`);
+  });
+}
+
+function dechunk(body: string): string {
+  let out = '';
+  for (let i = 0; ;) {
+    const nl = body.indexOf('\r\n', i);
+    const size = parseInt(body.slice(i, nl), 16);
+    if (!(size > 0)) return out;
+    out += body.slice(nl + 2, nl + 2 + size);
+    i = nl + 2 + size + 2;
+  }
+}
+
+function headerOf(a: RawAnswer, name: string): string | undefined {
+  return new RegExp(`\\r\\n${name}: ([^\\r]*)`, 'i').exec(a.head)?.[1];
+}
+
+before(async () => {
+  [backend, admin] = [await startUpstream('backend'), await startUpstream('admin')];
+  [port, other] = [await freePort(), await freePort()];
+  gw = await startGateway(config());
+});
+
+after(async () => {
+  await gw?.close();
+  await backend?.close();
+  await admin?.close();
+});
+
+describe('path: without a policy the gateway keeps its own normalization (BASE)', () => {
+  test('%2F stays escaped for routing and upstream alike, slashes are not merged, dot segments are removed', async () => {
+    await serve('');
+    const escaped = await raw(port, 'GET /admin%2Fusers HTTP/1.1');
+    assert.equal(escaped.status, 200);
+    assert.deepEqual([escaped.echo?.backend, escaped.echo?.url], ['backend', '/admin%2Fusers'], 'one segment "admin%2Fusers": not the /admin route');
+    const doubled = await raw(port, 'GET //admin//users HTTP/1.1');
+    assert.deepEqual([doubled.echo?.backend, doubled.echo?.url], ['backend', '//admin//users']);
+    const dots = await raw(port, 'GET /public/../admin/users HTTP/1.1');
+    assert.deepEqual([dots.echo?.backend, dots.echo?.url], ['admin', '/admin/users']);
+  });
+});
+
+describe('path.escapedSlashesAction (Envoy Gateway: UnescapeAndRedirect unless said; slashes merged unless disableMergeSlashes)', () => {
+  test('path: {} — Envoy Gateway\'s defaults: an escaped slash is redirected (307) to the unescaped, merged path; the query kept', async () => {
+    await serve(ctp('  path: {}'));
+    const before = admin.seen.length + backend.seen.length;
+    const r = await raw(port, 'GET /admin%2fusers//list?q=%2F HTTP/1.1');
+    assert.equal(r.status, 307);
+    assert.equal(headerOf(r, 'location'), '/admin/users/list?q=%2F');
+    assert.equal(admin.seen.length + backend.seen.length, before, 'nothing reached an upstream');
+    const followed = await raw(port, 'GET /admin/users/list?q=%2F HTTP/1.1');
+    assert.deepEqual([followed.echo?.backend, followed.echo?.url], ['admin', '/admin/users/list?q=%2F']);
+    // Merged slashes without an escaped one are forwarded, merged: routing and upstream see /admin/users.
+    const merged = await raw(port, 'GET //admin//users HTTP/1.1');
+    assert.deepEqual([merged.echo?.backend, merged.echo?.url], ['admin', '/admin/users']);
+    // %5C (backslash) counts as an escaped slash too; an escaped slash in the query alone does not.
+    assert.equal((await raw(port, 'GET /admin%5Cusers HTTP/1.1')).status, 307);
+    assert.equal((await raw(port, 'GET /get?next=%2Fadmin HTTP/1.1')).echo?.url, '/get?next=%2Fadmin');
+  });
+
+  test('only the targeted listener: "other" keeps the gateway\'s BASE normalization', async () => {
+    await serve(ctp('  path: {}'));
+    const r = await raw(other, 'GET /admin%2Fusers HTTP/1.1');
+    assert.deepEqual([r.status, r.echo?.backend, r.echo?.url], [200, 'backend', '/admin%2Fusers']);
+    const d = await raw(other, 'GET //admin//users HTTP/1.1');
+    assert.equal(d.echo?.url, '//admin//users');
+  });
+
+  test('a gRPC request is refused, not redirected (HTTP 200, grpc-status 13 INTERNAL)', async () => {
+    await serve(ctp('  path: { escapedSlashesAction: UnescapeAndRedirect }'));
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const answer = await new Promise<http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader>((resolve, reject) => {
+        const req = client.request({ ':method': 'POST', ':path': '/admin%2FSvc/Method', ':authority': 'www.example.com', 'content-type': 'application/grpc', te: 'trailers' });
+        let headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader = {};
+        req.on('response', (h) => (headers = { ...headers, ...h }));
+        req.on('trailers', (t) => (headers = { ...headers, ...t }));
+        req.on('end', () => resolve(headers));
+        req.on('error', reject);
+        req.resume();
+        req.end();
+      });
+      assert.equal(answer[':status'], 200);
+      assert.equal(answer['grpc-status'], '13');
+    } finally {
+      client.close();
+    }
+  });
+
+  test('RejectRequest: 400 for %2F or %5C in the path (any case); the same path without one is served', async () => {
+    await serve(ctp('  path: { escapedSlashesAction: RejectRequest }'));
+    for (const p of ['/admin%2Fusers', '/admin%2fusers', '/a%5cb', '/%5C']) {
+      const r = await raw(port, `GET ${p} HTTP/1.1`);
+      assert.equal(r.status, 400, p);
+      assert.equal(r.echo, undefined, `${p} never proxied`);
+    }
+    const ok = await raw(port, 'GET /admin/users?x=%2F HTTP/1.1');
+    assert.deepEqual([ok.status, ok.echo?.backend], [200, 'admin']);
+  });
+
+  test('UnescapeAndForward: routing and upstream see the unescaped path (/admin%2Fusers is the /admin route)', async () => {
+    await serve(ctp('  path: { escapedSlashesAction: UnescapeAndForward }'));
+    const r = await raw(port, 'GET /admin%2Fusers HTTP/1.1');
+    assert.deepEqual([r.status, r.echo?.backend, r.echo?.url], [200, 'admin', '/admin/users']);
+    const b = await raw(port, 'GET /x%5C..%5Cadmin HTTP/1.1');
+    assert.deepEqual([b.echo?.backend, b.echo?.url], ['admin', '/admin'], 'unescaped backslashes are slashes, then dot segments go');
+  });
+
+  test('KeepUnchanged: %2F forwarded as sent, one segment for routing and upstream; slashes still merged', async () => {
+    await serve(ctp('  path: { escapedSlashesAction: KeepUnchanged }'));
+    const r = await raw(port, 'GET /admin%2fusers HTTP/1.1');
+    assert.deepEqual([r.status, r.echo?.backend, r.echo?.url], [200, 'backend', '/admin%2Fusers']);
+    const m = await raw(port, 'GET /admin//users HTTP/1.1');
+    assert.deepEqual([m.echo?.backend, m.echo?.url], ['admin', '/admin/users']);
+  });
+
+  test('disableMergeSlashes: adjacent slashes stay (//admin is not the /admin route); with UnescapeAndForward %2F%2F stays two slashes', async () => {
+    await serve(ctp('  path: { disableMergeSlashes: true, escapedSlashesAction: UnescapeAndForward }'));
+    const d = await raw(port, 'GET //admin//users HTTP/1.1');
+    assert.deepEqual([d.echo?.backend, d.echo?.url], ['backend', '//admin//users']);
+    const e = await raw(port, 'GET /admin%2F%2Fusers HTTP/1.1');
+    assert.deepEqual([e.echo?.backend, e.echo?.url], ['admin', '/admin//users']);
+    await serve(ctp('  path: { disableMergeSlashes: true }'));
+    const redirected = await raw(port, 'GET /admin%2F%2Fusers HTTP/1.1');
+    assert.equal(headerOf(redirected, 'location'), '/admin//users', 'redirected without merging');
+  });
+
+  test('a value Envoy Gateway does not define is refused by validation (the running configuration stays)', async () => {
+    await serve(ctp('  path: { escapedSlashesAction: RejectRequest }'));
+    await gw.write(config(ctp('  path: { escapedSlashesAction: UnescapeRedirect }')));
+    assert.equal(await gw.instance.reload(), false);
+    assert.equal((await raw(port, 'GET /a%2Fb HTTP/1.1')).status, 400, 'RejectRequest still applies');
+    await gw.write(config(ctp('  path: { disableMergeSlashes: "yes" }')));
+    assert.equal(await gw.instance.reload(), false);
+  });
+});
+
+describe('healthCheck.path (Envoy\'s health check filter, not pass-through)', () => {
+  test('the listener answers 200 itself on exactly that path, any method; other paths, a query, or the untargeted listener are proxied', async () => {
+    await serve(ctp('  healthCheck: { path: /healthz }'));
+    const seen = backend.seen.length;
+    for (const method of ['GET', 'HEAD', 'POST']) {
+      const r = await raw(port, `${method} /healthz HTTP/1.1`, 'Host: anything.invalid\r\nContent-Length: 0\r\n');
+      assert.equal(r.status, 200, method);
+      assert.equal(r.echo, undefined);
+    }
+    assert.equal(backend.seen.length, seen, 'no health check reached the upstream');
+    // Normalized first, as Envoy does before its filters: /./healthz is /healthz.
+    assert.equal((await raw(port, 'GET /./healthz HTTP/1.1')).echo, undefined);
+    for (const p of ['/healthz?full=1', '/healthz/', '/healthzz', '/HEALTHZ']) {
+      const r = await raw(port, `GET ${p} HTTP/1.1`);
+      assert.equal(r.echo?.backend, 'backend', `${p} is proxied`);
+    }
+    assert.equal((await raw(other, 'GET /healthz HTTP/1.1')).echo?.backend, 'backend', 'the other listener proxies it');
+  });
+
+  test('a path that could never match makes the policy Invalid; a missing path fails validation', async () => {
+    await serve(ctp('  healthCheck: { path: healthz }', 'bad-hc'));
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/bad-hc');
+    assert.equal(st.accepted, false);
+    assert.match(JSON.stringify(st), /healthCheck\.path: \\"healthz\\" must be a path starting with/);
+    assert.equal((await raw(port, 'GET /healthz HTTP/1.1')).echo?.backend, 'backend', 'not applied');
+    await gw.write(config(ctp('  healthCheck: {}')));
+    assert.equal(await gw.instance.reload(), false);
+    await gw.write(config(ctp(`  healthCheck: { path: /${'a'.repeat(1024)} }`)));
+    assert.equal(await gw.instance.reload(), false, 'over 1024 characters');
+  });
+
+  test('served fields are not named in UnsupportedFields', async () => {
+    await serve(ctp('  healthCheck: { path: /healthz }\n  path: { disableMergeSlashes: true, escapedSlashesAction: KeepUnchanged }', 'served'));
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/served');
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
+  });
+});
