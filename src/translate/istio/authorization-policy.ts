@@ -75,31 +75,31 @@ const MATCH_ALL: IstioRule = Object.freeze({ index: -1, from: null, to: null, wh
 
 type FieldSpec = { attr: IstioAttribute; not: boolean };
 
-const SOURCE_FIELDS: Record<string, FieldSpec> = {
-  principals: { attr: 'source.principal', not: false },
-  notPrincipals: { attr: 'source.principal', not: true },
-  requestPrincipals: { attr: 'request.auth.principal', not: false },
-  notRequestPrincipals: { attr: 'request.auth.principal', not: true },
-  namespaces: { attr: 'source.namespace', not: false },
-  notNamespaces: { attr: 'source.namespace', not: true },
-  serviceAccounts: { attr: 'source.serviceAccount', not: false },
-  notServiceAccounts: { attr: 'source.serviceAccount', not: true },
-  ipBlocks: { attr: 'source.ip', not: false },
-  notIpBlocks: { attr: 'source.ip', not: true },
-  remoteIpBlocks: { attr: 'remote.ip', not: false },
-  notRemoteIpBlocks: { attr: 'remote.ip', not: true },
-};
+/** Istio names every field twice: `ipBlocks` matches, `notIpBlocks` must not match. */
+function withNegations(fields: Record<string, IstioAttribute>): Record<string, FieldSpec> {
+  const out: Record<string, FieldSpec> = {};
+  for (const [name, attr] of Object.entries(fields)) {
+    out[name] = { attr, not: false };
+    out[`not${name[0]!.toUpperCase()}${name.slice(1)}`] = { attr, not: true };
+  }
+  return out;
+}
 
-const OPERATION_FIELDS: Record<string, FieldSpec> = {
-  hosts: { attr: 'request.host', not: false },
-  notHosts: { attr: 'request.host', not: true },
-  ports: { attr: 'destination.port', not: false },
-  notPorts: { attr: 'destination.port', not: true },
-  methods: { attr: 'request.method', not: false },
-  notMethods: { attr: 'request.method', not: true },
-  paths: { attr: 'request.path', not: false },
-  notPaths: { attr: 'request.path', not: true },
-};
+const SOURCE_FIELDS = withNegations({
+  principals: 'source.principal',
+  requestPrincipals: 'request.auth.principal',
+  namespaces: 'source.namespace',
+  serviceAccounts: 'source.serviceAccount',
+  ipBlocks: 'source.ip',
+  remoteIpBlocks: 'remote.ip',
+});
+
+const OPERATION_FIELDS = withNegations({
+  hosts: 'request.host',
+  ports: 'destination.port',
+  methods: 'request.method',
+  paths: 'request.path',
+});
 
 /** What a `from` and a `to` entry hold. */
 const ENTRY_SHAPES = {
@@ -242,13 +242,19 @@ class PolicyParser {
     return true;
   }
 
+  /** A list field: undefined when absent, 'bad' (reported at path) when it is not a list. */
+  #list(v: unknown, path: Path, message: string): unknown[] | undefined | 'bad' {
+    if (v === undefined || v === null) return undefined;
+    if (Array.isArray(v)) return v;
+    this.err(path, message);
+    return 'bad';
+  }
+
   /** A list of values; returns the valid ones and whether any was bad. */
-  #values(attr: IstioAttribute, v: unknown, path: Path): { values: string[]; bad: boolean } {
-    if (v === undefined || v === null) return { values: [], bad: false };
-    if (!Array.isArray(v)) {
-      this.err(path, 'must be a list of strings');
-      return { values: [], bad: true };
-    }
+  #values(attr: IstioAttribute, raw: unknown, path: Path): { values: string[]; bad: boolean } {
+    const v = this.#list(raw, path, 'must be a list of strings');
+    if (v === 'bad') return { values: [], bad: true };
+    if (v === undefined) return { values: [], bad: false };
     let bad = false;
     const values: string[] = [];
     if (attr === 'source.serviceAccount' && v.length > 16) {
@@ -325,12 +331,10 @@ class PolicyParser {
     return { conds, bad: bad || r.bad };
   }
 
-  #entries(list: unknown, name: 'from' | 'to', path: Path): { entries: IstioCondition[][] | null; bad: boolean } {
-    if (list === undefined || list === null) return { entries: null, bad: false };
-    if (!Array.isArray(list)) {
-      this.err(path, 'must be a list');
-      return { entries: null, bad: true };
-    }
+  #entries(raw: unknown, name: 'from' | 'to', path: Path): { entries: IstioCondition[][] | null; bad: boolean } {
+    const list = this.#list(raw, path, 'must be a list');
+    if (list === 'bad') return { entries: null, bad: true };
+    if (list === undefined) return { entries: null, bad: false };
     if (list.length === 0) {
       this.err(path, `\`${name}\` must not be empty`);
       return { entries: null, bad: true };
@@ -344,12 +348,10 @@ class PolicyParser {
     return { entries, bad };
   }
 
-  #conditions(list: unknown, path: Path): { conds: IstioCondition[]; bad: boolean } {
-    if (list === undefined || list === null) return { conds: [], bad: false };
-    if (!Array.isArray(list)) {
-      this.err(path, 'must be a list');
-      return { conds: [], bad: true };
-    }
+  #conditions(raw: unknown, path: Path): { conds: IstioCondition[]; bad: boolean } {
+    const list = this.#list(raw, path, 'must be a list');
+    if (list === 'bad') return { conds: [], bad: true };
+    if (list === undefined) return { conds: [], bad: false };
     let bad = false;
     const conds: IstioCondition[] = [];
     list.forEach((c, k) => {
