@@ -6,81 +6,34 @@
 // and a body over the bound without allowPartialMessage is 413, never checked.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { hashBody } from './helpers/upstream.ts';
+import { assertBackendGot, assertDenied, postBody, startBodyAuthorizers, type BodyAuthorizers } from './helpers/body-authorizers.ts';
 import { exampleYaml } from './helpers/istio-e2e.ts';
-import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
 
 let gw: TestGateway;
 let port = 0;
-let backend: http.Server;
-let httpAuthz: http.Server;
-let grpcAuthz: grpc.Server;
-let backendPort = 0;
-let httpAuthzPort = 0;
-let grpcAuthzPort = 0;
+let authz: BodyAuthorizers;
 /** What each authorizer was sent: the body (as bytes) and the partial flag. */
 const checks: { via: string; body: Buffer; partial?: string }[] = [];
 
-const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
-
 before(async () => {
-  // The backend answers with the hash and size of what it received.
-  backend = http.createServer((req, res) => {
-    void hashBody(req).then((seen) => res.end(JSON.stringify(seen)));
+  authz = await startBodyAuthorizers({
+    http: (body, req) => checks.push({ via: 'http', body, partial: req.headers['x-envoy-auth-partial-body'] as string | undefined }),
+    grpc: (via, body) => checks.push({ via, body }),
   });
-  // Allows when the body it was sent starts with "allow".
-  httpAuthz = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      checks.push({ via: 'http', body, partial: req.headers['x-envoy-auth-partial-body'] as string | undefined });
-      if (body.toString('latin1').startsWith('allow')) res.writeHead(200).end();
-      else res.writeHead(403, { 'content-type': 'text/plain' }).end('body says no');
-    });
-  });
-  [backendPort, httpAuthzPort] = await Promise.all([listen(backend), listen(httpAuthz)]);
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(EXTERNAL_AUTH_PROTO, PROTO_OPTIONS)) as unknown as {
-    envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
-  };
-  grpcAuthz = new grpc.Server();
-  grpcAuthz.addService(pkg.envoy.service.auth.v3.Authorization.service, {
-    Check(call: grpc.ServerUnaryCall<{ attributes: { request: { http: { body?: string; raw_body?: Buffer } } } }, unknown>, cb: grpc.sendUnaryData<unknown>) {
-      const h = call.request.attributes.request.http;
-      const body = h.raw_body ? Buffer.from(h.raw_body) : Buffer.from(h.body ?? '', 'utf8');
-      checks.push({ via: h.raw_body ? 'grpc-bytes' : 'grpc', body });
-      if (body.toString('latin1').startsWith('allow')) cb(null, { status: { code: 0 }, ok_response: {} });
-      else cb(null, { status: { code: 7 }, denied_response: { status: { code: 403 }, body: 'body says no' } });
-    },
-  });
-  grpcAuthzPort = await new Promise<number>((resolve, reject) =>
-    grpcAuthz.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
   port = await freePort();
   gw = await startGateway(config('sample-ext-authz-http', '{ maxRequestBytes: 16, allowPartialMessage: true }'));
 });
 
 after(async () => {
   await gw?.close();
-  grpcAuthz?.forceShutdown();
-  for (const s of [backend, httpAuthz]) {
-    s?.closeAllConnections();
-    await new Promise<void>((r) => s?.close(() => r()));
-  }
+  await authz?.close();
 });
 
 /** The task's example, both providers reading the body as `bodySetting` says, the policy on `provider`. */
 function config(provider: string, bodySetting: string): string {
-  return exampleYaml('authz-custom.yaml', { 8080: port, 9081: backendPort, 8000: httpAuthzPort, 9000: grpcAuthzPort }, {
+  return exampleYaml('authz-custom.yaml', { 8080: port, 9081: authz.backendPort, 8000: authz.httpAuthzPort, 9000: authz.grpcAuthzPort }, {
     'includeRequestHeadersInCheck: ["x-ext-authz"]': `includeRequestHeadersInCheck: ["x-ext-authz"]\n        includeRequestBodyInCheck: ${bodySetting}`,
     'envoyExtAuthzGrpc:\n        service: "ext-authz.foo.svc.cluster.local"': `envoyExtAuthzGrpc:\n        service: "ext-authz.foo.svc.cluster.local"\n        includeRequestBodyInCheck: ${bodySetting}`,
     'name: sample-ext-authz-grpc\n  rules:': `name: ${provider}\n  rules:`,
@@ -93,29 +46,19 @@ async function load(yaml: string): Promise<void> {
 }
 
 /** POST `body` to /headers (the CUSTOM rule's path), chunked when asked. */
-async function post(body: Buffer, chunked = false): Promise<{ status: number; text: string }> {
-  const r = await request(`http://127.0.0.1:${port}/headers`, {
-    method: 'POST',
-    body: chunked ? Readable.from([body.subarray(0, 3), body.subarray(3)]) : body,
-  });
-  return { status: r.statusCode, text: await r.body.text() };
-}
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const post = (body: Buffer, chunked = false) => postBody(`http://127.0.0.1:${port}/headers`, body, chunked);
 
 test('a body within the bound goes to the authorizer whole and to the backend unchanged', async () => {
   for (const chunked of [false, true]) {
     checks.length = 0;
     const body = Buffer.from('allow: small');
     const r = await post(body, chunked);
-    assert.equal(r.status, 200, r.text);
-    assert.deepEqual(JSON.parse(r.text), { hash: sha(body), bytes: body.length });
+    assertBackendGot(r, body);
     assert.deepEqual(checks, [{ via: 'http', body, partial: 'false' }]);
   }
   checks.length = 0;
   const denied = await post(Buffer.from('deny me'));
-  assert.equal(denied.status, 403);
-  assert.equal(denied.text, 'body says no');
+  assertDenied(denied);
   assert.equal(checks.length, 1);
 });
 
@@ -124,8 +67,7 @@ test('allowPartialMessage: the authorizer decides on the first maxRequestBytes, 
   for (const chunked of [false, true]) {
     checks.length = 0;
     const r = await post(big, chunked);
-    assert.equal(r.status, 200, r.text);
-    assert.deepEqual(JSON.parse(r.text), { hash: sha(big), bytes: big.length }, 'the whole body reached the backend');
+    assertBackendGot(r, big, 'the whole body reached the backend');
     assert.deepEqual(checks, [{ via: 'http', body: big.subarray(0, 16), partial: 'true' }]);
   }
 });
@@ -162,8 +104,7 @@ spec:
   checks.length = 0;
   const big = Buffer.from('allow: and the rest goes to the backend only');
   const r = await post(big);
-  assert.equal(r.status, 200, r.text);
-  assert.deepEqual(JSON.parse(r.text), { hash: sha(big), bytes: big.length });
+  assertBackendGot(r, big);
   assert.deepEqual(checks, [{ via: 'http', body: big.subarray(0, 16), partial: 'true' }]);
 });
 
@@ -172,8 +113,7 @@ test('gRPC provider: the body as a string, or as raw_body with packAsBytes', asy
   await load(config('sample-ext-authz-grpc', '{ maxRequestBytes: 64 }'));
   checks.length = 0;
   let r = await post(body);
-  assert.equal(r.status, 200, r.text);
-  assert.deepEqual(JSON.parse(r.text), { hash: sha(body), bytes: body.length });
+  assertBackendGot(r, body);
   assert.deepEqual(checks, [{ via: 'grpc', body }]);
   await load(config('sample-ext-authz-grpc', '{ maxRequestBytes: 64, packAsBytes: true }'));
   checks.length = 0;

@@ -7,83 +7,38 @@
 // is 413 without a check, even with failOpen.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { AddressInfo } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
-import { hashBody } from './helpers/upstream.ts';
+import { assertBackendGot, assertDenied, postBody, startBodyAuthorizers, type BodyAuthorizers } from './helpers/body-authorizers.ts';
 import { egQuickstart } from './helpers/eg-quickstart.ts';
-import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
 
 let gw: TestGateway;
 let port = 0;
-let backend: http.Server;
-let httpAuthz: http.Server;
-let grpcAuthz: grpc.Server;
-let backendPort = 0;
-let httpAuthzPort = 0;
-let grpcAuthzPort = 0;
+let authz: BodyAuthorizers;
 /** What each authorizer was sent. */
 const checks: { via: string; body: Buffer; partial?: string; length?: string; path?: string }[] = [];
 
-const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
-
 before(async () => {
-  backend = http.createServer((req, res) => {
-    void hashBody(req).then((seen) => res.end(JSON.stringify(seen)));
+  authz = await startBodyAuthorizers({
+    http: (body, req) =>
+      checks.push({ via: 'http', body, partial: req.headers['x-envoy-auth-partial-body'] as string | undefined, length: req.headers['content-length'], path: req.url }),
+    grpc: (via, body) => checks.push({ via, body }),
   });
-  // Allows when the body starts with "allow" (and says so to the backend).
-  httpAuthz = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      checks.push({ via: 'http', body, partial: req.headers['x-envoy-auth-partial-body'] as string | undefined, length: req.headers['content-length'], path: req.url });
-      if (body.toString('latin1').startsWith('allow')) res.writeHead(200).end();
-      else res.writeHead(403, { 'content-type': 'text/plain' }).end('body says no');
-    });
-  });
-  [backendPort, httpAuthzPort] = await Promise.all([listen(backend), listen(httpAuthz)]);
-  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(EXTERNAL_AUTH_PROTO, PROTO_OPTIONS)) as unknown as {
-    envoy: { service: { auth: { v3: { Authorization: grpc.ServiceClientConstructor } } } };
-  };
-  grpcAuthz = new grpc.Server();
-  grpcAuthz.addService(pkg.envoy.service.auth.v3.Authorization.service, {
-    Check(call: grpc.ServerUnaryCall<{ attributes: { request: { http: { body?: string; raw_body?: Buffer } } } }, unknown>, cb: grpc.sendUnaryData<unknown>) {
-      const h = call.request.attributes.request.http;
-      const raw = h.raw_body && h.raw_body.length > 0;
-      const body = raw ? Buffer.from(h.raw_body!) : Buffer.from(h.body ?? '', 'utf8');
-      checks.push({ via: raw ? 'grpc-bytes' : 'grpc', body });
-      if (body.toString('utf8').startsWith('allow')) cb(null, { status: { code: 0 }, ok_response: {} });
-      else cb(null, { status: { code: 7 }, denied_response: { status: { code: 403 }, body: 'body says no' } });
-    },
-  });
-  grpcAuthzPort = await new Promise<number>((resolve, reject) =>
-    grpcAuthz.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
   port = await freePort();
   gw = await startGateway(config('http', ''));
 });
 
 after(async () => {
   await gw?.close();
-  grpcAuthz?.forceShutdown();
-  for (const s of [backend, httpAuthz]) {
-    s?.closeAllConnections();
-    await new Promise<void>((r) => s?.close(() => r()));
-  }
+  await authz?.close();
 });
 
 /** Envoy Gateway's ext auth task (HTTP or gRPC authorizer) with bodyToExtAuth.maxRequestBytes: 16. */
 function config(kind: 'http' | 'grpc', extra: string): string {
   const svc = kind === 'http' ? 'http-ext-auth' : 'grpc-ext-auth';
-  const authzPort = kind === 'http' ? httpAuthzPort : grpcAuthzPort;
-  return egQuickstart(port, backendPort, { extra: `---
+  const authzPort = kind === 'http' ? authz.httpAuthzPort : authz.grpcAuthzPort;
+  return egQuickstart(port, authz.backendPort, { extra: `---
 apiVersion: v1
 kind: Service
 metadata: { name: ${svc}, namespace: default }
@@ -120,30 +75,20 @@ async function load(yaml: string): Promise<void> {
   assert.equal(await gw.instance.reload(), true, 'the configuration loads');
 }
 
-async function post(body: Buffer, chunked = false): Promise<{ status: number; text: string }> {
-  const r = await request(`http://127.0.0.1:${port}/upload?x=1`, {
-    method: 'POST',
-    headers: { host: 'www.example.com', 'content-type': 'application/json' },
-    body: chunked ? Readable.from([body.subarray(0, 3), body.subarray(3)]) : body,
-  });
-  return { status: r.statusCode, text: await r.body.text() };
-}
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const post = (body: Buffer, chunked = false) =>
+  postBody(`http://127.0.0.1:${port}/upload?x=1`, body, chunked, { host: 'www.example.com', 'content-type': 'application/json' });
 
 test('HTTP authorizer: the body is the check request\'s body; after an allow the backend gets it unchanged', async () => {
   for (const chunked of [false, true]) {
     checks.length = 0;
     const body = Buffer.from('allow: {"a":1}');
     const r = await post(body, chunked);
-    assert.equal(r.status, 200, r.text);
-    assert.deepEqual(JSON.parse(r.text), { hash: sha(body), bytes: body.length });
+    assertBackendGot(r, body);
     assert.deepEqual(checks, [{ via: 'http', body, partial: 'false', length: String(body.length), path: '/upload?x=1' }]);
   }
   checks.length = 0;
   const denied = await post(Buffer.from('deny: {"a":1}'));
-  assert.equal(denied.status, 403);
-  assert.equal(denied.text, 'body says no');
+  assertDenied(denied);
   assert.equal(checks.length, 1);
 });
 
@@ -179,14 +124,12 @@ test('gRPC authorizer: the body arrives in attributes.request.http.body as UTF-8
     checks.length = 0;
     const body = Buffer.from('allow: é ✓');
     const r = await post(body, chunked);
-    assert.equal(r.status, 200, r.text);
-    assert.deepEqual(JSON.parse(r.text), { hash: sha(body), bytes: body.length });
+    assertBackendGot(r, body);
     assert.deepEqual(checks, [{ via: 'grpc', body }]);
   }
   checks.length = 0;
   const denied = await post(Buffer.from('nope'));
-  assert.equal(denied.status, 403);
-  assert.equal(denied.text, 'body says no');
+  assertDenied(denied);
   checks.length = 0;
   assert.equal((await post(Buffer.from('allow: longer than sixteen bytes'))).status, 413);
   assert.equal(checks.length, 0);
