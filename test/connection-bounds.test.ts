@@ -11,6 +11,7 @@ import http2 from 'node:http2';
 import { startGateway, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { closedWithin } from './helpers/sockets.ts';
 import { statusOnNewConnection } from './helpers/requests.ts';
 import { gatewayDoc, httpListener, httpsListener, tlsSecretYaml, backendYaml } from './helpers/yaml.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
@@ -47,23 +48,6 @@ after(async () => {
   await up?.close();
 });
 
-/** Milliseconds from now until the socket closes (rejects past `limit`). */
-function closedWithin(s: net.Socket, limit: number, what: string): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`${what}: still open after ${limit} ms`));
-    }, limit);
-    s.on('error', () => {});
-    // Read what the server sends (h2 SETTINGS, a TLS alert): a paused socket never sees the FIN.
-    s.resume();
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(performance.now() - t0);
-    });
-  });
-}
 
 /** Write one byte every 200 ms while the socket lives: activity that resets inactivity timers. */
 function trickle(s: net.Socket, text: string): void {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { runCli, startCli } from './helpers/cli.ts';
 import { portsMoved, send } from './helpers/istio-e2e.ts';
 import { freePort } from './helpers/ports.ts';
+import { untilStreak } from './helpers/requests.ts';
 import { startEcho, type EchoServer } from '../src/demo/echo.ts';
 import { startSingle, type Instance } from '../src/runtime/single.ts';
 import { DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
@@ -307,18 +308,6 @@ function describeExamples(): void {
   // The quickstart host of Envoy Gateway's task pages.
   const www = (path: string, headers: Record<string, string> = {}) => get(path, { host: 'www.example.com', ...headers });
   const backendOf = async (path: string, headers: Record<string, string> = {}) => String((await www(path, headers)).headers['x-backend']);
-  /** Ask until `ok` holds for `n` answers in a row (a check's verdict takes a few intervals), within `ms`. */
-  const until = async (what: string, ms: number, n: number, ok: () => Promise<boolean>) => {
-    const deadline = Date.now() + ms;
-    for (let streak = 0; streak < n;) {
-      if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
-      if (await ok()) streak++;
-      else {
-        streak = 0;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  };
 
   test('examples/traffic/circuit-breaker.yaml: past 10 in flight, 503 at once', async () => {
     await serve('traffic/circuit-breaker.yaml');
@@ -383,10 +372,10 @@ function describeExamples(): void {
     const health = (status: number) => request(`http://127.0.0.1:${P.v2}/healthz?status=${status}`, { method: 'POST' }).then((r) => r.body.text());
     try {
       assert.equal(await health(503), 'unhealthy\n', 'the README/Try command flips it');
-      await until('v2 out of rotation', 8000, 8, async () => (await backendOf('/get')) === 'v1');
+      await untilStreak('v2 out of rotation', 8000, 8, async () => (await backendOf('/get')) === 'v1');
       assert.equal((await request(`http://127.0.0.1:${P.v2}/get`)).statusCode, 200, 'v2 still serves: the check took it out');
       await health(200);
-      await until('v2 back in rotation', 5000, 1, async () => (await backendOf('/get')) === 'v2');
+      await untilStreak('v2 back in rotation', 5000, 1, async () => (await backendOf('/get')) === 'v2');
     } finally {
       v2!.health = 200;
     }

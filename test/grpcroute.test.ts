@@ -11,6 +11,7 @@ import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { freePort } from './helpers/ports.ts';
 import { gatewayDoc, httpsListener, tlsSecretYaml, backendYaml, beRef, routeYaml, policyYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
+import { gatewayTlsClient } from './helpers/grpc-health.ts';
 
 const HOST = 'grpc.example.com';
 const ISS = 'https://issuer.example.com';
@@ -97,10 +98,7 @@ before(async () => {
   type: Local
   local:
     rules: [{ limit: { requests: 1, unit: Hour } }]`));
-  client = new grpc.Client(`127.0.0.1:${tlsPort}`, grpc.credentials.createSsl(Buffer.from(ca.certPem)), {
-    'grpc.ssl_target_name_override': HOST,
-    'grpc.default_authority': HOST,
-  });
+  client = gatewayTlsClient(tlsPort, ca.certPem, HOST);
 });
 
 after(async () => {

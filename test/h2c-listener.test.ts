@@ -13,6 +13,8 @@ import { request } from 'undici';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { backendYaml, beRef, prefixRule, routeYaml } from './helpers/yaml.ts';
+import { closedWithin } from './helpers/sockets.ts';
 import { startGrpcReplica, HELLO, type GrpcReplica } from './helpers/grpc-health.ts';
 import { DEFAULT_CONNECTION, DEFAULT_LIMITS, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { sniff } from '../src/dataplane/h2c.ts';
@@ -35,31 +37,8 @@ kind: Gateway
 metadata: { name: gw, namespace: default }
 spec:
   listeners: [{ name: http, protocol: HTTP, port: ${port} }]
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: up, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${up.port} } }] }
----
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: Backend
-metadata: { name: greeter, namespace: default }
-spec: { endpoints: [{ ip: { address: 127.0.0.1, port: ${greeter.port} } }] }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: GRPCRoute
-metadata: { name: greeter, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ matches: [{ method: { service: demo.v1.Greeter } }], backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: greeter }] }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: web, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules: [{ matches: [{ path: { type: PathPrefix, value: /web } }], backendRefs: [{ group: gateway.envoyproxy.io, kind: Backend, name: up }] }]
-`, { translate: { ...DEFAULT_TRANSLATE_OPTIONS, limits: { ...DEFAULT_LIMITS, maxHeaderBytes: MAX_HEADER }, connection: { ...DEFAULT_CONNECTION, requestHeadersTimeoutMs: HEAD_MS, idleTimeoutMs: IDLE_MS } } });
+${backendYaml('up', [up.port])}${backendYaml('greeter', [greeter.port])}${routeYaml('greeter', `- matches: [{ method: { service: demo.v1.Greeter } }]
+  backendRefs: [${beRef('greeter')}]`, { kind: 'GRPCRoute' })}${routeYaml('web', prefixRule('/web', 'up'))}`, { translate: { ...DEFAULT_TRANSLATE_OPTIONS, limits: { ...DEFAULT_LIMITS, maxHeaderBytes: MAX_HEADER }, connection: { ...DEFAULT_CONNECTION, requestHeadersTimeoutMs: HEAD_MS, idleTimeoutMs: IDLE_MS } } });
   client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
 });
 
@@ -134,21 +113,6 @@ test('a header block over the listener limit is refused on h2c; the session and 
   assert.equal((await request(`http://127.0.0.1:${port}/web/after`)).statusCode, 200);
 });
 
-function closedWithin(s: net.Socket, limit: number, what: string): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error(`${what}: still open after ${limit} ms`));
-    }, limit);
-    s.on('error', () => {});
-    s.resume();
-    s.once('close', () => {
-      clearTimeout(timer);
-      resolve(performance.now() - t0);
-    });
-  });
-}
 
 test('bounds hold for h2c: a stalled preface, a session without a stream, an idle session are closed', async () => {
   const connect = () => new Promise<net.Socket>((resolve) => {

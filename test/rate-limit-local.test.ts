@@ -27,51 +27,33 @@ ${rateLimit.replace(/^/gm, '    ')}
 
 const httpRoute = (name: string) => `{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: ${name} }`;
 
+/** A BackendTrafficPolicy body: a Local rate limit with these rules (YAML list items). */
+const localRules = (rules: string): string => `type: Local\nlocal:\n  rules:\n${rules}`;
+
 function config(extra = ''): string {
   return gatewayYaml(port, { up: up.port },
     route('plain', '/plain') +
-    route('all', '/all') + policy('all', httpRoute('all'), `type: Local
-local:
-  rules:
-    - limit: { requests: 3, unit: Minute }`) +
-    route('hdr', '/hdr') + policy('hdr', httpRoute('hdr'), `type: Local
-local:
-  rules:
-    - clientSelectors: [{ headers: [{ name: x-user-id, value: one }] }]
-      limit: { requests: 2, unit: Hour }`) +
-    route('distinct', '/distinct') + policy('distinct', httpRoute('distinct'), `type: Local
-local:
-  rules:
-    - clientSelectors: [{ headers: [{ type: Distinct, name: x-user-id }] }]
-      limit: { requests: 2, unit: Minute }`) +
-    route('cidr', '/cidr') + policy('cidr', httpRoute('cidr'), `type: Local
-local:
-  rules:
-    - clientSelectors: [{ sourceCIDR: { type: Exact, value: 10.0.0.0/8 } }]
+    route('all', '/all') + policy('all', httpRoute('all'), localRules(`    - limit: { requests: 3, unit: Minute }`)) +
+    route('hdr', '/hdr') + policy('hdr', httpRoute('hdr'), localRules(`    - clientSelectors: [{ headers: [{ name: x-user-id, value: one }] }]
+      limit: { requests: 2, unit: Hour }`)) +
+    route('distinct', '/distinct') + policy('distinct', httpRoute('distinct'), localRules(`    - clientSelectors: [{ headers: [{ type: Distinct, name: x-user-id }] }]
+      limit: { requests: 2, unit: Minute }`)) +
+    route('cidr', '/cidr') + policy('cidr', httpRoute('cidr'), localRules(`    - clientSelectors: [{ sourceCIDR: { type: Exact, value: 10.0.0.0/8 } }]
       limit: { requests: 1, unit: Hour }
     - clientSelectors: [{ sourceCIDR: { value: 127.0.0.0/8 }, methods: [{ value: POST }] }]
-      limit: { requests: 1, unit: Hour }`) +
+      limit: { requests: 1, unit: Hour }`)) +
     route('gw-a', '/gw-a') + route('gw-b', '/gw-b') + route('shared-a', '/shared-a') + route('shared-b', '/shared-b') +
-    policy('per-route', '{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }', `type: Local
-local:
-  rules:
-    - clientSelectors: [{ headers: [{ name: x-gw-test, value: "1" }] }]
-      limit: { requests: 1, unit: Hour }`) +
-    policy('shared', httpRoute('shared-a') + ', ' + httpRoute('shared-b'), `type: Local
-local:
-  rules:
-    - limit: { requests: 2, unit: Hour }
-      shared: true`) +
+    policy('per-route', '{ group: gateway.networking.k8s.io, kind: Gateway, name: gw }', localRules(`    - clientSelectors: [{ headers: [{ name: x-gw-test, value: "1" }] }]
+      limit: { requests: 1, unit: Hour }`)) +
+    policy('shared', httpRoute('shared-a') + ', ' + httpRoute('shared-b'), localRules(`    - limit: { requests: 2, unit: Hour }
+      shared: true`)) +
     route('quiet', '/quiet') + policy('quiet', httpRoute('quiet'), `type: Local
 headers: { ietf: false, kong: false, retryAfter: false }
 local:
   rules:
     - limit: { requests: 1, unit: Hour }`) +
-    route('queue', '/queue') + policy('queue', httpRoute('queue'), `type: Local
-local:
-  rules:
-    - limit: { requests: 2, unit: Second }
-      throttle: { maxQueue: 2, maxWait: 3s }`) +
+    route('queue', '/queue') + policy('queue', httpRoute('queue'), localRules(`    - limit: { requests: 2, unit: Second }
+      throttle: { maxQueue: 2, maxWait: 3s }`)) +
     extra);
 }
 

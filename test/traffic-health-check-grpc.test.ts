@@ -8,8 +8,9 @@ import * as grpc from '@grpc/grpc-js';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { gatewayDoc, httpsListener, tlsSecretYaml } from './helpers/yaml.ts';
 import { freePort } from './helpers/ports.ts';
+import { untilStreak } from './helpers/requests.ts';
 import { makeCa, issueServerCert, type RootCa } from './helpers/certs.ts';
-import { startGrpcReplica, HELLO, type GrpcReplica } from './helpers/grpc-health.ts';
+import { startGrpcReplica, gatewayTlsClient, HELLO, type GrpcReplica } from './helpers/grpc-health.ts';
 import { probe, activeCheckCount } from '../src/upstream/active-health.ts';
 import { healthCheckRequest, servingStatus } from '../src/upstream/grpc-health-probe.ts';
 import type { IRActiveHealth } from '../src/ir/traffic.ts';
@@ -62,10 +63,7 @@ spec:
       unhealthyThreshold: 2
       healthyThreshold: 1
 `);
-  client = new grpc.Client(`127.0.0.1:${tlsPort}`, grpc.credentials.createSsl(Buffer.from(ca.certPem)), {
-    'grpc.ssl_target_name_override': HOST,
-    'grpc.default_authority': HOST,
-  });
+  client = gatewayTlsClient(tlsPort, ca.certPem, HOST);
 });
 
 after(async () => {
@@ -125,26 +123,15 @@ function hello(): Promise<string> {
   });
 }
 
-async function until(what: string, ms: number, ok: () => Promise<boolean>, n = 6): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (let streak = 0; streak < n;) {
-    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
-    if (await ok()) streak++;
-    else {
-      streak = 0;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 test('through the gateway: a replica NOT_SERVING for grpc.service leaves the GRPCRoute\'s rotation, SERVING brings it back', async () => {
   const status = await (await fetch(`${gw.adminUrl}/status`)).text();
   assert.doesNotMatch(status, /UnsupportedFields/, 'type GRPC is served, not only validated');
   assert.ok(activeCheckCount() >= 1);
-  await until('both replicas answer', 5000, async () => new Set(await Promise.all([hello(), hello(), hello(), hello()])).size === 2, 1);
+  await untilStreak('both replicas answer', 5000, 1, async () => new Set(await Promise.all([hello(), hello(), hello(), hello()])).size === 2);
   v2.status.set('demo.v1.Greeter', 'NOT_SERVING');
   v2.status.set('', 'SERVING'); // the server as a whole still is: the named service is what counts
-  await until('v2 out of rotation', 5000, async () => (await hello()) === 'v1');
+  await untilStreak('v2 out of rotation', 5000, 6, async () => (await hello()) === 'v1');
   v2.status.set('demo.v1.Greeter', 'SERVING');
-  await until('v2 back', 5000, async () => (await hello()) === 'v2', 1);
+  await untilStreak('v2 back', 5000, 1, async () => (await hello()) === 'v2');
 });

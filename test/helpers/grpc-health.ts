@@ -51,3 +51,11 @@ export async function startGrpcReplica(name: string, tls?: { certPem: string; ke
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
   return { server, port, status, checks, close: () => server.forceShutdown() };
 }
+
+/** A grpc-js client to the gateway's TLS listener, trusting `caPem`, naming `host` in SNI and :authority. */
+export function gatewayTlsClient(port: number, caPem: string, host: string): grpc.Client {
+  return new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(caPem)), {
+    'grpc.ssl_target_name_override': host,
+    'grpc.default_authority': host,
+  });
+}

@@ -1,4 +1,5 @@
 // Requests a test sends to a gateway when all it wants back is the status.
+import assert from 'node:assert/strict';
 import { request, Agent } from 'undici';
 
 /** The status of a GET to the gateway's listener on 127.0.0.1:`port`. */
@@ -17,5 +18,18 @@ export async function statusOnNewConnection(url: string, agentOptions: Agent.Opt
     return r.statusCode;
   } finally {
     await agent.close();
+  }
+}
+
+/** Ask until `ok` holds `n` times in a row (a health verdict takes a few intervals); fails past `ms`. */
+export async function untilStreak(what: string, ms: number, n: number, ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let streak = 0; streak < n;) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${ms} ms`);
+    if (await ok()) streak++;
+    else {
+      streak = 0;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
