@@ -1,4 +1,5 @@
-// AuthorizationPolicies from Istio's authorization task pages (same YAML),
+// AuthorizationPolicies from Istio's authorization task pages (same fields;
+// the v1 selector boilerplate written by istioSelectorYaml),
 // built by the translate builder and evaluated by the compiled filter on
 // RequestContext objects; then every field and condition key, one by one.
 import { normalizeAuthority } from '../src/dataplane/authority.ts';
@@ -13,6 +14,7 @@ import { istioAuthorizationFilter, type IstioAuthorizationConfig } from '../src/
 import { buildAuthorizationFilter } from '../src/translate/istio/authorization-policy.ts';
 import { emptyMeshProviders } from '../src/translate/istio/mesh-config.ts';
 import { buildYaml, APPS_GATEWAY, APPS_ROUTE } from './helpers/build.ts';
+import { istioSelectorYaml } from './helpers/yaml.ts';
 
 function load(text: string): LoadedResource[] {
   return parseAllDocuments(text).map((d, i) => ({ resource: d.toJS(), seq: i }));
@@ -118,45 +120,25 @@ spec:
 });
 
 test('authz-http: productpage-viewer allows GET only; details-viewer needs the productpage principal', () => {
-  const productpage = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: "productpage-viewer"
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: productpage
-  action: ALLOW
-  rules:
-  - to:
-    - operation:
-        methods: ["GET"]
-`);
+  const productpage = compile(istioSelectorYaml('AuthorizationPolicy', 'default/productpage-viewer', 'app: productpage', `action: ALLOW
+rules:
+- to:
+  - operation:
+      methods: ["GET"]
+`));
   assert.equal(status(productpage, ctx({ method: 'GET' })), 200);
   assert.equal(status(productpage, ctx({ method: 'POST' })), 403);
   assert.equal(status(productpage, ctx({ method: 'get' })), 403, 'methods are case-sensitive');
 
-  const details = compile(`
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: "details-viewer"
-  namespace: default
-spec:
-  selector:
-    matchLabels:
-      app: details
-  action: ALLOW
-  rules:
-  - from:
-    - source:
-        principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]
-    to:
-    - operation:
-        methods: ["GET"]
-`);
+  const details = compile(istioSelectorYaml('AuthorizationPolicy', 'default/details-viewer', 'app: details', `action: ALLOW
+rules:
+- from:
+  - source:
+      principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]
+  to:
+  - operation:
+      methods: ["GET"]
+`));
   assert.equal(status(details, ctx({ principal: 'cluster.local/ns/default/sa/bookinfo-productpage' })), 200);
   assert.equal(status(details, ctx({ principal: 'cluster.local/ns/default/sa/bookinfo-reviews' })), 403);
   assert.equal(status(details, ctx()), 403, 'plaintext caller has no principal');
@@ -165,47 +147,27 @@ spec:
 
 test('authz-deny: deny-method-get, with the x-token exception, then allow-path-ip', () => {
   // The task page's policy, then the same with allow-path-ip added.
-  const DENY_METHOD_GET = `
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: deny-method-get
-  namespace: foo
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  action: DENY
-  rules:
-  - to:
-    - operation:
-        methods: ["GET"]
-    when:
-    - key: request.headers[x-token]
-      notValues: ["admin"]
-`;
+  const DENY_METHOD_GET = istioSelectorYaml('AuthorizationPolicy', 'foo/deny-method-get', 'app: httpbin', `action: DENY
+rules:
+- to:
+  - operation:
+      methods: ["GET"]
+  when:
+  - key: request.headers[x-token]
+    notValues: ["admin"]
+`);
   const denyGet = compile(DENY_METHOD_GET);
   assert.equal(status(denyGet, ctx({ path: '/get', headers: { 'x-token': 'admin' } })), 200);
   assert.equal(status(denyGet, ctx({ path: '/get', headers: { 'x-token': 'guest' } })), 403);
   assert.equal(status(denyGet, ctx({ path: '/get' })), 403, 'no x-token: notValues holds');
   assert.equal(status(denyGet, ctx({ method: 'POST', path: '/post' })), 200);
 
-  const both = compile(DENY_METHOD_GET + `---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: allow-path-ip
-  namespace: foo
-spec:
-  selector:
-    matchLabels:
-      app: httpbin
-  action: ALLOW
-  rules:
-  - to:
-    - operation:
-        paths: ["/ip"]
-`);
+  const both = compile(DENY_METHOD_GET + istioSelectorYaml('AuthorizationPolicy', 'foo/allow-path-ip', 'app: httpbin', `action: ALLOW
+rules:
+- to:
+  - operation:
+      paths: ["/ip"]
+`));
   assert.equal(status(both, ctx({ path: '/ip', headers: { 'x-token': 'guest' } })), 403, 'DENY wins over ALLOW');
   assert.equal(status(both, ctx({ path: '/ip', headers: { 'x-token': 'admin' } })), 200);
   assert.equal(status(both, ctx({ path: '/get', headers: { 'x-token': 'admin' } })), 403, 'not allowed by ALLOW');
