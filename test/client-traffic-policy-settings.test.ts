@@ -13,6 +13,7 @@ import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, egRequest, statusOf } from './helpers/eg-quickstart.ts';
+import { policyYaml, tlsSecretYaml } from './helpers/yaml.ts';
 import { parseYamlResources } from '../src/resources/load.ts';
 import { translate, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { makeCa, issueServerCert, issueClientCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
@@ -21,17 +22,23 @@ let up: Upstream;
 let gw: TestGateway;
 let port = 0;
 let tlsPort = 0;
-let ca: RootCa;
-let clientCa: RootCa;
-let serverCert: IssuedCert;
-let clientCert: IssuedCert;
+/** The HTTPS listener's CA and certificate (www.example.com); the client CA and the certificate it issued alice. */
+let pki: { ca: RootCa; serverCert: IssuedCert; clientCa: RootCa; clientCert: IssuedCert };
+
+async function makePki(): Promise<typeof pki> {
+  const [ca, clientCa] = [await makeCa(), await makeCa({ commonName: 'client-ca' })];
+  return {
+    ca,
+    serverCert: await issueServerCert(ca, { hostnames: ['www.example.com'] }),
+    clientCa,
+    clientCert: await issueClientCert(clientCa, { commonName: 'alice', uris: ['spiffe://example.com/alice'], dnsNames: ['alice.example.com'] }),
+  };
+}
 
 before(async () => {
   up = await startUpstream('backend');
   [port, tlsPort] = [await freePort(), await freePort()];
-  [ca, clientCa] = [await makeCa(), await makeCa({ commonName: 'client-ca' })];
-  serverCert = await issueServerCert(ca, { hostnames: ['www.example.com'] });
-  clientCert = await issueClientCert(clientCa, { commonName: 'alice', uris: ['spiffe://example.com/alice'], dnsNames: ['alice.example.com'] });
+  pki = await makePki();
   gw = await startGateway(egQuickstart(port, up.port));
 });
 
@@ -72,10 +79,11 @@ async function waitFor(text: () => string, what: string): Promise<void> {
 
 const GET = 'GET /get HTTP/1.1\r\nHost: www.example.com\r\n\r\n';
 
-describe('timeout.http (client traffic policy task)', () => {
-  test('requestReceivedTimeout: 2s — a request whose body never comes is 408 "request timeout" after 2 s, the connection closed', async () => {
-    // The task's YAML as written (no namespace: the file's default is "default").
-    await serve(`---
+/** ClientTrafficPolicy default/`name` on Gateway eg; `body` is its spec fields, unindented. */
+const ctp = (name: string, body: string) => policyYaml('ClientTrafficPolicy', name, 'Gateway/eg', body);
+
+/** The client traffic policy task's client-timeout policy as written (no namespace: the file's default is "default"), with one timeout.http field. */
+const clientTimeoutTask = (httpField: string) => `---
 apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: ClientTrafficPolicy
 metadata:
@@ -87,8 +95,12 @@ spec:
       name: eg
   timeout:
     http:
-      requestReceivedTimeout: 2s
-`);
+      ${httpField}
+`;
+
+describe('timeout.http (client traffic policy task)', () => {
+  test('requestReceivedTimeout: 2s — a request whose body never comes is 408 "request timeout" after 2 s, the connection closed', async () => {
+    await serve(clientTimeoutTask('requestReceivedTimeout: 2s'));
     assert.equal((await egRequest(port, '/get')).status, 200, 'a whole request is served');
     const c = await rawConnection();
     c.socket.write('GET /get HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 10000\r\n\r\n');
@@ -106,20 +118,7 @@ spec:
   });
 
   test('idleTimeout: 5s — a connection with no request in flight is closed after 5 s', async () => {
-    await serve(`---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: ClientTrafficPolicy
-metadata:
-  name: client-timeout
-spec:
-  targetRefs:
-    - group: gateway.networking.k8s.io
-      kind: Gateway
-      name: eg
-  timeout:
-    http:
-      idleTimeout: 5s
-`);
+    await serve(clientTimeoutTask('idleTimeout: 5s'));
     const silent = await rawConnection();
     const served = await rawConnection();
     served.socket.write(GET);
@@ -173,15 +172,9 @@ spec:
   });
 
   test('closeDelay: a connection over the limit is held, unread, for the delay, then closed', async () => {
-    await serve(`---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: ClientTrafficPolicy
-metadata: { name: connection-limit-ctp, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
-  connection:
-    connectionLimit: { value: 1, closeDelay: 1s }
-`);
+    await serve(ctp('connection-limit-ctp', `connection:
+  connectionLimit: { value: 1, closeDelay: 1s }
+`));
     const first = await rawConnection();
     first.socket.write(GET);
     await waitFor(first.text, '"backend":"backend"');
@@ -196,19 +189,13 @@ spec:
 
 describe('status', () => {
   test('fields not served are named in the policy status, with Node\'s reason where it is Node\'s', async () => {
-    await serve(`---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: ClientTrafficPolicy
-metadata: { name: unserved, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
-  timeout:
-    tcp: { idleTimeout: 1h }
-    http: { idleTimeout: 1h, streamIdleTimeout: 5m }
-  connection:
-    socketBufferLimit: 32Ki
-    bufferLimit: 32Ki
-`);
+    await serve(ctp('unserved', `timeout:
+  tcp: { idleTimeout: 1h }
+  http: { idleTimeout: 1h, streamIdleTimeout: 5m }
+connection:
+  socketBufferLimit: 32Ki
+  bufferLimit: 32Ki
+`));
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/unserved');
     const cond = st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields');
     assert.ok(cond, JSON.stringify(st));
@@ -222,15 +209,7 @@ spec:
 /** What the upstream saw for the last request. */
 const lastSeen = () => up.seen[up.seen.length - 1];
 
-const ctpHeaders = (headers: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: ClientTrafficPolicy
-metadata: { name: headers, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
-  headers:
-${headers}
-`;
+const ctpHeaders = (headers: string) => ctp('headers', `headers:\n${headers}`);
 
 describe('headers', () => {
   test('withUnderscoresAction: RejectRequest is 400, DropHeader removes the header before any filter, Allow passes it', async () => {
@@ -305,23 +284,15 @@ spec:
   });
 });
 
-const b64 = (t: string) => Buffer.from(t).toString('base64');
-
 /** The quickstart with an HTTPS listener "https" on tlsPort too (certificate for www.example.com), plus `extra`. */
 async function serveTls(extra: string): Promise<void> {
-  const base = egQuickstart(port, up.port, { extra: `---
-apiVersion: v1
-kind: Secret
-metadata: { name: eg-cert, namespace: default }
-type: kubernetes.io/tls
-data: { tls.crt: ${b64(serverCert.certPem)}, tls.key: ${b64(serverCert.keyPem)} }
----
+  const base = egQuickstart(port, up.port, { extra: `${tlsSecretYaml('eg-cert', pki.serverCert)}---
 apiVersion: v1
 kind: ConfigMap
 metadata: { name: client-ca, namespace: default }
 data:
   ca.crt: |
-${clientCa.certPem.trim().split('\n').map((l) => `    ${l}`).join('\n')}
+${pki.clientCa.certPem.trim().split('\n').map((l) => `    ${l}`).join('\n')}
 ${extra}` });
   const withTls = base.replace(`    - { name: http, protocol: HTTP, port: ${port} }`, `    - { name: http, protocol: HTTP, port: ${port} }
     - { name: https, protocol: HTTPS, port: ${tlsPort}, tls: { certificateRefs: [{ name: eg-cert }] } }`);
@@ -341,9 +312,9 @@ interface TlsAnswer {
 function tlsRequest(path: string, opts: { withCert?: boolean; headers?: Record<string, string>; tls?: tls.ConnectionOptions } = {}): Promise<TlsAnswer> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: '127.0.0.1', port: tlsPort, path, servername: 'www.example.com', ca: ca.certPem, agent: false,
+      host: '127.0.0.1', port: tlsPort, path, servername: 'www.example.com', ca: pki.ca.certPem, agent: false,
       headers: { host: 'www.example.com', ...opts.headers },
-      ...(opts.withCert ? { cert: clientCert.certPem, key: clientCert.keyPem } : {}),
+      ...(opts.withCert ? { cert: pki.clientCert.certPem, key: pki.clientCert.keyPem } : {}),
       ...opts.tls,
     }, (res) => {
       let body = '';
@@ -357,14 +328,8 @@ function tlsRequest(path: string, opts: { withCert?: boolean; headers?: Record<s
   });
 }
 
-const ctpOnTls = (spec: string) => `---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: ClientTrafficPolicy
-metadata: { name: tls-policy, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg, sectionName: https }]
-${spec}
-`;
+/** ClientTrafficPolicy tls-policy on the HTTPS listener; `spec` is its fields, two-space indented as they stand under spec. */
+const ctpOnTls = (spec: string) => policyYaml('ClientTrafficPolicy', 'tls-policy', 'Gateway/eg/https', spec.replace(/^ {2}/gm, ''));
 
 const CLIENT_VALIDATION = `  tls:
     clientValidation:
@@ -372,7 +337,7 @@ const CLIENT_VALIDATION = `  tls:
 
 describe('headers.xForwardedClientCert (over mTLS)', () => {
   const forged = { 'x-forwarded-client-cert': 'Hash=forged;Subject="CN=mallory"' };
-  const hash = () => createHash('sha256').update(new X509Certificate(clientCert.certPem).raw).digest('hex');
+  const hash = () => createHash('sha256').update(new X509Certificate(pki.clientCert.certPem).raw).digest('hex');
 
   test('Sanitize (the default) removes the client\'s XFCC; SanitizeSet replaces it with this hop\'s element (Hash, Subject, URI, DNS)', async () => {
     await serveTls(ctpOnTls(CLIENT_VALIDATION));
@@ -424,7 +389,7 @@ describe('timeout.http.requestReceivedTimeout over HTTP/2', () => {
   test('a stream whose body stops is answered 408 and reset; the session serves other streams meanwhile', async () => {
     await serveTls(ctpOnTls(`  timeout:
     http: { requestReceivedTimeout: 1s }`));
-    const session = http2.connect(`https://www.example.com:${tlsPort}`, { ca: ca.certPem, host: '127.0.0.1', servername: 'www.example.com', lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) } as http2.SecureClientSessionOptions);
+    const session = http2.connect(`https://www.example.com:${tlsPort}`, { ca: pki.ca.certPem, host: '127.0.0.1', servername: 'www.example.com', lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) } as http2.SecureClientSessionOptions);
     try {
       const start = performance.now();
       const stalled = session.request({ ':method': 'POST', ':path': '/post', 'content-length': '100' });
@@ -455,7 +420,7 @@ describe('timeout.http.requestReceivedTimeout over HTTP/2', () => {
 /** A TLS handshake with the HTTPS listener: what was negotiated, or the error. */
 function handshake(opts: tls.ConnectionOptions = {}): Promise<{ protocol?: string | null; cipher?: string; alpn?: string | false | null; error?: string }> {
   return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'www.example.com', ca: ca.certPem, ...opts }, () => {
+    const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'www.example.com', ca: pki.ca.certPem, ...opts }, () => {
       resolve({ protocol: s.getProtocol(), cipher: s.getCipher().name, alpn: s.alpnProtocol });
       s.destroy();
     });
@@ -526,7 +491,7 @@ describe('tls', () => {
 
 /** An HTTP/2 session with the TLS listener, once the server's SETTINGS arrived. */
 async function h2Session(): Promise<http2.ClientHttp2Session> {
-  const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { ca: ca.certPem, servername: 'www.example.com' });
+  const session = http2.connect(`https://127.0.0.1:${tlsPort}`, { ca: pki.ca.certPem, servername: 'www.example.com' });
   session.on('error', () => {});
   await new Promise((r) => session.once('remoteSettings', r));
   return session;
@@ -581,18 +546,12 @@ describe('http2', () => {
 
 describe('http1', () => {
   test('HTTP/1.0 is served; enableTrailers, preserveHeaderCase and http10.useDefaultHost are named as not served', async () => {
-    await serve(`---
-apiVersion: gateway.envoyproxy.io/v1alpha1
-kind: ClientTrafficPolicy
-metadata: { name: http1, namespace: default }
-spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: eg }]
-  timeout: { http: { idleTimeout: 7s } }
-  http1:
-    enableTrailers: true
-    preserveHeaderCase: true
-    http10: { useDefaultHost: true }
-`);
+    await serve(ctp('http1', `timeout: { http: { idleTimeout: 7s } }
+http1:
+  enableTrailers: true
+  preserveHeaderCase: true
+  http10: { useDefaultHost: true }
+`));
     const c = await rawConnection();
     c.socket.write('GET /get HTTP/1.0\r\nHost: www.example.com\r\n\r\n');
     await c.closed;

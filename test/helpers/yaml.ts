@@ -131,18 +131,18 @@ const ISTIO_KINDS = new Set(['AuthorizationPolicy', 'RequestAuthentication', 'Pe
 
 /**
  * A policy (Envoy Gateway's, or Istio's by kind) default/`name` attached by
- * targetRefs to `target` ("HTTPRoute/r", "Gateway/gw"); `body` is the rest of
- * its spec, unindented.
+ * targetRefs to `target` ("HTTPRoute/r", "Gateway/gw", or a listener of it:
+ * "Gateway/gw/https"); `body` is the rest of its spec, unindented.
  */
 export function policyYaml(kind: string, name: string, target: string, body: string): string {
-  const [targetKind, targetName] = target.split('/');
+  const [targetKind, targetName, section] = target.split('/');
   const apiVersion = ISTIO_KINDS.has(kind) ? 'security.istio.io/v1' : 'gateway.envoyproxy.io/v1alpha1';
   return `---
 apiVersion: ${apiVersion}
 kind: ${kind}
 metadata: { name: ${name}, namespace: default }
 spec:
-  targetRefs: [{ group: gateway.networking.k8s.io, kind: ${targetKind}, name: ${targetName} }]
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: ${targetKind}, name: ${targetName}${section ? `, sectionName: ${section}` : ''} }]
 ${indent(body.trimEnd(), 2)}
 `;
 }
