@@ -1,4 +1,5 @@
-// Requests a test sends to a gateway when all it wants back is the status.
+// Requests a test sends to a gateway when all it wants back is the status,
+// or a yes/no it asks again until the answer holds.
 import assert from 'node:assert/strict';
 import { request, Agent } from 'undici';
 

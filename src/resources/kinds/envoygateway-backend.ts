@@ -1,15 +1,11 @@
 // Backend (gateway.envoyproxy.io/v1alpha1, api/v1alpha1/backend_types.go and
 // the generated CRD in charts/gateway-helm/crds).
-import { type Schema, type Static, obj, arr, str, int, oneOfValues, specResourceSchema, BOOLEAN, STRING, patterned } from './common.ts';
+import { type Schema, type Static, obj, arr, str, int, oneOfValues, specResourceSchema, BOOLEAN, STRING, DNS1123_SUBDOMAIN_PATTERN, patterned } from './common.ts';
 import { GROUP, KIND, OBJECT_NAME } from './gatewayapi-types.ts';
 import { list, has } from './check-helpers.ts';
 import type { ValidationIssue } from './issues.ts';
 
-const BACKEND_HOSTNAME = patterned(
-  253,
-  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
-  'a lowercase hostname such as "backend.example.com"',
-);
+const BACKEND_HOSTNAME = patterned(253, DNS1123_SUBDOMAIN_PATTERN, 'a lowercase hostname such as "backend.example.com"');
 
 const BACKEND_PORT = int(0, 65535, 'a port number from 0 to 65535');
 
