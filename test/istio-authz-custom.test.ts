@@ -10,13 +10,13 @@ import * as protoLoader from '@grpc/proto-loader';
 import { parseAllDocuments } from 'yaml';
 import { RequestContext } from '../src/core/request.ts';
 import type { LoadedResource } from '../src/resources/types.ts';
-import type { Snapshot } from '../src/ir/types.ts';
 import type { CompiledFilter, Decision } from '../src/filters/types.ts';
 import { istioAuthorizationFilter, type IstioAuthorizationConfig } from '../src/filters/istio-authorization.ts';
 import { buildAuthorizationFilter } from '../src/translate/istio/authorization-policy.ts';
 import { findMeshConfigMap, parseMeshConfig, type ServiceResolver } from '../src/translate/istio/mesh-config.ts';
 import { EXTERNAL_AUTH_PROTO, PROTO_OPTIONS } from '../src/authz/ext-authz/grpc-client.ts';
 import { freePort } from './helpers/ports.ts';
+import { bareCompileContext } from './helpers/compile-context.ts';
 
 let httpServer: http.Server;
 let grpcServer: grpc.Server;
@@ -136,7 +136,7 @@ function filterFor(provider: string): CompiledFilter {
   assert.deepEqual(errors, []);
   const res = buildAuthorizationFilter(load(policy(provider)), mesh, resolve, { hop: 'Service/foo/httpbin' });
   assert.deepEqual(res.errors, []);
-  return istioAuthorizationFilter.compile(res.filter!.config as IstioAuthorizationConfig, { snapshot: {} as Snapshot, origin: res.filter!.origin });
+  return istioAuthorizationFilter.compile(res.filter!.config as IstioAuthorizationConfig, bareCompileContext(res.filter!.origin));
 }
 
 function ctx(path: string, headers: Record<string, string> = {}, method = 'GET'): RequestContext {

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
 import { RequestContext } from '../src/core/request.ts';
 import type { LoadedResource, SourceRef } from '../src/resources/types.ts';
-import type { Snapshot } from '../src/ir/types.ts';
 import type { CompiledFilter, Reply } from '../src/filters/types.ts';
 import { istioAuthorizationFilter, type IstioAuthorizationConfig } from '../src/filters/istio-authorization.ts';
 import { buildAuthorizationFilter, parseConditionKey, type AuthorizationFilterResult } from '../src/translate/istio/authorization-policy.ts';
 import {
   emptyMeshProviders, findMeshConfigMap, parseDuration, parseMeshConfig, resolveExtAuthzProvider, type MeshProviders, type ServiceResolver,
 } from '../src/translate/istio/mesh-config.ts';
+import { bareCompileContext } from './helpers/compile-context.ts';
 
 /** Loads documents with a SourceRef whose lineOf answers from the YAML, as the real loader does. */
 function load(text: string): LoadedResource[] {
@@ -33,7 +33,7 @@ function build(text: string, mesh: MeshProviders = emptyMeshProviders(), resolve
 
 function compiled(res: AuthorizationFilterResult): CompiledFilter {
   assert.ok(res.filter);
-  return istioAuthorizationFilter.compile(res.filter.config as IstioAuthorizationConfig, { snapshot: {} as Snapshot, origin: '' });
+  return istioAuthorizationFilter.compile(res.filter.config as IstioAuthorizationConfig, bareCompileContext(''));
 }
 
 function ctx(method = 'GET', path = '/'): RequestContext {

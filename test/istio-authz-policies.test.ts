@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { parseAllDocuments } from 'yaml';
 import { RequestContext, type TlsInfo } from '../src/core/request.ts';
 import type { LoadedResource } from '../src/resources/types.ts';
-import type { Snapshot } from '../src/ir/types.ts';
 import type { CompiledFilter, Reply } from '../src/filters/types.ts';
 import { istioAuthorizationFilter, type IstioAuthorizationConfig } from '../src/filters/istio-authorization.ts';
 import { buildAuthorizationFilter } from '../src/translate/istio/authorization-policy.ts';
 import { emptyMeshProviders } from '../src/translate/istio/mesh-config.ts';
 import { buildYaml, APPS_GATEWAY, APPS_ROUTE } from './helpers/build.ts';
 import { istioSelectorYaml } from './helpers/yaml.ts';
+import { bareCompileContext } from './helpers/compile-context.ts';
 
 function load(text: string): LoadedResource[] {
   return parseAllDocuments(text).map((d, i) => ({ resource: d.toJS(), seq: i }));
@@ -24,7 +24,7 @@ function compile(text: string, hop = 'Service/foo/httpbin'): CompiledFilter {
   const res = buildAuthorizationFilter(load(text), emptyMeshProviders(), () => undefined, { hop });
   assert.deepEqual(res.errors, [], 'the policies load cleanly');
   assert.ok(res.filter, 'a filter is built');
-  return istioAuthorizationFilter.compile(res.filter.config as IstioAuthorizationConfig, { snapshot: {} as Snapshot, origin: res.filter.origin });
+  return istioAuthorizationFilter.compile(res.filter.config as IstioAuthorizationConfig, bareCompileContext(res.filter.origin));
 }
 
 interface CtxInit {

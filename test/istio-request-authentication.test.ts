@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { RequestContext } from '../src/core/request.ts';
 import type { Decision, CompiledFilter, Reply } from '../src/filters/types.ts';
-import type { Snapshot } from '../src/ir/types.ts';
 import type { LoadedResource } from '../src/resources/types.ts';
 import { formatPath } from '../src/resources/errors.ts';
 import { buildRequestAuthenticationFilter } from '../src/translate/istio/request-authentication.ts';
@@ -17,6 +16,7 @@ import { checkResources } from '../src/resources/check.ts';
 import { buildYaml, APPS_GATEWAY, APPS_ROUTE } from './helpers/build.ts';
 import { istioRequestAuthentication, type IstioRequestAuthenticationConfig } from '../src/filters/istio-request-authentication.ts';
 import { jwksSources, jwtProviders } from '../src/auth/jwt/registry.ts';
+import { bareCompileContext } from './helpers/compile-context.ts';
 
 const ISS = 'https://idp.test';
 const ISS2 = 'https://other-idp.test';
@@ -98,7 +98,7 @@ function compile(policies: LoadedResource[]): CompiledFilter {
   assert.ok(filter);
   // The IR must survive a trip between processes.
   const config = JSON.parse(JSON.stringify(filter.config)) as IstioRequestAuthenticationConfig;
-  const f = istioRequestAuthentication.compile(config, { snapshot: {} as Snapshot, origin: filter.origin });
+  const f = istioRequestAuthentication.compile(config, bareCompileContext(filter.origin));
   compiled.push(f);
   return f;
 }

@@ -70,6 +70,8 @@ export interface DataRoute extends CompiledRoute {
   identityHeaders: readonly string[];
   /** responseOverride, compiled (sendReply and the exchange read it through ctx.route). */
   overrides?: ReplyOverrides;
+  /** The listener's ClientTrafficPolicy headers.enableEnvoyHeaders: the router's x-envoy-* headers (proxy.ts, exchange.ts). */
+  envoyHeaders: boolean;
 }
 
 export interface CompiledListener {
@@ -149,12 +151,12 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
     }
     return c;
   };
-  const chainOf = (list: IRFilter[]): Chain => {
+  const chainOf = (list: IRFilter[], listener: IRListener): Chain => {
     const chain: Chain = { request: [], response: [] };
     for (const f of list) {
       const mod = filterModule(f.type);
       if (!mod) throw new CompileError(`no filter module for type ${f.type}`);
-      const compiled = mod.compile(f.config, { snapshot: ir, origin: f.origin });
+      const compiled = mod.compile(f.config, { snapshot: ir, origin: f.origin, listener });
       filters.push(compiled);
       if (compiled.onRequest) chain.request.push({ type: f.type, origin: f.origin, fn: compiled.onRequest });
       if (compiled.onRequest && compiled.recomputeRoute) chain.reroute = rerouteAfter(chain.reroute, chain.request.length - 1, compiled.recomputeRoute);
@@ -163,12 +165,12 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
     }
     return chain;
   };
-  const compileAction = (r: IRRoute, routeChain: Chain): CompiledAction => {
+  const compileAction = (r: IRRoute, routeChain: Chain, l: IRListener): CompiledAction => {
     const a = r.action;
     if (a.type === 'direct') return { ...a, reply: { status: a.status, body: a.body, headers: a.contentType ? { 'content-type': a.contentType } : undefined } };
     if (a.type !== 'proxy') return a;
     const backends = a.backends.map((b): CompiledBackend => {
-      const chain = chainOf(b.filters);
+      const chain = chainOf(b.filters, l);
       const cluster = clusterFor(b.backend);
       const upstream = cluster ? composeUpstream(decoratorsFor(r, b, cluster)) : { dispatch: dispatchToReplica, replayBytes: 0 };
       const balancer = cluster ? new Balancer(cluster, r, b) : null;
@@ -202,9 +204,9 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
     const listeners = new Map<number, CompiledListener>();
     for (const l of ir.listeners) {
       const routes: DataRoute[] = l.routes.map((r) => {
-        const chain = chainOf(r.filters);
+        const chain = chainOf(r.filters, l);
         const overrides = r.traffic?.responseOverride?.length ? new ReplyOverrides(r.traffic.responseOverride) : undefined;
-        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r), overrides };
+        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain, l), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r), overrides, envoyHeaders: l.clientHeaders?.envoyHeaders === true };
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,

@@ -16,6 +16,7 @@ import { CLIENT_CLOSED, type Observer } from './observe.ts';
 import { copyEndToEnd } from './headers.ts';
 import { finishHeaders, grpcTrailers, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
+import { upstreamServiceTime } from './envoy-headers.ts';
 import { gatewayReply } from '../core/replies.ts';
 import { UpstreamRefused, type UpstreamAttempt } from '../upstream/decorators.ts';
 import type { Member } from '../upstream/cluster.ts';
@@ -64,6 +65,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   counted: Member | undefined = undefined;
   stickyName: string | undefined = undefined;
   stickyValue = '';
+  /** performance.now() when the request went upstream, when the listener adds x-envoy-upstream-service-time (enableEnvoyHeaders); 0: not wanted. */
+  sentAt = 0;
   private controller: Dispatcher.DispatchController | null = null;
   private status = 0;
   /** The upstream side is over: answered in full, failed, or cut. */
@@ -110,6 +113,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     const b = this.backend;
     if (this.stickyName !== undefined) addSticky(out, this.stickyName, this.stickyValue);
     if (b.responseHeaders) applyHeaderModifier(b.responseHeaders, out);
+    if (this.sentAt !== 0) out['x-envoy-upstream-service-time'] = upstreamServiceTime(this.sentAt, performance.now());
     finishHeaders(this.ctx, statusCode, out, b.chains);
     // A gRPC Trailers-Only answer (status in the only header block): relayed as headers, then its status as trailers.
     if (out['grpc-status'] !== undefined) this.grpcStatus = grpcTrailers(out);

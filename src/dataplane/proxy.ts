@@ -17,6 +17,7 @@ import type { UpstreamRequest } from '../upstream/decorators.ts';
 import { ReplayableBody } from '../upstream/replayable-body.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { sendContinue } from './expect.ts';
+import { setEnvoyRequestHeaders } from './envoy-headers.ts';
 import type { Observer } from './observe.ts';
 
 type ProxyAction = Extract<CompiledAction, { type: 'proxy' }>;
@@ -54,6 +55,7 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
     if (action.rewrite.path) path = replacePath(ctx.path, action.rewrite.path, ctx.matchedPrefix);
     if (action.rewrite.hostname) headers.host = action.rewrite.hostname;
   }
+  if (route.envoyHeaders) setEnvoyRequestHeaders(headers, route, ctx.query ? `${ctx.path}?${ctx.query}` : ctx.path, ctx.query ? `${path}?${ctx.query}` : path);
   if (ctx.query) path += '?' + ctx.query;
 
   sendContinue(req, res);
@@ -71,6 +73,7 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
     if (hasBody && (read || countHere || (sinks !== undefined && sinks.length > 0))) body = upstreamBody(req, read?.bytes, countHere ? bodyLimit : 0, sinks ?? [], obs);
   }
   const exchange = new UpstreamExchange(ctx, res, obs, wb, route.timeouts.requestMs);
+  if (route.envoyHeaders) exchange.sentAt = performance.now();
   const opts: UpstreamRequest = {
     path,
     method: ctx.method as Dispatcher.HttpMethod,

@@ -168,7 +168,11 @@ function makeModule<T extends 'localRateLimit' | 'globalRateLimit'>(type: T): Fi
         store = g;
       }
       const rules = cfg.rules.map((r) => compileRule(cfg, r, type === 'localRateLimit' ? 'l' : 'g'));
-      const { ietf, kong, retryAfter } = cfg.headers;
+      // ClientTrafficPolicy headers.disableRateLimitHeaders on the listener silences both header families (Retry-After stays).
+      const silenced = cc.listener.clientHeaders?.noRateLimitHeaders === true;
+      const ietf = cfg.headers.ietf && !silenced;
+      const kong = cfg.headers.kong && !silenced;
+      const retryAfter = cfg.headers.retryAfter;
       const wantEach = kong;
       const responseCost = rules.some((r) => r.ir.responseCost > 0);
       const scratchKey = `rl:${type}`;

@@ -1,7 +1,7 @@
 // The contract between the data plane and every filter module.
 // A filter module compiles its IR config once per snapshot into a handler;
 // the handler runs per request and returns a decision.
-import type { Snapshot } from '../ir/types.ts';
+import type { IRListener, Snapshot } from '../ir/types.ts';
 import type { IRFilterConfigs, IRFilterType } from '../ir/filters.ts';
 
 // The decision types live in the bottom layer (core/), shared with the data plane.
@@ -44,6 +44,8 @@ export interface CompileContext {
   snapshot: Snapshot;
   /** Resource that asked for this filter (IRFilter.origin). */
   origin: string;
+  /** The listener whose route (or backend) this copy of the filter serves: its ClientTrafficPolicy may shape the filter's answers. */
+  listener: IRListener;
 }
 
 export interface FilterModule<Config = unknown, Type extends string = string> {

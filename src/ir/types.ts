@@ -113,6 +113,14 @@ export interface IRClientHeaders {
   early?: IRHeaderModifier;
   /** lateResponseHeaders: applied to every answer last, the gateway's own included. */
   late?: IRHeaderModifier;
+  /**
+   * enableEnvoyHeaders: the router's x-envoy-* headers, as Envoy adds them
+   * unless suppress_envoy_headers (x-envoy-upstream-service-time on the
+   * answer; x-envoy-expected-rq-timeout-ms and x-envoy-original-path upstream).
+   */
+  envoyHeaders?: true;
+  /** disableRateLimitHeaders: rate limits answer without their RateLimit-* / X-RateLimit-* headers. */
+  noRateLimitHeaders?: true;
 }
 
 /** Envoy's forward_client_cert_details (Envoy Gateway: ClientTrafficPolicy headers.xForwardedClientCert). */

@@ -34,6 +34,8 @@ export const SERVED: Served = {
     requestID: true,
     earlyRequestHeaders: true,
     lateResponseHeaders: true,
+    enableEnvoyHeaders: true,
+    disableRateLimitHeaders: true,
     // certDetailsToAdd: Chain is named by extraUnserved.
     xForwardedClientCert: true,
   },

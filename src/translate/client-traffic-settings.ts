@@ -129,6 +129,8 @@ function headerSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): voi
   if (early) ch.early = early;
   const late = headerModifier(h.lateResponseHeaders, 'headers.lateResponseHeaders');
   if (late) ch.late = late;
+  if (h.enableEnvoyHeaders === true) ch.envoyHeaders = true;
+  if (h.disableRateLimitHeaders === true) ch.noRateLimitHeaders = true;
   if (Object.keys(ch).length > 0) out.headers = ch;
   const x = h.xForwardedClientCert;
   if (x) {
