@@ -12,15 +12,20 @@ export function rssKiB(pid: number): number | undefined {
   }
 }
 
-function parentOf(pid: number): number | undefined {
+/** The fields of /proc/<pid>/stat after "pid (comm)": [0] is field 3 (state), [1] ppid, [11] utime, [12] stime. */
+export function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // "pid (comm) state ppid ..." — comm may contain spaces and parentheses.
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[1]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function parentOf(pid: number): number | undefined {
+  const rest = statFields(pid);
+  return rest ? Number(rest[1]) : undefined;
 }
 
 /** Direct children of a process (the gateway's workers are its children). */

@@ -1,5 +1,5 @@
 // The printed summary: one table of verdicts, then the runs behind each figure.
-import type { BenchResults, ScenarioResult, ThroughputScenario } from './results.ts';
+import { RATIO_NOTE, cpuRatio, type BenchResults, type ScenarioResult, type ThroughputScenario } from './results.ts';
 import type { ContenderResult } from './scenarios/throughput.ts';
 
 function rps(n: number | null | undefined): string {
@@ -24,7 +24,18 @@ function nginxOf(contenders: { name: string }[]): { name: string } | undefined {
   return contenders.find((c) => c.name.startsWith('nginx'));
 }
 
-type Row = [scenario: string, result: string, comparedWith: string, ratio: string, target: string, nginx: string, verdict: string];
+function us(n: number | null | undefined): string {
+  return n == null ? 'n/a' : `${n.toFixed(1)} µs`;
+}
+
+type Row = [scenario: string, result: string, comparedWith: string, ratio: string, cpu: string, target: string, nginx: string, verdict: string];
+
+/** "43.9 / 39.8 µs = 1.10×": the subject's CPU per request, the reference's, their ratio. */
+function cpuCell(s: ThroughputScenario, subject: ContenderResult | undefined, ref: ContenderResult | undefined): string {
+  const r = cpuRatio(s);
+  if (r === null) return 'n/a';
+  return `${subject!.medianCpuUsPerRequest!.toFixed(1)} / ${us(ref!.medianCpuUsPerRequest)} = ${r.toFixed(2)}×`;
+}
 
 function rows(s: ScenarioResult): Row[] {
   switch (s.kind) {
@@ -37,6 +48,7 @@ function rows(s: ScenarioResult): Row[] {
         `${s.subject}: ${rps(subject?.medianRps)}`,
         `${s.reference}: ${rps(ref?.medianRps)}`,
         s.ratio === null ? 'n/a' : `${s.ratio.toFixed(2)}×`,
+        cpuCell(s, subject, ref),
         s.target,
         nginx ? rps(nginx.medianRps) : '—',
         s.verdict,
@@ -51,6 +63,7 @@ function rows(s: ScenarioResult): Row[] {
         `${s.subject}: p50 ${ms(subject?.p50Us)}, p99 ${ms(subject?.p99Us)}`,
         `${s.reference}: p50 ${ms(ref?.p50Us)}, p99 ${ms(ref?.p99Us)}`,
         s.addedP99Ms === null ? 'n/a' : `p99 ${s.addedP99Ms >= 0 ? '+' : ''}${s.addedP99Ms.toFixed(2)} ms`,
+        '—',
         s.target,
         nginx ? `p50 ${ms(nginx.p50Us)}, p99 ${ms(nginx.p99Us)}` : '—',
         s.verdict,
@@ -60,24 +73,24 @@ function rows(s: ScenarioResult): Row[] {
       return [[
         `${s.title} (${s.workers} workers)`,
         s.maxMs === null ? 'not observed' : `max ${Math.round(s.maxMs)} ms, median ${Math.round(s.medianMs!)} ms; ${s.failedRequests} failed of ${s.requests.toLocaleString('en-US')}`,
-        '—', '—', s.target, '—', s.verdict,
+        '—', '—', '—', s.target, '—', s.verdict,
       ]];
     case 'memory':
       return s.rows.map((r, i): Row => [
         i === 0 ? 'resident memory per worker (VmRSS)' : '',
         `${r.routes} routes: idle ${perWorker(r.idleKiB)}, loaded ${perWorker(r.loadedPeakKiB)}`,
-        '—', '—', i === 0 ? s.target : '', '—', i === 0 ? s.verdict : '',
+        '—', '—', '—', i === 0 ? s.target : '', '—', i === 0 ? s.verdict : '',
       ]);
     case 'management': {
       const fmt = (xs: (number | null)[]) => xs.map((x) => (x === null ? 'not seen' : String(Math.round(x)))).join('/');
       return [[
         s.title,
         `paged list ${Math.round(s.listMs)} ms (${s.pages} pages of ${s.pageSize}, first ${Math.round(s.firstPageMs)} ms), unpaged ${Math.round(s.fullListMs ?? NaN)} ms; change enforced ${fmt(s.applyMs)} ms, lifted ${fmt(s.liftMs)} ms`,
-        '—', '—', s.target, '—', s.verdict,
+        '—', '—', '—', s.target, '—', s.verdict,
       ]];
     }
     case 'error':
-      return [[s.title, `ERROR: ${s.notes[0] ?? s.error}`, '—', '—', s.target, '—', s.verdict]];
+      return [[s.title, `ERROR: ${s.notes[0] ?? s.error}`, '—', '—', '—', s.target, '—', s.verdict]];
   }
 }
 
@@ -98,7 +111,8 @@ function details(s: ScenarioResult): string[] {
         continue;
       }
       const runs = c.runs.map((r) => (r.failure ? 'FAILED' : r.errorCount ? `${Math.round(r.rps!)}(${r.errorCount} errors)` : String(Math.round(r.rps!))));
-      out.push(`  ${c.name}: median ${rps(c.medianRps)} of ${c.cleanRuns} clean runs [${runs.join(', ')}]`);
+      const cpu = c.runs.map((r) => (r.cpuUsPerRequest === undefined ? '—' : r.cpuUsPerRequest.toFixed(1)));
+      out.push(`  ${c.name}: median ${rps(c.medianRps)} of ${c.cleanRuns} clean runs [${runs.join(', ')}]; CPU/request median ${us(c.medianCpuUsPerRequest)} [${cpu.join(', ')}]`);
     }
   } else if (s.kind === 'latency') {
     out.push(`${s.title}, ${s.rate} req/s offered:`);
@@ -121,7 +135,7 @@ function details(s: ScenarioResult): string[] {
 
 export function render(results: BenchResults): string {
   const m = results.meta;
-  const header: Row = ['scenario', 'result', 'compared with', 'ratio / added', 'target', 'nginx', 'verdict'];
+  const header: Row = ['scenario', 'result', 'compared with', 'ratio / added', 'CPU/request (vs reference)', 'target', 'nginx', 'verdict'];
   const lines = [
     '',
     `Portcullis benchmark — ${m.date}${m.quick ? ' — QUICK MODE (smoke check, not figures)' : ''}`,
@@ -133,6 +147,8 @@ export function render(results: BenchResults): string {
     ...(m.busyBeforeStart !== null && m.busyBeforeStart > 0.15 ? [`WARNING: the machine was ${Math.round(m.busyBeforeStart * 100)}% busy with other work before the bench started: figures are noisy.`] : []),
     '',
     table(header, results.scenarios.flatMap(rows)),
+    '',
+    RATIO_NOTE,
     '',
     ...results.scenarios.flatMap(details),
     '',

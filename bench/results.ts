@@ -21,6 +21,8 @@ export interface ThroughputScenario extends Base {
   reference: string;
   contenders: ContenderResult[];
   ratio: number | null;
+  /** Subject's median CPU µs per request over the reference's (filled in for the JSON by run.ts; see cpuRatio). */
+  cpuRatio?: number | null;
 }
 
 export interface LatencyScenario extends Base {
@@ -95,6 +97,19 @@ export interface BenchResults {
 }
 
 export const THROUGHPUT_TARGET = 0.9;
+
+/** What each of the two ratios of a throughput row means, printed under the table and in bench/README.md. */
+export const RATIO_NOTE = 'ratio = requests/s of the subject over its reference, each in its own turns: on shared cores it swings with what else runs. ' +
+  'CPU/request = user+system CPU of the system\'s whole process tree (/proc/<pid>/stat) over a timed run, divided by the answers with the expected status; ' +
+  'shown as subject / reference = their ratio. It is the subject\'s own cost per request and barely moves with the neighbours: ' +
+  'a gateway at 1.00× CPU/request would give 1.00× throughput on a CPU-bound core; 1.10× means each request costs it 10% more CPU than the reference.';
+
+/** The subject's median CPU per request over the reference's, or null when either is unknown. */
+export function cpuRatio(s: ThroughputScenario): number | null {
+  const subject = s.contenders.find((c) => c.name === s.subject)?.medianCpuUsPerRequest ?? null;
+  const reference = s.contenders.find((c) => c.name === s.reference)?.medianCpuUsPerRequest ?? null;
+  return subject === null || reference === null || reference <= 0 ? null : subject / reference;
+}
 export const ADDED_P99_TARGET_MS = 1;
 export const RELOAD_TARGET_MS = 1000;
 

@@ -14,7 +14,7 @@ import { installCleanup, stopAll } from './processes.ts';
 import { startUpstream } from './references.ts';
 import { render } from './report.ts';
 import { removeTempDirs, tempDir } from './tempdirs.ts';
-import type { BenchResults, ScenarioResult } from './results.ts';
+import { cpuRatio, type BenchResults, type ScenarioResult } from './results.ts';
 import { plainScenarios, reloadScenario, routesScenario } from './scenarios/suite.ts';
 import { istioScenario } from './scenarios/istio.ts';
 import { managementScenario } from './scenarios/management.ts';
@@ -91,6 +91,7 @@ async function main(opts: Options): Promise<number> {
     removeTempDirs();
   }
   results.meta.totalSec = Math.round((Date.now() - startedAt) / 1000);
+  for (const s of results.scenarios) if (s.kind === 'throughput') s.cpuRatio = cpuRatio(s);
   process.stdout.write(render(results));
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');

@@ -3,6 +3,7 @@
 // repetition after repetition (in a rotating order), and the median of its
 // error-free runs is its figure.
 import { checkOnce, responseExpectation, verificationProblem, type CheckResult } from '../check.ts';
+import { cpuSecondsBetween, cpuSnapshot } from '../cpu.ts';
 import { loadSpec, type BenchContext } from '../context.ts';
 import type { LoadResult } from '../load/types.ts';
 import { RssSampler, rssKiB } from '../memory.ts';
@@ -27,6 +28,11 @@ export interface RunRecord {
   errors?: LoadResult['errors'];
   errorCount?: number;
   latencyUs?: LoadResult['latencyUs'];
+  /**
+   * CPU microseconds (user + system, the system's whole process tree) per
+   * answer with the expected status, over this run; absent without /proc.
+   */
+  cpuUsPerRequest?: number;
   /** The run could not happen at all (server died, tool failed). */
   failure?: string;
 }
@@ -44,6 +50,8 @@ export interface ContenderResult {
   runs: RunRecord[];
   /** Median requests/s of the runs without errors; null when there are none. */
   medianRps: number | null;
+  /** Median CPU µs per request of the same clean runs; null without /proc. */
+  medianCpuUsPerRequest: number | null;
   cleanRuns: number;
   memory?: MemoryFigures;
 }
@@ -57,7 +65,7 @@ export async function measureThroughput(ctx: BenchContext, contenders: Contender
   const ready: Contender[] = [];
   for (const c of contenders) {
     const check = await checkOnce(c.system.baseUrl, c.system.probe);
-    results.set(c.name, { name: c.name, check, runs: [], medianRps: null, cleanRuns: 0 });
+    results.set(c.name, { name: c.name, check, runs: [], medianRps: null, medianCpuUsPerRequest: null, cleanRuns: 0 });
     if (check.ok) ready.push(c);
     else ctx.log(`  ✗ ${c.name}: wrong answer, not timed — ${check.detail}`);
   }
@@ -98,9 +106,15 @@ export async function measureThroughput(ctx: BenchContext, contenders: Contender
       }
       const sampler = samplers.get(c.name)?.start();
       try {
+        const cpuBefore = cpuSnapshot(c.system.child.pid);
         const res = await ctx.load.run(loadSpec(ctx, c.system));
-        r.runs.push({ rep, rps: res.rps, requests: res.requests, errors: res.errors, errorCount: res.errorCount, latencyUs: res.latencyUs });
-        ctx.log(`  run ${rep + 1}/${ctx.opts.reps} ${c.name}: ${Math.round(res.rps)} req/s${res.errorCount ? `, ${res.errorCount} ERRORS (not counted)` : ''}`);
+        const cpuAfter = cpuSnapshot(c.system.child.pid);
+        // Answers with the expected status: wrk counts a status >= 400 as an error, autocannon any non-2xx.
+        const answered = res.requests - res.errors.status;
+        const cpuUsPerRequest = cpuBefore && cpuAfter && answered > 0 ? (cpuSecondsBetween(cpuBefore, cpuAfter) * 1e6) / answered : undefined;
+        r.runs.push({ rep, rps: res.rps, requests: res.requests, errors: res.errors, errorCount: res.errorCount, latencyUs: res.latencyUs, cpuUsPerRequest });
+        const cpu = cpuUsPerRequest === undefined ? '' : `, ${cpuUsPerRequest.toFixed(1)} µs CPU/request`;
+        ctx.log(`  run ${rep + 1}/${ctx.opts.reps} ${c.name}: ${Math.round(res.rps)} req/s${cpu}${res.errorCount ? `, ${res.errorCount} ERRORS (not counted)` : ''}`);
       } catch (err) {
         r.runs.push({ rep, failure: (err as Error).message });
         ctx.log(`  run ${rep + 1}/${ctx.opts.reps} ${c.name}: FAILED — ${(err as Error).message.split('\n')[0]}`);
@@ -110,9 +124,10 @@ export async function measureThroughput(ctx: BenchContext, contenders: Contender
     }
   }
   for (const r of results.values()) {
-    const clean = r.runs.filter((x) => x.rps !== undefined && x.errorCount === 0).map((x) => x.rps!);
-    r.cleanRuns = clean.length;
-    r.medianRps = median(clean);
+    const cleanRuns = r.runs.filter((x) => x.rps !== undefined && x.errorCount === 0);
+    r.cleanRuns = cleanRuns.length;
+    r.medianRps = median(cleanRuns.map((x) => x.rps!));
+    r.medianCpuUsPerRequest = median(cleanRuns.flatMap((x) => (x.cpuUsPerRequest === undefined ? [] : [x.cpuUsPerRequest])));
     const sampler = samplers.get(r.name);
     if (sampler && r.memory) r.memory.loadedPeakKiB = kibRecord(sampler.peaks);
   }
