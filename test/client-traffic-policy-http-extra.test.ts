@@ -9,6 +9,7 @@ import http2 from 'node:http2';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { dechunk } from './helpers/sockets.ts';
 import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
 import { gatewayDoc, httpListener, serviceYaml } from './helpers/yaml.ts';
 
@@ -70,17 +71,6 @@ function raw(p: number, requestLine: string, headers = 'Host: www.example.com\r\
     });
     socket.write(`${requestLine}\r\n${headers}Connection: close\r\n\r\n`);
   });
-}
-
-function dechunk(body: string): string {
-  let out = '';
-  for (let i = 0; ;) {
-    const nl = body.indexOf('\r\n', i);
-    const size = parseInt(body.slice(i, nl), 16);
-    if (!(size > 0)) return out;
-    out += body.slice(nl + 2, nl + 2 + size);
-    i = nl + 2 + size + 2;
-  }
 }
 
 function headerOf(a: RawAnswer, name: string): string | undefined {

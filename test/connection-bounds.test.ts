@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import { startGateway, routeTo, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { closedWithin } from './helpers/sockets.ts';
+import { closedWithin, trickle } from './helpers/sockets.ts';
 import { statusOnNewConnection } from './helpers/requests.ts';
 import { gatewayDoc, httpListener, httpsListener, tlsSecretYaml, backendYaml } from './helpers/yaml.ts';
 import { makeCa, issueLocalhostCert, type RootCa } from './helpers/certs.ts';
@@ -47,17 +47,6 @@ after(async () => {
   await gw?.close();
   await up?.close();
 });
-
-
-/** Write one byte every 200 ms while the socket lives: activity that resets inactivity timers. */
-function trickle(s: net.Socket, text: string): void {
-  let i = 0;
-  const t = setInterval(() => {
-    if (s.destroyed || i >= text.length) return clearInterval(t);
-    s.write(text[i++]);
-  }, 200);
-  s.on('close', () => clearInterval(t));
-}
 
 const httpsGet = (path: string) => statusOnNewConnection(`https://127.0.0.1:${tlsPort}${path}`, { connect: { ca: ca.certPem } });
 

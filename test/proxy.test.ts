@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { startGateway, gatewayYaml, beRef, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
+import { dechunk } from './helpers/sockets.ts';
 import { routeYaml } from './helpers/yaml.ts';
 
 let gw: TestGateway;
@@ -259,18 +260,6 @@ test('/config shows the IR and each resource status; /metrics counts by route an
   assert.match(metrics, /portcullis_requests_total\{route="default\/main\/0",status="200"\} \d+/);
   assert.match(metrics, /portcullis_upstream_errors_total\{backend="Backend\/default\/dead",kind="connect"\} [1-9]/);
 });
-
-function dechunk(body: string): string {
-  let out = '';
-  let i = 0;
-  for (;;) {
-    const eol = body.indexOf('\r\n', i);
-    const size = parseInt(body.slice(i, eol), 16);
-    if (!size) return out;
-    out += body.slice(eol + 2, eol + 2 + size);
-    i = eol + 2 + size + 2;
-  }
-}
 
 async function waitFor(cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;

@@ -93,6 +93,7 @@ export class DataPlane {
           onRequest: (req, res) => handleRequest(this, this.obs, port, req, res),
           onError: (err) => this.opts.log.error({ err, port }, 'listener error'),
           onClientReply: (status, reason, client) => this.obs.refused(status, reason, client),
+          onRefusedConnection: (reason, client) => this.opts.log.debug({ port, client, reason }, 'connection closed'),
         });
         opened.push(server);
         this.servers.set(port, server);

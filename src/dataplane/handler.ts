@@ -10,6 +10,7 @@ import { gatewayReply, type GatewayReplyName } from '../core/replies.ts';
 import type { CompiledSnapshot } from './compile.ts';
 import { decideOn, DecidedRequest, plainIp, type Decided } from './decide.ts';
 import { forward } from './proxy.ts';
+import { proxiedAddress } from './proxy-protocol.ts';
 import { RequestBody } from './read-body.ts';
 import { sendReply } from './respond.ts';
 import { CLIENT_CLOSED, type Observer } from './observe.ts';
@@ -55,7 +56,8 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
       headers: req.headers,
       port,
       scheme: encrypted ? 'https' : 'http',
-      remoteIp: plainIp(socket.remoteAddress),
+      // The PROXY protocol header's client, on listeners that read one (proxy-protocol.ts).
+      remoteIp: plainIp(listener.ir.proxyProtocol ? proxiedAddress(socket) : socket.remoteAddress),
       localIp: plainIp(socket.localAddress),
       tls: encrypted ? tlsInfo(req, socket) : undefined,
       tracing: obs.tracing,

@@ -14,6 +14,7 @@ import { deferContinue } from './expect.ts';
 import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
 import { serveH2c } from './h2c.ts';
+import { acceptProxyProtocol, proxiedAddress } from './proxy-protocol.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -38,6 +39,8 @@ export interface ListenerOptions {
   onError: (err: Error) => void;
   /** An answer the listener gave itself, before any request object existed (431, 400). */
   onClientReply: (status: number, reason: string, client: string) => void;
+  /** A connection closed unanswered for what it sent first (a missing or malformed PROXY protocol header). */
+  onRefusedConnection: (reason: string, client: string) => void;
 }
 
 const BAD_REQUEST = rawHttp1('badRequest');
@@ -52,7 +55,7 @@ function clientErrorHandler(onReply: ListenerOptions['onClientReply']): (err: No
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     socket.end(tooLarge ? HEADERS_TOO_LARGE : BAD_REQUEST);
-    onReply(tooLarge ? 431 : 400, err.code ?? 'client error', socket.remoteAddress ?? '-');
+    onReply(tooLarge ? 431 : 400, err.code ?? 'client error', proxiedAddress(socket) ?? '-');
   };
 }
 
@@ -99,6 +102,12 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     s.on('checkContinue', deferContinue(opts.onRequest) as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     server = s;
   }
+  // ClientTrafficPolicy proxyProtocol: the header comes before TLS and h2c, within the bounds (counted, and timed from accept).
+  acceptProxyProtocol(server, {
+    settings: () => opts.current()?.ir.proxyProtocol,
+    tls: protocol === 'HTTPS',
+    onRefused: opts.onRefusedConnection,
+  });
   const bounds = boundConnections(server, () => opts.current()?.ir.connection);
   await new Promise<void>((resolve, reject) => {
     // A port that cannot be opened is the caller's error to report (one line), not a logged stack.

@@ -68,6 +68,8 @@ export interface IRListener {
   escapedSlashes?: 'RejectRequest' | 'UnescapeAndRedirect';
   /** ClientTrafficPolicy healthCheck.path: the gateway answers 200 itself on exactly this (normalized) path. */
   healthCheckPath?: string;
+  /** ClientTrafficPolicy proxyProtocol (or enableProxyProtocol): each connection opens with a PROXY protocol header naming the client. */
+  proxyProtocol?: IRProxyProtocol;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */
@@ -93,6 +95,11 @@ export interface IRConnection {
   connectionLimit?: { max: number; closeDelayMs: number };
   /** connection.bufferLimit: most bytes of a request body the gateway holds in memory (read for a filter, kept for a retry); 413 beyond. */
   bufferLimitBytes?: number;
+}
+
+export interface IRProxyProtocol {
+  /** A connection without the header is served with its own peer (Envoy's allow_requests_without_proxy_protocol); false: closed. */
+  optional: boolean;
 }
 
 export interface IRHttp2 {

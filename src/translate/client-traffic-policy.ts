@@ -63,6 +63,7 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     if (s.headers) l.clientHeaders = s.headers;
     if (s.path) Object.assign(l, s.path);
     if (s.healthCheckPath !== undefined) l.healthCheckPath = s.healthCheckPath;
+    if (s.proxyProtocol) l.proxyProtocol = s.proxyProtocol;
     if (s.http2) {
       if (l.protocol === 'HTTPS') l.http2 = s.http2;
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `http2 on the plaintext listener port ${l.port} has no effect (HTTP/2 is served over TLS)` });

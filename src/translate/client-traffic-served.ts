@@ -25,6 +25,8 @@ export const SERVED: Served = {
   connection: { connectionLimit: { value: true, closeDelay: true }, bufferLimit: true },
   path: { disableMergeSlashes: true, escapedSlashesAction: true },
   healthCheck: { path: true },
+  enableProxyProtocol: true,
+  proxyProtocol: { optional: true },
   http2: { maxConcurrentStreams: true, initialStreamWindowSize: true, initialConnectionWindowSize: true },
   // HTTP/1.0 requests are always accepted (Node parses them); its other fields are named one by one.
   http1: { http10: {} },

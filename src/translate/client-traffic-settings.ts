@@ -2,7 +2,7 @@
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
-import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRTlsParams } from '../ir/types.ts';
+import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRProxyProtocol, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import { quantityBytes, type ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
@@ -34,6 +34,7 @@ export interface ClientSettings {
   /** path: the listener's normalization, and whether escaped slashes are answered (not forwarded). */
   path?: Pick<IRListener, 'pathNormalization' | 'escapedSlashes'>;
   healthCheckPath?: string;
+  proxyProtocol?: IRProxyProtocol;
 }
 
 export class Invalid extends Error {}
@@ -225,6 +226,9 @@ export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: Cli
   if (path) out.path = path;
   const hc = healthCheckPath(spec);
   if (hc !== undefined) out.healthCheckPath = hc;
+  // proxyProtocol wins over the deprecated enableProxyProtocol (Envoy Gateway), whose true is a required header.
+  if (spec.proxyProtocol) out.proxyProtocol = { optional: spec.proxyProtocol.optional === true };
+  else if (spec.enableProxyProtocol === true) out.proxyProtocol = { optional: false };
   headerSettings(spec, out);
   tlsSettings(spec, out);
   http2Settings(spec, out);

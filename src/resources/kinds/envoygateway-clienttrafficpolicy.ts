@@ -67,7 +67,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
   path: obj({ escapedSlashesAction: oneOfValues(['KeepUnchanged', 'RejectRequest', 'UnescapeAndForward', 'UnescapeAndRedirect']), disableMergeSlashes: BOOLEAN }),
   tcpKeepalive: ANY_OBJECT,
   enableProxyProtocol: BOOLEAN,
-  proxyProtocol: ANY_OBJECT,
+  proxyProtocol: obj({ optional: BOOLEAN }),
   healthCheck: obj({ path: str({ minLength: 1, maxLength: 1024 }) }, ['path']),
 });
 
