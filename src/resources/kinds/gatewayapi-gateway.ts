@@ -2,7 +2,7 @@
 // and gatewayclass_types.go), standard + experimental channel.
 import { type Static, obj, arr, map, str, oneOfValues, resourceSchema, specResourceSchema, LABEL_SELECTOR, patterned } from './common.ts';
 import {
-  GROUP, KIND, OBJECT_NAME, NAMESPACE, SECTION_NAME, HOSTNAME, PORT_NUMBER, GATEWAY_CONTROLLER,
+  GROUP, KIND, OBJECT_NAME, NAMESPACE, SECTION_NAME, HOSTNAME, HOSTNAME_PATTERN, PORT_NUMBER, GATEWAY_CONTROLLER,
   ANNOTATION_KEY, ANNOTATION_VALUE, SECRET_OBJECT_REFERENCE, OBJECT_REFERENCE, LABEL_MAP_8, ANNOTATION_MAP_16,
 } from './gatewayapi-types.ts';
 import { list, has, isIPAddress, checkUniqueBy, checkLabelSelector } from './check-helpers.ts';
@@ -20,7 +20,7 @@ const ADDRESS_TYPE = patterned(
   'IPAddress, Hostname, or a domain-prefixed type such as "example.com/custom"',
 );
 
-const HOSTNAME_VALUE = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const HOSTNAME_VALUE = new RegExp(HOSTNAME_PATTERN);
 
 const FRONTEND_TLS_VALIDATION = obj(
   {

@@ -29,9 +29,12 @@ export const SECTION_NAME = patterned(
   'a section name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit)',
 );
 
+/** Gateway API's Hostname: a lowercase DNS name, optionally a "*." wildcard. */
+export const HOSTNAME_PATTERN = '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
 export const HOSTNAME = patterned(
   253,
-  '^(\\*\\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$',
+  HOSTNAME_PATTERN,
   'a lowercase hostname such as "api.example.com", optionally starting with "*." (no port, no trailing dot)',
 );
 
