@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import tls from 'node:tls';
 import http2 from 'node:http2';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
@@ -17,6 +20,7 @@ import { closedWithin, dechunk, trickle } from './helpers/sockets.ts';
 import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
 import { gatewayDoc, httpListener, httpsListener, policyYaml, serviceYaml, tlsSecretYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
+import { startCli, type Running } from './helpers/cli.ts';
 import { DEFAULT_CONNECTION, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { MAX_V1_LENGTH, parseProxyHeader } from '../src/dataplane/proxy-protocol.ts';
 
@@ -326,5 +330,47 @@ describe('optional, enableProxyProtocol, and policies that say nothing', () => {
     assert.equal(forwardedFor(await exchange(port, [V1, GET])), '203.0.113.7');
     assert.match(await exchange(port, ['PROXY TCP4 198.51.100.1 10.0.0.1 1 80\r\n', GET]), /^HTTP\/1\.1 403 /);
     assert.match(await exchange(port, [v2(0, 0x11, Buffer.alloc(12)), GET]), /^HTTP\/1\.1 403 /, 'LOCAL: the peer 127.0.0.1 is not allowed');
+  });
+
+  test('clientIPDetection trusts X-Forwarded-For from a PROXY source in trustedCIDRs only', async () => {
+    await serve(ctp(`proxyProtocol: {}
+clientIPDetection:
+  xForwardedFor: { trustedCIDRs: [203.0.113.0/24] }`) + policyYaml('SecurityPolicy', 'allow-office', 'HTTPRoute/backend', `authorization:
+  defaultAction: Deny
+  rules:
+  - action: Allow
+    principal:
+      clientCIDRs: [192.0.2.0/24]`));
+    const viaXff = GET.replace('\r\n\r\n', '\r\nX-Forwarded-For: 192.0.2.50\r\n\r\n');
+    assert.match(await exchange(port, [V1, viaXff]), /^HTTP\/1\.1 200 /, 'a trusted proxy names the client');
+    assert.match(await exchange(port, ['PROXY TCP4 198.51.100.1 10.0.0.1 1 80\r\n', viaXff]), /^HTTP\/1\.1 403 /, 'an untrusted source cannot');
+  });
+});
+
+describe('--workers 2', () => {
+  let cli: Running | undefined;
+  let dir = '';
+  after(async () => {
+    await cli?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('each worker reads the headers of the connections it accepts; the access log names the PROXY source', async () => {
+    const wport = await freePort();
+    dir = await mkdtemp(join(tmpdir(), 'portcullis-pp-'));
+    const file = join(dir, 'gw.yaml');
+    await writeFile(file, gatewayDoc([httpListener(wport)], { name: 'eg', className: 'eg' }) + serviceYaml('backend', [{ port: up.port }]) +
+      egRouteYaml('backend', '/') + ctp('proxyProtocol: {}'));
+    cli = startCli(['run', '-f', file, '--workers', '2', '--bind', '127.0.0.1', '--admin', '127.0.0.1:0']);
+    await cli.waitFor(new RegExp(`listening on http://127\\.0\\.0\\.1:${wport}`), 90_000);
+    const n = 16;
+    const seen = await Promise.all(Array.from({ length: n }, (_, i) =>
+      exchange(wport, [`PROXY TCP4 203.0.113.${i + 1} 10.0.0.1 ${40000 + i} 80\r\n`, GET.replace('\r\n\r\n', `\r\nX-Request-Id: pp-${i}\r\n\r\n`)])));
+    assert.deepEqual(seen.map(forwardedFor), Array.from({ length: n }, (_, i) => `203.0.113.${i + 1}`));
+    for (let i = 0; i < n; i++) {
+      const entry = JSON.parse(await cli.waitFor(new RegExp(`\\{[^\\n]*"request_id":"pp-${i}"[^\\n]*\\}`)));
+      assert.equal(entry.client, `203.0.113.${i + 1}`);
+    }
+    assert.equal(await exchange(wport, [GET]), '', 'no header: closed');
   });
 });
