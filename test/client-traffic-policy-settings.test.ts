@@ -5,7 +5,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import https from 'node:https';
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -13,7 +12,8 @@ import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, egRequest, statusOf } from './helpers/eg-quickstart.ts';
-import { policyYaml, tlsSecretYaml } from './helpers/yaml.ts';
+import { policyYaml } from './helpers/yaml.ts';
+import { ctpOnTls, edgeHandshake, edgeTlsRequest, serveEdgeTls, type EdgeTlsSite } from './helpers/edge-tls.ts';
 import { parseYamlResources } from '../src/resources/load.ts';
 import { translate, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { makeCa, issueServerCert, issueClientCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
@@ -284,52 +284,12 @@ spec:
   });
 });
 
-/** The quickstart with an HTTPS listener "https" on tlsPort too (certificate for www.example.com), plus `extra`. */
-async function serveTls(extra: string): Promise<void> {
-  const base = egQuickstart(port, up.port, { extra: `${tlsSecretYaml('eg-cert', pki.serverCert)}---
-apiVersion: v1
-kind: ConfigMap
-metadata: { name: client-ca, namespace: default }
-data:
-  ca.crt: |
-${pki.clientCa.certPem.trim().split('\n').map((l) => `    ${l}`).join('\n')}
-${extra}` });
-  const withTls = base.replace(`    - { name: http, protocol: HTTP, port: ${port} }`, `    - { name: http, protocol: HTTP, port: ${port} }
-    - { name: https, protocol: HTTPS, port: ${tlsPort}, tls: { certificateRefs: [{ name: eg-cert }] } }`);
-  await gw.write(withTls);
-  assert.equal(await gw.instance.reload(), true, 'the configuration loads');
-}
-
-interface TlsAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-  protocol: string | null | undefined;
-  alpn: string | false | null | undefined;
-}
-
-/** One HTTPS/1.1 request to the TLS listener as www.example.com, with the client certificate when `withCert`. */
-function tlsRequest(path: string, opts: { withCert?: boolean; headers?: Record<string, string>; tls?: tls.ConnectionOptions } = {}): Promise<TlsAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: '127.0.0.1', port: tlsPort, path, servername: 'www.example.com', ca: pki.ca.certPem, agent: false,
-      headers: { host: 'www.example.com', ...opts.headers },
-      ...(opts.withCert ? { cert: pki.clientCert.certPem, key: pki.clientCert.keyPem } : {}),
-      ...opts.tls,
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      const s = res.socket as tls.TLSSocket;
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, protocol: s.getProtocol?.(), alpn: s.alpnProtocol }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** ClientTrafficPolicy tls-policy on the HTTPS listener; `spec` is its fields, two-space indented as they stand under spec. */
-const ctpOnTls = (spec: string) => policyYaml('ClientTrafficPolicy', 'tls-policy', 'Gateway/eg/https', spec.replace(/^ {2}/gm, ''));
+/** The TLS site: the gateway with its HTTPS listener on tlsPort, the certificates of pki. */
+const site = (): EdgeTlsSite => ({ gw, port, tlsPort, upstreamPort: up.port, ca: pki.ca, serverCert: pki.serverCert, clientCaPem: pki.clientCa.certPem });
+const serveTls = (extra: string) => serveEdgeTls(site(), extra);
+/** One HTTPS/1.1 request to the TLS listener as www.example.com, with alice's certificate when `withCert`. */
+const tlsRequest = (path: string, opts: { withCert?: boolean; headers?: Record<string, string>; tls?: tls.ConnectionOptions } = {}) =>
+  edgeTlsRequest(site(), path, { ...opts, cert: opts.withCert ? pki.clientCert : undefined });
 
 const CLIENT_VALIDATION = `  tls:
     clientValidation:
@@ -417,16 +377,7 @@ describe('timeout.http.requestReceivedTimeout over HTTP/2', () => {
   });
 });
 
-/** A TLS handshake with the HTTPS listener: what was negotiated, or the error. */
-function handshake(opts: tls.ConnectionOptions = {}): Promise<{ protocol?: string | null; cipher?: string; alpn?: string | false | null; error?: string }> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'www.example.com', ca: pki.ca.certPem, ...opts }, () => {
-      resolve({ protocol: s.getProtocol(), cipher: s.getCipher().name, alpn: s.alpnProtocol });
-      s.destroy();
-    });
-    s.on('error', (e) => resolve({ error: e.message }));
-  });
-}
+const handshake = (opts: tls.ConnectionOptions = {}) => edgeHandshake(site(), opts);
 
 describe('tls', () => {
   test('minVersion 1.3 refuses a TLS 1.2 client; maxVersion 1.2 caps the version', async () => {

@@ -11,7 +11,7 @@ export function redactSnapshot(s: Snapshot): Record<string, unknown> {
       tls: l.tls && {
         ...l.tls,
         certificates: l.tls.certificates.map((c) => ({ hostnames: c.hostnames, source: c.source, ...certSummary(c.certPem) })),
-        clientValidation: l.tls.clientValidation && { mode: l.tls.clientValidation.mode, ca: certSummary(l.tls.clientValidation.caPem) },
+        clientValidation: l.tls.clientValidation && { mode: l.tls.clientValidation.mode, ca: certSummary(l.tls.clientValidation.caPem), crls: l.tls.clientValidation.crlPems?.length },
       },
       routes: l.routes.map((r) => ({ ...r, filters: r.filters.map(redactFilter) })),
     })),

@@ -158,10 +158,11 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
   return handle;
 }
 
-function defaultTlsOptions(l: CompiledListener | undefined): { cert?: string; key?: string; ca?: string } {
+function defaultTlsOptions(l: CompiledListener | undefined): { cert?: string; key?: string; ca?: string; crl?: string[] } {
   const c = l?.ir.tls?.certificates[0];
+  const cv = l?.ir.tls?.clientValidation;
   // The protocol bounds and algorithms are the context's the handshake starts with (an SNI switch keeps them).
-  return c ? { cert: c.certPem, key: c.keyPem, ca: l?.ir.tls?.clientValidation?.caPem, ...l?.ir.tls?.params } : {};
+  return c ? { cert: c.certPem, key: c.keyPem, ca: cv?.caPem, crl: cv?.crlPems, ...l?.ir.tls?.params } : {};
 }
 
 /** ALPN protocol names in their wire form (length-prefixed). */

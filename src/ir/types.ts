@@ -190,6 +190,12 @@ export interface IRClientValidation {
   caPem: string;
   /** REQUIRE: handshake refused without a valid client certificate. OPTIONAL: validated when presented. */
   mode: 'REQUIRE' | 'OPTIONAL';
+  /**
+   * ClientTrafficPolicy crl: revocation lists, one PEM ("X509 CRL") each. OpenSSL
+   * checks every certificate of the chain against them (so every CA of the chain
+   * needs its CRL, as in Envoy): a revoked one fails the handshake.
+   */
+  crlPems?: string[];
 }
 
 export interface IRRoute {

@@ -1,30 +1,29 @@
 // A ClientTrafficPolicy's spec → the listener settings it asks for, checked
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
-import { X509Certificate } from 'node:crypto';
 import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
-import type { IRClientHeaders, IRClientIpDetection, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRProxyProtocol, IRTlsParams } from '../ir/types.ts';
+import type { IRClientHeaders, IRClientIpDetection, IRClientValidation, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRProxyProtocol, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
-import { namespaceOf } from '../resources/types.ts';
 import { quantityBytes, type ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
 import { parseGoDuration } from '../resources/kinds/check-helpers.ts';
-import { secretValue, type ResourceIndex } from './index-resources.ts';
-import { referenceAllowed } from './reference-grant.ts';
+import type { ResourceIndex } from './index-resources.ts';
+import { Invalid } from './client-traffic-invalid.ts';
+import { clientValidationOf } from './client-validation.ts';
 
 type TlsSpec = NonNullable<ClientTrafficPolicySpec['tls']>;
 type HeadersSpec = NonNullable<ClientTrafficPolicySpec['headers']>;
-type CaRef = NonNullable<NonNullable<TlsSpec['clientValidation']>['caCertificateRefs']>[number];
 type HeaderFilter = HeadersSpec['earlyRequestHeaders'];
 type TlsVersion = NonNullable<TlsSpec['minVersion']>;
 type XfccMode = NonNullable<NonNullable<HeadersSpec['xForwardedClientCert']>['mode']>;
 
 export type { ClientTrafficPolicySpec };
+export { Invalid };
 
 /** What a policy changes on its sockets' IRConnection. */
 export type ConnectionSettings = Partial<Pick<IRConnection, 'requestReceivedTimeoutMs' | 'idleTimeoutMs' | 'connectionLimit' | 'bufferLimitBytes'>>;
 
 export interface ClientSettings {
   clientIp?: { hops: number } | { detection: IRClientIpDetection };
-  clientValidation?: { caPem: string; mode: 'REQUIRE' | 'OPTIONAL' };
+  clientValidation?: IRClientValidation;
   connection: ConnectionSettings;
   headers?: IRClientHeaders;
   forwardClientCert?: IRForwardClientCert;
@@ -35,33 +34,6 @@ export interface ClientSettings {
   path?: Pick<IRListener, 'pathNormalization' | 'escapedSlashes'>;
   healthCheckPath?: string;
   proxyProtocol?: IRProxyProtocol;
-}
-
-export class Invalid extends Error {}
-
-function caBundle(idx: ResourceIndex, policy: LoadedResource, refs: CaRef[] | undefined): string {
-  const ns = namespaceOf(policy.resource);
-  const pems: string[] = [];
-  (refs ?? []).forEach((ref, i) => {
-    const kind = ref.kind ?? 'Secret';
-    const target = ref.namespace ?? ns;
-    const where = `tls.clientValidation.caCertificateRefs[${i}]`;
-    if (target !== ns && !referenceAllowed(idx, { group: 'gateway.envoyproxy.io', kind: 'ClientTrafficPolicy', namespace: ns }, { group: '', kind, namespace: target, name: ref.name })) {
-      throw new Invalid(`${where}: ${kind} ${target}/${ref.name} is in another namespace and no ReferenceGrant allows it`);
-    }
-    const obj = idx.get(kind, target, ref.name);
-    if (!obj) throw new Invalid(`${where}: ${kind} ${target}/${ref.name} not found`);
-    const pem = kind === 'Secret' ? secretValue(obj.resource, 'ca.crt') : (obj.resource.data as Record<string, string> | undefined)?.['ca.crt'];
-    if (pem === undefined) throw new Invalid(`${where}: ${kind} ${target}/${ref.name} has no "ca.crt" key`);
-    try {
-      new X509Certificate(pem);
-    } catch {
-      throw new Invalid(`${where}: ${kind} ${target}/${ref.name} "ca.crt" is not a PEM certificate`);
-    }
-    pems.push(pem.trim());
-  });
-  if (pems.length === 0) throw new Invalid('tls.clientValidation: caCertificateRefs must name at least one CA certificate');
-  return `${pems.join('\n')}\n`;
 }
 
 /** A duration field in ms; validation already refused a malformed one, so undefined here is a bug guard. */
@@ -237,6 +209,6 @@ export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: Cli
   else if (d?.xForwardedFor?.trustedCIDRs) out.clientIp = { detection: { type: 'xffTrustedCidrs', cidrs: d.xForwardedFor.trustedCIDRs } };
   else if (d?.xForwardedFor) out.clientIp = { hops: d.xForwardedFor.numTrustedHops ?? 0 };
   const cv = spec.tls?.clientValidation;
-  if (cv) out.clientValidation = { caPem: caBundle(idx, policy, cv.caCertificateRefs), mode: cv.optional ? 'OPTIONAL' : 'REQUIRE' };
+  if (cv) out.clientValidation = clientValidationOf(idx, policy, cv);
   return out;
 }

@@ -19,6 +19,8 @@ import {
   type ValidityOptions,
   type WorkloadCert,
 } from '../../src/ca/ca.ts';
+import { x509, wcrypto } from '../../src/ca/x509.ts';
+import { importPrivateKeyPem } from '../../src/ca/keys.ts';
 
 export type { CertAndKey, IssuedCert, RootCa, WorkloadCert, ValidityOptions };
 
@@ -53,4 +55,23 @@ export function issueWorkloadCert(
   opts: { namespace: string; serviceAccount: string; trustDomain?: string } & ValidityOptions,
 ): Promise<WorkloadCert> {
   return caIssueWorkloadCert(ca, opts);
+}
+
+/**
+ * A CRL signed by `ca` revoking `revoked` (certificates or hex serials), PEM
+ * labelled "CRL" as openssl writes it. Valid from a minute ago until
+ * `nextUpdate` (a day from now unless given).
+ */
+export async function makeCrl(ca: CertAndKey, revoked: ({ serialNumber: string } | string)[], opts: { nextUpdate?: Date } = {}): Promise<string> {
+  const key = await importPrivateKeyPem(ca.keyPem);
+  const sign = key.params.sign.name === 'ECDSA' ? key.params.sign : { ...key.params.sign, hash: (key.params.key as { hash: string }).hash };
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: new x509.X509Certificate(ca.certPem).subjectName,
+    thisUpdate: new Date(Date.now() - 60_000),
+    nextUpdate: opts.nextUpdate ?? new Date(Date.now() + 86_400_000),
+    signingAlgorithm: sign,
+    signingKey: key.privateKey,
+    entries: revoked.map((r) => ({ serialNumber: typeof r === 'string' ? r : r.serialNumber, revocationDate: new Date(Date.now() - 30_000) })),
+  }, wcrypto);
+  return `${crl.toString('pem')}\n`;
 }

@@ -28,7 +28,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
     ecdhCurves: arr(STRING),
     signatureAlgorithms: arr(STRING),
     alpnProtocols: arr(oneOfValues(['http/1.0', 'http/1.1', 'h2'])),
-    clientValidation: obj({ optional: BOOLEAN, caCertificateRefs: arr(CA_REF, { maxItems: 8 }), crl: ANY_OBJECT, spkiHashes: arr(STRING), certificateHashes: arr(STRING), subjectAltNames: ANY_OBJECT }),
+    clientValidation: obj({ optional: BOOLEAN, caCertificateRefs: arr(CA_REF, { maxItems: 8 }), crl: obj({ refs: arr(CA_REF, { minItems: 1, maxItems: 8 }), onlyVerifyLeafCertificate: BOOLEAN }, ['refs']), spkiHashes: arr(STRING), certificateHashes: arr(STRING), subjectAltNames: ANY_OBJECT }),
     session: ANY_OBJECT,
     fingerprints: arr(STRING),
   }),
@@ -118,8 +118,11 @@ export function checkClientTrafficPolicy(ctp: any, out: ValidationIssue[]): void
   if (tls && order.includes(tls.minVersion) && order.includes(tls.maxVersion) && order.indexOf(tls.minVersion) > order.indexOf(tls.maxVersion)) {
     out.push({ path: [...at, 'tls', 'minVersion'], message: `minVersion ${tls.minVersion} is above maxVersion ${tls.maxVersion}` });
   }
-  list(tls?.clientValidation?.caCertificateRefs).forEach((r, i) => {
-    const kind = r.kind ?? 'Secret';
-    if (kind !== 'Secret' && kind !== 'ConfigMap') out.push({ path: [...at, 'tls', 'clientValidation', 'caCertificateRefs', i, 'kind'], message: 'must be Secret or ConfigMap' });
-  });
+  for (const [field, refs] of [['caCertificateRefs', tls?.clientValidation?.caCertificateRefs], ['crl', tls?.clientValidation?.crl?.refs]] as const) {
+    list(refs).forEach((r, i) => {
+      const kind = r.kind ?? 'Secret';
+      const path: FieldPath = field === 'crl' ? [...at, 'tls', 'clientValidation', 'crl', 'refs', i, 'kind'] : [...at, 'tls', 'clientValidation', field, i, 'kind'];
+      if (kind !== 'Secret' && kind !== 'ConfigMap') out.push({ path, message: 'must be Secret or ConfigMap' });
+    });
+  }
 }
