@@ -1,17 +1,20 @@
-// ClientTrafficPolicy path (disableMergeSlashes, escapedSlashesAction) and
-// healthCheck.path over real sockets: raw HTTP/1.1 requests to a gateway with
+// ClientTrafficPolicy path (disableMergeSlashes, escapedSlashesAction),
+// healthCheck.path, http1.http10.useDefaultHost and tcpKeepalive over real
+// sockets (keepalive read back from the kernel with ss): raw requests to a gateway with
 // two listeners ("http" targeted by sectionName, "other" not), two real
 // upstreams (/admin → admin, the rest → backend), reloaded per case.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import http2 from 'node:http2';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { dechunk } from './helpers/sockets.ts';
 import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
-import { gatewayDoc, httpListener, serviceYaml } from './helpers/yaml.ts';
+import { gatewayDoc, httpListener, routeYaml, serviceYaml } from './helpers/yaml.ts';
 
 let backend: Upstream;
 let admin: Upstream;
@@ -232,5 +235,109 @@ describe('healthCheck.path (Envoy\'s health check filter, not pass-through)', ()
     await serve(ctp('  healthCheck: { path: /healthz }\n  path: { disableMergeSlashes: true, escapedSlashesAction: KeepUnchanged }', 'served'));
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/served');
     assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
+  });
+});
+
+describe('http1.http10.useDefaultHost', () => {
+  const HTTP10 = 'GET /get HTTP/1.0';
+  test('without it, an HTTP/1.0 request without Host matches no hostname route (404)', async () => {
+    await serve('');
+    assert.equal((await raw(port, HTTP10, '')).status, 404);
+  });
+
+  test('the one hostname the listener\'s routes have is given to an HTTP/1.0 request without Host: routed, and the upstream sees it', async () => {
+    await serve(ctp('  http1: { http10: { useDefaultHost: true } }'));
+    const r = await raw(port, HTTP10, '');
+    assert.deepEqual([r.status, r.echo?.backend, r.echo?.headers.host], [200, 'backend', 'www.example.com']);
+    assert.equal((await raw(port, HTTP10, 'Host: elsewhere.example\r\n')).status, 404, 'a Host sent is kept');
+    assert.equal((await raw(other, HTTP10, '')).status, 404, 'the untargeted listener is unchanged');
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/extra');
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
+  });
+
+  test('the listener\'s own hostname comes first; with neither it nor exactly one route hostname the policy says it is not applied', async () => {
+    const api = routeYaml('api', '- backendRefs: [{ name: admin, port: 3000 }]', { parent: 'eg', hostnames: ['api.example.com'] });
+    await serve(api + ctp('  http1: { http10: { useDefaultHost: true } }', 'two-hosts'));
+    assert.equal((await raw(port, HTTP10, '')).status, 404);
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/two-hosts');
+    assert.match(JSON.stringify(st), /useDefaultHost: the listeners on port \d+ have no hostname and their routes not exactly one/);
+    const named = gatewayDoc([`{ name: http, protocol: HTTP, port: ${port}, hostname: api.example.com }`, httpListener(other, 'other')], { name: 'eg', className: 'eg' });
+    await gw.write(named + serviceYaml('backend', [{ port: backend.port }]) + serviceYaml('admin', [{ port: admin.port }]) + egRouteYaml('backend', '/') + api +
+      ctp('  http1: { http10: { useDefaultHost: true } }', 'two-hosts'));
+    assert.equal(await gw.instance.reload(), true);
+    const r = await raw(port, HTTP10, '');
+    assert.deepEqual([r.status, r.echo?.backend, r.echo?.headers.host], [200, 'admin', 'api.example.com']);
+  });
+});
+
+/** The kernel's keepalive timer (seconds left) on the gateway's side of the connection from `clientPort`; undefined: none. */
+async function keepaliveTimer(gatewayPort: number, clientPort: number): Promise<number | undefined> {
+  const { stdout } = await promisify(execFile)('ss', ['-tnoH', 'state', 'established', `( sport = :${gatewayPort} and dport = :${clientPort} )`]);
+  assert.ok(stdout.trim() !== '', `ss shows the connection from port ${clientPort}`);
+  const m = /timer:\(keepalive,(?:(\d+)min)?([\d.]+)(m?s)/.exec(stdout);
+  if (!m) return undefined;
+  return Number(m[1] ?? 0) * 60 + Number(m[2]) / (m[3] === 'ms' ? 1000 : 1);
+}
+
+/** An open HTTP/1.1 connection that has been answered once (so the gateway holds it, idle). */
+async function idleConnection(p: number): Promise<net.Socket> {
+  const socket = net.connect(p, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.once('data', () => resolve());
+    socket.write('GET /get HTTP/1.1\r\nHost: www.example.com\r\n\r\n');
+  });
+  return socket;
+}
+
+describe('tcpKeepalive', () => {
+  test('without it, no keepalive on accepted connections', async () => {
+    await serve('');
+    const s = await idleConnection(port);
+    try {
+      assert.equal(await keepaliveTimer(port, s.localPort!), undefined);
+    } finally {
+      s.destroy();
+    }
+  });
+
+  test('idleTime is the first probe\'s delay; interval the next ones\'; the untargeted listener gets none', async () => {
+    await serve(ctp('  tcpKeepalive: { idleTime: 30s, interval: 5s, probes: 3 }'));
+    const s = await idleConnection(port);
+    const o = await idleConnection(other);
+    try {
+      const left = await keepaliveTimer(port, s.localPort!);
+      assert.ok(left !== undefined && left > 20 && left <= 30, `keepalive timer ${left}s`);
+      assert.equal(await keepaliveTimer(other, o.localPort!), undefined);
+    } finally {
+      s.destroy();
+      o.destroy();
+    }
+    // idleTime 1s, interval 40s: once the first probe went (after 1 s), the timer counts the interval.
+    await serve(ctp('  tcpKeepalive: { idleTime: 1s, interval: 40s }'));
+    const k = await idleConnection(port);
+    try {
+      const until = performance.now() + 10_000;
+      let left = await keepaliveTimer(port, k.localPort!);
+      assert.ok(left !== undefined && left <= 1, `first ${left}s`);
+      while (left !== undefined && left <= 1 && performance.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await keepaliveTimer(port, k.localPort!);
+      }
+      assert.ok(left !== undefined && left > 30 && left <= 40, `after the first probe ${left}s`);
+    } finally {
+      k.destroy();
+    }
+  });
+
+  test('bad input: under a second, a fraction of one, or 0 probes are refused', async () => {
+    await serve(ctp('  tcpKeepalive: { idleTime: 500ms }', 'ka-bad'));
+    assert.match(JSON.stringify(await statusOf(gw, 'ClientTrafficPolicy/default/ka-bad')), /tcpKeepalive\.idleTime: \\"500ms\\" must be a whole number of seconds/);
+    await serve(ctp('  tcpKeepalive: { interval: 1500ms }', 'ka-bad'));
+    assert.match(JSON.stringify(await statusOf(gw, 'ClientTrafficPolicy/default/ka-bad')), /tcpKeepalive\.interval/);
+    for (const bad of ['{ probes: 0 }', '{ idleTime: soon }', '{ retries: 3 }']) {
+      await gw.write(config(ctp(`  tcpKeepalive: ${bad}`)));
+      assert.equal(await gw.instance.reload(), false, bad);
+    }
   });
 });

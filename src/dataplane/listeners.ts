@@ -15,6 +15,7 @@ import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
 import { serveH2c } from './h2c.ts';
 import { acceptProxyProtocol, proxiedAddress } from './proxy-protocol.ts';
+import { applyListenerHooks, type ListenerHooks } from './listener-hooks.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
@@ -23,7 +24,7 @@ export interface ListenerServer {
   protocol: IRListener['protocol'];
   maxHeaderBytes: number;
   server: http.Server | http2.Http2SecureServer;
-  /** Apply the mTLS settings of a new snapshot to future handshakes. */
+  /** Apply a new snapshot's socket settings: TLS for future handshakes, listener hooks (listener-hooks.ts). */
   updateTls(l: CompiledListener): void;
   close(deadlineMs: number): Promise<void>;
 }
@@ -122,12 +123,14 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       resolve();
     });
   });
+  const hooks: ListenerHooks = {};
   const handle: ListenerServer = {
     port: opts.port,
     protocol,
     maxHeaderBytes: opts.maxHeaderBytes,
     server,
     updateTls(l) {
+      applyListenerHooks(server, hooks, l.ir);
       if (protocol !== 'HTTPS') return;
       // The default certificate (clients that send no SNI) follows the snapshot too.
       const defaults = defaultTlsOptions(l);

@@ -70,10 +70,20 @@ export interface IRListener {
   healthCheckPath?: string;
   /** ClientTrafficPolicy proxyProtocol (or enableProxyProtocol): each connection opens with a PROXY protocol header naming the client. */
   proxyProtocol?: IRProxyProtocol;
+  /** ClientTrafficPolicy http1.http10.useDefaultHost: the Host an HTTP/1.0 request without one is given. */
+  http10DefaultHost?: string;
+  /** ClientTrafficPolicy tcpKeepalive: SO_KEEPALIVE on every accepted connection (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT). */
+  tcpKeepalive?: IRTcpKeepalive;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */
   routes: IRRoute[];
+}
+
+export interface IRTcpKeepalive {
+  idleMs: number;
+  intervalMs: number;
+  probes: number;
 }
 
 export interface IRConnection {

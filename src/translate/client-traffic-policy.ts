@@ -64,6 +64,12 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     if (s.path) Object.assign(l, s.path);
     if (s.healthCheckPath !== undefined) l.healthCheckPath = s.healthCheckPath;
     if (s.proxyProtocol) l.proxyProtocol = s.proxyProtocol;
+    if (s.tcpKeepalive) l.tcpKeepalive = s.tcpKeepalive;
+    if (s.http10DefaultHost) {
+      const host = defaultHost(l);
+      if (host !== undefined) l.http10DefaultHost = host;
+      else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'Invalid', message: `http1.http10.useDefaultHost: the listeners on port ${l.port} have no hostname and their routes not exactly one (Envoy Gateway needs a non-wildcard one); not applied there` });
+    }
     if (s.http2) {
       if (l.protocol === 'HTTPS') l.http2 = s.http2;
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `http2 on the plaintext listener port ${l.port} has no effect (HTTP/2 is served over TLS)` });
@@ -79,4 +85,15 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls.clientValidation on the plaintext listener port ${l.port} has no effect` });
     }
   }
+}
+
+/**
+ * Envoy Gateway's default host for HTTP/1.0 without Host: the listener's
+ * non-wildcard hostname, else the one non-wildcard hostname its routes have.
+ */
+function defaultHost(l: IRListener): string | undefined {
+  for (const s of l.sections) if (s.hostname !== undefined && !s.hostname.startsWith('*')) return s.hostname;
+  const names = new Set<string>();
+  for (const r of l.routes) for (const h of r.hostnames) if (!h.startsWith('*')) names.add(h);
+  return names.size === 1 ? [...names][0] : undefined;
 }

@@ -29,7 +29,8 @@ export const SERVED: Served = {
   proxyProtocol: { optional: true },
   http2: { maxConcurrentStreams: true, initialStreamWindowSize: true, initialConnectionWindowSize: true },
   // HTTP/1.0 requests are always accepted (Node parses them); its other fields are named one by one.
-  http1: { http10: {} },
+  http1: { http10: { useDefaultHost: true } },
+  tcpKeepalive: true,
   headers: {
     withUnderscoresAction: true,
     preserveXRequestID: true,
@@ -52,7 +53,6 @@ export const WHY_NOT: Record<string, string> = {
   'http2.onInvalidMessage': "Node's HTTP/2 server decides itself how a malformed message ends (nghttp2)",
   'http1.enableTrailers': 'HTTP/1 trailers are not relayed',
   'http1.preserveHeaderCase': "Node lower-cases header names as it parses them; they are forwarded lower-cased",
-  'http1.http10.useDefaultHost': 'an HTTP/1.0 request without Host is routed as one with an empty authority',
   http3: 'Node has no HTTP/3 (QUIC) server',
   'tls.fingerprints': 'Node exposes no ClientHello to fingerprint (JA3/JA4)',
 };

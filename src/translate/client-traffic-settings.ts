@@ -1,7 +1,7 @@
 // A ClientTrafficPolicy's spec → the listener settings it asks for, checked
 // (an Invalid names the field). Applied per socket by client-traffic-policy.ts.
 import { createSecureContext, DEFAULT_CIPHERS } from 'node:tls';
-import type { IRClientHeaders, IRClientIpDetection, IRClientValidation, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRProxyProtocol, IRTlsParams } from '../ir/types.ts';
+import type { IRClientHeaders, IRClientIpDetection, IRClientValidation, IRConnection, IRForwardClientCert, IRHeaderModifier, IRHttp2, IRListener, IRProxyProtocol, IRTcpKeepalive, IRTlsParams } from '../ir/types.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { quantityBytes, type ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
 import { parseGoDuration } from '../resources/kinds/check-helpers.ts';
@@ -34,6 +34,9 @@ export interface ClientSettings {
   path?: Pick<IRListener, 'pathNormalization' | 'escapedSlashes'>;
   healthCheckPath?: string;
   proxyProtocol?: IRProxyProtocol;
+  /** http1.http10.useDefaultHost: which Host is the listener's to say (client-traffic-policy.ts). */
+  http10DefaultHost?: true;
+  tcpKeepalive?: IRTcpKeepalive;
 }
 
 /** A duration field in ms; validation already refused a malformed one, so undefined here is a bug guard. */
@@ -192,6 +195,22 @@ function healthCheckPath(spec: ClientTrafficPolicySpec): string | undefined {
   return p;
 }
 
+/**
+ * tcpKeepalive, with Linux's defaults (Envoy Gateway's documented ones) for
+ * what it leaves out: Node sets all three per socket, in whole seconds.
+ */
+function tcpKeepalive(spec: ClientTrafficPolicySpec): IRTcpKeepalive | undefined {
+  const k = spec.tcpKeepalive;
+  if (k === undefined) return undefined;
+  const seconds = (v: string | undefined, field: string, dflt: number): number => {
+    const ms = durationMs(v, field);
+    if (ms === undefined) return dflt;
+    if (ms < 1000 || ms % 1000 !== 0) throw new Invalid(`${field}: "${v}" must be a whole number of seconds, at least 1s (the socket option counts seconds)`);
+    return ms;
+  };
+  return { idleMs: seconds(k.idleTime, 'tcpKeepalive.idleTime', 7_200_000), intervalMs: seconds(k.interval, 'tcpKeepalive.interval', 75_000), probes: k.probes ?? 9 };
+}
+
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
   const out: ClientSettings = { connection: connectionSettings(spec) };
   const path = pathSettings(spec);
@@ -201,6 +220,9 @@ export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: Cli
   // proxyProtocol wins over the deprecated enableProxyProtocol (Envoy Gateway), whose true is a required header.
   if (spec.proxyProtocol) out.proxyProtocol = { optional: spec.proxyProtocol.optional === true };
   else if (spec.enableProxyProtocol === true) out.proxyProtocol = { optional: false };
+  const ka = tcpKeepalive(spec);
+  if (ka) out.tcpKeepalive = ka;
+  if (spec.http1?.http10?.useDefaultHost === true) out.http10DefaultHost = true;
   headerSettings(spec, out);
   tlsSettings(spec, out);
   http2Settings(spec, out);

@@ -65,7 +65,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
   }),
   http3: ANY_OBJECT,
   path: obj({ escapedSlashesAction: oneOfValues(['KeepUnchanged', 'RejectRequest', 'UnescapeAndForward', 'UnescapeAndRedirect']), disableMergeSlashes: BOOLEAN }),
-  tcpKeepalive: ANY_OBJECT,
+  tcpKeepalive: obj({ probes: int(1, 2 ** 31 - 1), idleTime: GO_DURATION, interval: GO_DURATION }),
   enableProxyProtocol: BOOLEAN,
   proxyProtocol: obj({ optional: BOOLEAN }),
   healthCheck: obj({ path: str({ minLength: 1, maxLength: 1024 }) }, ['path']),
@@ -103,6 +103,7 @@ export function checkClientTrafficPolicy(ctp: any, out: ValidationIssue[]): void
   });
   for (const [k, v] of Object.entries(spec.timeout?.http ?? {})) checkDuration(v, [...at, 'timeout', 'http', k], out);
   checkDuration(spec.timeout?.tcp?.idleTimeout, [...at, 'timeout', 'tcp', 'idleTimeout'], out);
+  for (const k of ['idleTime', 'interval'] as const) checkDuration(spec.tcpKeepalive?.[k], [...at, 'tcpKeepalive', k], out);
   for (const k of ['bufferLimit', 'socketBufferLimit'] as const) {
     const v = spec.connection?.[k];
     if (v !== undefined && quantityBytes(v) === undefined) out.push({ path: [...at, 'connection', k], message: `must be a quantity of bytes such as "32Ki" or "1Mi" (got "${v}")` });

@@ -1,0 +1,39 @@
+// Per-connection and per-request settings a ClientTrafficPolicy gives a
+// listener socket, hooked on its server only while the snapshot asks for them
+// (a listener without them runs none of this code):
+// - tcpKeepalive: SO_KEEPALIVE with idle time, probe interval and probe count
+//   on every accepted connection (Node 26's setKeepAlive takes all three);
+// - http1.http10.useDefaultHost: an HTTP/1.0 request without Host is given
+//   the listener's default host before anything reads its head (as Envoy's
+//   default_host_for_http_10), so routing, filters and upstream all see it.
+import type { IncomingMessage } from 'node:http';
+import type { Server } from 'node:net';
+import type { Socket } from 'node:net';
+import type { IRListener } from '../ir/types.ts';
+
+export interface ListenerHooks {
+  keepalive?: (socket: Socket) => void;
+  http10?: (req: IncomingMessage) => void;
+}
+
+/** Replace the hooks of `server` by those `l` asks for (called on every snapshot). */
+export function applyListenerHooks(server: Server, hooks: ListenerHooks, l: IRListener): void {
+  if (hooks.keepalive) server.off('connection', hooks.keepalive);
+  hooks.keepalive = undefined;
+  const ka = l.tcpKeepalive;
+  if (ka) {
+    const { idleMs, intervalMs, probes } = ka;
+    hooks.keepalive = (socket) => socket.setKeepAlive(true, idleMs, intervalMs, probes);
+    server.on('connection', hooks.keepalive);
+  }
+  if (hooks.http10) server.off('request', hooks.http10);
+  hooks.http10 = undefined;
+  const host = l.http10DefaultHost;
+  if (host !== undefined) {
+    hooks.http10 = (req) => {
+      if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1 && req.headers.host === undefined) req.headers.host = host;
+    };
+    // First: before the request handler reads the head.
+    server.prependListener('request', hooks.http10);
+  }
+}
