@@ -1,4 +1,5 @@
-// Raw sockets: waiting for the gateway to close one, writing slowly, reading a raw HTTP/1.1 answer.
+// Raw sockets: waiting for the gateway to close one, writing slowly, reading a raw HTTP/1.1 answer, the kernel's timers on one.
+import { readFile } from 'node:fs/promises';
 import type net from 'node:net';
 
 /** Milliseconds from now until the socket closes (rejects past `limit`). */
@@ -39,4 +40,31 @@ export function dechunk(body: string): string {
     out += body.slice(nl + 2, nl + 2 + size);
     i = nl + 2 + size + 2;
   }
+}
+
+export interface TcpTimer {
+  /** /proc/net/tcp's timer kind: 0 none, 1 retransmit, 2 keepalive, 3 TIME_WAIT, 4 zero-window probe. */
+  kind: number;
+  /** Seconds until it fires (the kernel counts in USER_HZ ticks, 10 ms). */
+  seconds: number;
+}
+
+const hexPort = (p: number): string => `:${p.toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * The kernel's timer on this host's established connection from local port
+ * `localPort` to peer port `peerPort` (read from /proc/net/tcp and tcp6, the
+ * same table `ss -o` prints); fails when there is no such connection.
+ */
+export async function tcpTimer(localPort: number, peerPort: number): Promise<TcpTimer> {
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of (await readFile(table, 'latin1')).split('\n')) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when ...
+      const c = line.trim().split(/\s+/);
+      if (c[3] !== '01' || !c[1]?.endsWith(hexPort(localPort)) || !c[2]?.endsWith(hexPort(peerPort))) continue;
+      const [kind, when] = c[5].split(':');
+      return { kind: parseInt(kind, 16), seconds: parseInt(when, 16) / 100 };
+    }
+  }
+  throw new Error(`no established connection from port ${localPort} to port ${peerPort}`);
 }
