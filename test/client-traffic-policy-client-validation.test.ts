@@ -1,9 +1,11 @@
 // ClientTrafficPolicy tls.clientValidation beyond caCertificateRefs, over real
 // TLS sockets: crl (revocation lists from Secrets/ConfigMaps, whole chain or
-// leaf only). The client PKI: root → intermediate → leaves; the listener trusts
+// leaf only), spkiHashes / certificateHashes, subjectAltNames, and optional
+// with a certificate that does not verify. The client PKI: root → intermediate → leaves; the listener trusts
 // the root, clients send their leaf with the intermediate.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
@@ -16,15 +18,25 @@ import { makeCa, makeIntermediateCa, issueServerCert, issueClientCert, makeCrl, 
 let up: Upstream;
 let gw: TestGateway;
 let site: EdgeTlsSite;
-/** root → intermediate → alice, bob (bob is the one revoked). */
-let pki: { root: RootCa; intermediate: IssuedCert; alice: IssuedCert; bob: IssuedCert };
+/** root → intermediate → alice, bob (bob is the one revoked), carol (every SAN type); mallory from a CA the listener does not trust. */
+let pki: { root: RootCa; intermediate: IssuedCert; alice: IssuedCert; bob: IssuedCert; carol: IssuedCert; mallory: IssuedCert };
 
 before(async () => {
   up = await startUpstream('backend');
   const [port, tlsPort] = [await freePort(), await freePort()];
   const [ca, root] = [await makeCa(), await makeCa({ commonName: 'client-root' })];
   const intermediate = await makeIntermediateCa(root, { commonName: 'client-intermediate' });
-  pki = { root, intermediate, alice: await issueClientCert(intermediate, { commonName: 'alice' }), bob: await issueClientCert(intermediate, { commonName: 'bob' }) };
+  pki = {
+    root,
+    intermediate,
+    alice: await issueClientCert(intermediate, { commonName: 'alice', dnsNames: ['alice.example.com'] }),
+    bob: await issueClientCert(intermediate, { commonName: 'bob', emails: ['bob@example.org'] }),
+    carol: await issueClientCert(intermediate, {
+      dnsNames: ['*.carol.example.com'], emails: ['carol@example.com'], ips: ['10.1.2.3', '2001:db8::7'], uris: ['spiffe://example.com/carol'],
+      otherNames: [{ oid: '1.3.6.1.4.1.311.20.2.3', value: 'carol@corp.example.com' }],
+    }),
+    mallory: await issueClientCert(await makeCa({ commonName: 'other-root' }), { commonName: 'mallory' }),
+  };
   gw = await startGateway(egQuickstart(port, up.port));
   site = { gw, port, tlsPort, upstreamPort: up.port, ca, serverCert: await issueServerCert(ca, { hostnames: ['www.example.com'] }), clientCaPem: root.certPem };
 });
@@ -90,5 +102,95 @@ describe('tls.clientValidation.crl', () => {
     }
     await gw.write(edgeTlsYaml(site, crlPolicy('[]')));
     assert.equal(await gw.instance.reload(), false, 'refs: [] is refused at validation (1 to 8 refs)');
+  });
+});
+
+describe('tls.clientValidation.crl.onlyVerifyLeafCertificate', () => {
+  test('only the leaf is looked up, in its issuer\'s CRL: a revoked intermediate passes, a revoked leaf, a missing or expired CRL do not', async () => {
+    const serveLeafOnly = (pem: string) => serveEdgeTls(site, crlObject('Secret', 'crls', pem) + crlPolicy('[{ name: crls }]', ', onlyVerifyLeafCertificate: true'));
+    await serveLeafOnly(await makeCrl(pki.intermediate, [pki.bob]));
+    assert.equal(await statusWith(site, pki.alice), 200, 'no CRL for the root is needed');
+    assert.equal(await statusWith(site, pki.bob), 'refused', 'bob is revoked');
+    await serveLeafOnly((await makeCrl(pki.root, [pki.intermediate])) + (await makeCrl(pki.intermediate, [])));
+    assert.equal(await statusWith(site, pki.alice), 200, 'the revoked intermediate is not checked');
+    await serveLeafOnly(await makeCrl(pki.root, []));
+    assert.equal(await statusWith(site, pki.alice), 'refused', 'no CRL for the leaf\'s issuer');
+    await serveLeafOnly(await makeCrl(pki.intermediate, [], { nextUpdate: new Date(Date.now() - 1000) }));
+    assert.equal(await statusWith(site, pki.alice), 'refused', 'the CRL has expired');
+  });
+});
+
+/** A policy validating against client-ca with `fields` (YAML lines, six-space indented) under clientValidation. */
+const validation = (fields: string) => ctpOnTls(`  tls:
+    clientValidation:
+      caCertificateRefs: [{ kind: ConfigMap, name: client-ca }]
+${fields}`);
+
+describe('tls.clientValidation spkiHashes, certificateHashes', () => {
+  const spki = (c: IssuedCert) => createHash('sha256').update(new X509Certificate(c.certPem).publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  const certHash = (c: IssuedCert) => new X509Certificate(c.certPem).fingerprint256;
+
+  test('a verified certificate must match one hash of either list; certificateHashes with or without colons, any case', async () => {
+    await serveEdgeTls(site, validation(`      spkiHashes: [${spki(pki.alice)}]`));
+    assert.equal(await statusWith(site, pki.alice), 200);
+    assert.equal(await statusWith(site, pki.bob), 'refused');
+    await serveEdgeTls(site, validation(`      certificateHashes: [${certHash(pki.bob).replace(/:/g, '').toLowerCase()}]`));
+    assert.equal(await statusWith(site, pki.bob), 200);
+    assert.equal(await statusWith(site, pki.alice), 'refused');
+    await serveEdgeTls(site, validation(`      spkiHashes: [${spki(pki.alice)}]\n      certificateHashes: ["${certHash(pki.bob)}"]`));
+    assert.equal(await statusWith(site, pki.alice), 200);
+    assert.equal(await statusWith(site, pki.bob), 200);
+    assert.equal(await statusWith(site, pki.carol), 'refused');
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
+  });
+
+  test('a hash that is not a SHA-256 refuses the configuration, naming it', async () => {
+    for (const [fields, why] of [
+      ['      spkiHashes: [bm90IDMyIGJ5dGVz]', /spkiHashes\[0\]: "bm90IDMyIGJ5dGVz" is not a base64-encoded SHA-256/],
+      ['      certificateHashes: ["AB:CD"]', /certificateHashes\[0\]: "AB:CD" is not a hex-encoded SHA-256/],
+    ] as const) assert.match(translateErrors(edgeTlsYaml(site, validation(fields))), why);
+  });
+});
+
+describe('tls.clientValidation.subjectAltNames', () => {
+  test('each SAN type, each match type: one matcher matching one SAN of its type accepts', async () => {
+    for (const [matchers, accepted, refused] of [
+      ['dnsNames: [{ value: alice.example.com }]', pki.alice, pki.bob],
+      ['dnsNames: [{ value: www.carol.example.com }]', pki.carol, pki.alice],
+      ['dnsNames: [{ type: Suffix, value: .example.com }]', pki.alice, pki.bob],
+      ['emailAddresses: [{ type: Suffix, value: "@example.org" }]', pki.bob, pki.carol],
+      ['ipAddresses: [{ value: "2001:db8::7" }]', pki.carol, pki.alice],
+      ['ipAddresses: [{ type: Prefix, value: "10.1." }]', pki.carol, pki.bob],
+      ['uris: [{ type: RegularExpression, value: "spiffe://example\\\\.com/[a-z]+" }]', pki.carol, pki.alice],
+      ['otherNames: [{ oid: 1.3.6.1.4.1.311.20.2.3, value: carol@corp.example.com }]', pki.carol, pki.alice],
+      ['{ emailAddresses: [{ value: nobody@example.com }], uris: [{ type: Prefix, value: "spiffe://" }] }', pki.carol, pki.bob],
+    ] as const) {
+      const yaml = matchers.startsWith('{') ? matchers : `{ ${matchers} }`;
+      await serveEdgeTls(site, validation(`      subjectAltNames: ${yaml}`));
+      assert.equal(await statusWith(site, accepted), 200, `${matchers}: accepted`);
+      assert.equal(await statusWith(site, refused), 'refused', `${matchers}: refused`);
+    }
+  });
+
+  test('optional: no certificate passes, a certificate not matching does not; a bad pattern or OID refuses the configuration', async () => {
+    await serveEdgeTls(site, validation('      optional: true\n      subjectAltNames: { dnsNames: [{ value: alice.example.com }] }'));
+    assert.equal(await statusWith(site, undefined), 200);
+    assert.equal(await statusWith(site, pki.alice), 200);
+    assert.equal(await statusWith(site, pki.bob), 'refused');
+    for (const [fields, why] of [
+      ['      subjectAltNames: { uris: [{ type: RegularExpression, value: "(" }] }', /subjectAltNames\.uris\[0\]\.value: "\(" is not a valid RE2/],
+      ['      subjectAltNames: { otherNames: [{ oid: upn, value: x }] }', /subjectAltNames\.otherNames\[0\]\.oid: "upn" is not a dotted OID/],
+      ['      subjectAltNames: {}', /subjectAltNames: names no matcher/],
+    ] as const) assert.match(translateErrors(edgeTlsYaml(site, validation(fields))), why);
+  });
+});
+
+describe('tls.clientValidation.optional', () => {
+  test('no certificate passes; a certificate from a CA not trusted is refused, as Envoy does (not served as if none were sent)', async () => {
+    await serveEdgeTls(site, validation('      optional: true'));
+    assert.equal(await statusWith(site, undefined), 200);
+    assert.equal(await statusWith(site, pki.alice), 200);
+    assert.equal(await statusWith(site, pki.mallory), 'refused');
   });
 });

@@ -132,20 +132,61 @@ export async function issueServerCert(ca: CertAndKey, opts: { hostnames: string[
   ]);
 }
 
-/** A client certificate: optional URI SANs (SPIFFE ids) and common name, clientAuth. */
-export async function issueClientCert(ca: CertAndKey, opts: { uris?: string[]; commonName?: string; dnsNames?: string[] } & ValidityOptions = {}): Promise<IssuedCert> {
+/** What a client certificate may name: URI SANs (SPIFFE ids), DNS names, e-mail addresses, IP addresses, otherName strings (UTF8String). */
+export interface ClientCertNames {
+  uris?: string[];
+  commonName?: string;
+  dnsNames?: string[];
+  emails?: string[];
+  ips?: string[];
+  otherNames?: { oid: string; value: string }[];
+}
+
+/** A client certificate: optional SANs and common name, clientAuth. */
+export async function issueClientCert(ca: CertAndKey, opts: ClientCertNames & ValidityOptions = {}): Promise<IssuedCert> {
   const signer = await loadSigner(ca);
   const key = await generateKey(opts.keyAlgorithm);
   const names: x509.JsonGeneralName[] = [
     ...(opts.uris ?? []).map((u) => ({ type: 'url' as const, value: u })),
     ...(opts.dnsNames ?? []).map((d) => ({ type: 'dns' as const, value: d })),
+    ...(opts.emails ?? []).map((e) => ({ type: 'email' as const, value: e })),
+    ...(opts.ips ?? []).map((ip) => ({ type: 'ip' as const, value: checkIp(ip) })),
   ];
+  const others = opts.otherNames ?? [];
   const subject = opts.commonName ? [{ CN: [opts.commonName] }] : [];
-  if (!opts.commonName && names.length === 0) throw new Error('a client certificate needs a common name or at least one SAN');
+  if (!opts.commonName && names.length === 0 && others.length === 0) throw new Error('a client certificate needs a common name or at least one SAN');
   return sign(signer, key.keys, opts, DEFAULT_WORKLOAD_TTL_MS, subject, [
     ...leafExtensions(key.algorithm, [x509.ExtendedKeyUsage.clientAuth]),
-    ...(names.length ? [new x509.SubjectAlternativeNameExtension(names, subject.length === 0)] : []),
+    ...(names.length || others.length ? [sanExtension(names, others, subject.length === 0)] : []),
   ]);
+}
+
+/** DER: a tag and its content. */
+function der(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), len, content]);
+}
+
+function oidDer(oid: string): Buffer {
+  const parts = oid.split('.').map(Number);
+  if (parts.length < 2 || parts.some((p) => !Number.isInteger(p) || p < 0)) throw new Error(`invalid OID ${JSON.stringify(oid)}`);
+  const bytes = [40 * parts[0] + parts[1]];
+  for (const p of parts.slice(2)) {
+    const b7: number[] = [p & 0x7f];
+    for (let v = Math.floor(p / 128); v > 0; v = Math.floor(v / 128)) b7.unshift((v & 0x7f) | 0x80);
+    bytes.push(...b7);
+  }
+  return der(0x06, Buffer.from(bytes));
+}
+
+/** subjectAltName with `names` and otherName entries (@peculiar/x509 writes only the UPN and GUID ones). */
+function sanExtension(names: x509.JsonGeneralName[], others: { oid: string; value: string }[], critical: boolean): x509.Extension {
+  const base = Buffer.from(new x509.SubjectAlternativeNameExtension(names, critical).value);
+  // Its value is a SEQUENCE of GeneralName: keep its content, append the otherName ones ([0] { type-id, [0] EXPLICIT UTF8String }).
+  const head = base[1] & 0x80 ? 2 + (base[1] & 0x7f) : 2;
+  const extra = others.map((o) => der(0xa0, Buffer.concat([oidDer(o.oid), der(0xa0, der(0x0c, Buffer.from(o.value, 'utf8')))])));
+  return new x509.Extension('2.5.29.17', critical, der(0x30, Buffer.concat([base.subarray(head), ...extra])));
 }
 
 /** The trust domain a CA certificate declares with a `spiffe://<td>` URI SAN, if any. */

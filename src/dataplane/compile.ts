@@ -10,6 +10,7 @@ import { filterModule, loadFilterModules } from '../filters/registry.ts';
 import { ReplyOverrides } from '../core/replies.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { compileClientIp, type ClientIpResolver } from './client-ip.ts';
+import { compilePeerCheck, type CompiledPeerCheck } from './peer-check.ts';
 import { Cluster } from '../upstream/cluster.ts';
 import { Balancer } from '../upstream/balancer.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
@@ -83,6 +84,8 @@ export interface CompiledListener {
   readsBody: boolean;
   /** ClientTrafficPolicy clientIPDetection, when it is more than a hop count. */
   clientIp?: ClientIpResolver;
+  /** Client certificate checks OpenSSL does not make (peer-check.ts), run once per connection. */
+  peerCheck?: CompiledPeerCheck;
   /** The listener answers some requests itself before routing (listener-answers.ts): escapedSlashes or healthCheckPath. */
   answers: boolean;
 }
@@ -215,7 +218,7 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
       const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
       const router = new Router(routes);
       for (const r of routes) if (r.chain.reroute) r.chain.reroute.router = router;
-      listeners.set(l.port, { ir: l, router, secureContexts, readsBody, clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined, answers: l.escapedSlashes !== undefined || l.healthCheckPath !== undefined });
+      listeners.set(l.port, { ir: l, router, secureContexts, readsBody, peerCheck: compilePeerCheck(l.tls?.clientValidation), clientIp: l.clientIpDetection ? compileClientIp(l.clientIpDetection) : undefined, answers: l.escapedSlashes !== undefined || l.healthCheckPath !== undefined });
     }
     return {
       version: ir.version,

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { IRListener } from '../ir/types.ts';
 import type { CompiledListener } from './compile.ts';
 import { hostnameMatches } from '../translate/hostnames.ts';
@@ -14,6 +14,7 @@ import { deferContinue } from './expect.ts';
 import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
 import { serveH2c } from './h2c.ts';
+import { checkPeer } from './peer-check.ts';
 import { acceptProxyProtocol, proxiedAddress } from './proxy-protocol.ts';
 import { applyListenerHooks, type ListenerHooks } from './listener-hooks.ts';
 
@@ -96,6 +97,8 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       session.on('close', () => sessions.delete(session));
       session.on('error', () => {});
     });
+    // The client certificate checks OpenSSL does not make, before any request is read (peer-check.ts).
+    s.on('secureConnection', (socket: TLSSocket) => checkPeer(opts.current()?.peerCheck, socket));
     // A handshake that failed or timed out: the socket goes, it is never answered in plain text.
     s.on('tlsClientError', (_err, socket) => socket.destroy());
     (s as unknown as http.Server).on('clientError', onClientError);

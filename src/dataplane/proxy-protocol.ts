@@ -110,7 +110,7 @@ function parseV2(buf: Buffer): ProxyHeader {
 }
 
 /** The 16 bytes at `at` as an IPv6 address the way Node writes one (RFC 5952; IPv4-mapped as plain IPv4). */
-function ipv6Text(buf: Buffer, at: number): string {
+export function ipv6Text(buf: Buffer, at: number): string {
   let mapped = buf[at + 10] === 0xff && buf[at + 11] === 0xff;
   for (let i = 0; i < 10 && mapped; i++) if (buf[at + i] !== 0) mapped = false;
   if (mapped) return `${buf[at + 12]}.${buf[at + 13]}.${buf[at + 14]}.${buf[at + 15]}`;

@@ -206,6 +206,46 @@ export interface IRClientValidation {
    * needs its CRL, as in Envoy): a revoked one fails the handshake.
    */
   crlPems?: string[];
+  /**
+   * crl.onlyVerifyLeafCertificate: the CRLs are not given to OpenSSL (it would
+   * check the whole chain); the leaf is looked up in its issuer's CRL once the
+   * handshake verified the chain (dataplane/peer-check.ts).
+   */
+  crlLeafOnly?: IRLeafCrl[];
+  /** spkiHashes: base64 SHA-256 of the client certificate's SPKI DER. With certificateHashes, one of either list must match. */
+  spkiHashes?: string[];
+  /** certificateHashes: SHA-256 of the client certificate's DER, as Node's fingerprint256 writes it (upper-case hex, ':'-separated). */
+  certificateHashes?: string[];
+  /** subjectAltNames: one matcher matching one SAN of its type accepts the certificate. */
+  subjectAltNames?: IRSanMatchers;
+  /**
+   * A presented certificate that fails verification closes the connection even in
+   * OPTIONAL mode (Envoy, ClientTrafficPolicy optional); absent, it is served as if
+   * none were sent (Istio PERMISSIVE).
+   */
+  refuseUnverified?: boolean;
+}
+
+/** One CRL for the leaf-only check: its PEM, the revoked serials (lower-case hex, no leading zeros), its validity. */
+export interface IRLeafCrl {
+  pem: string;
+  serials: string[];
+  thisUpdateMs: number;
+  nextUpdateMs?: number;
+}
+
+/** Envoy Gateway's StringMatch (Exact when the type is not said). */
+export interface IRStringMatch {
+  type: 'Exact' | 'Prefix' | 'Suffix' | 'RegularExpression';
+  value: string;
+}
+
+export interface IRSanMatchers {
+  dnsNames: IRStringMatch[];
+  emailAddresses: IRStringMatch[];
+  ipAddresses: IRStringMatch[];
+  uris: IRStringMatch[];
+  otherNames: (IRStringMatch & { oid: string })[];
 }
 
 export interface IRRoute {

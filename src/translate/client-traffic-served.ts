@@ -12,7 +12,7 @@ export const SERVED: Served = {
   targetSelectors: true,
   clientIPDetection: { xForwardedFor: { numTrustedHops: true, trustedCIDRs: true }, customHeader: true },
   tls: {
-    clientValidation: { optional: true, caCertificateRefs: true, crl: { refs: true } },
+    clientValidation: { optional: true, caCertificateRefs: true, crl: true, spkiHashes: true, certificateHashes: true, subjectAltNames: true },
     minVersion: true,
     maxVersion: true,
     ciphers: true,

@@ -5,7 +5,9 @@
 // accepts every certificate.
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import type { IRClientValidation } from '../ir/types.ts';
+import type { IRClientValidation, IRLeafCrl, IRSanMatchers, IRStringMatch } from '../ir/types.ts';
+import { x509 } from '../ca/x509.ts';
+import { regexError } from '../match/regex.ts';
 import type { LoadedResource } from '../resources/types.ts';
 import { namespaceOf } from '../resources/types.ts';
 import type { ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-clienttrafficpolicy.ts';
@@ -74,8 +76,71 @@ function crlPems(idx: ResourceIndex, policy: LoadedResource, refs: ObjectRef[]):
   return out;
 }
 
+/** A CRL for the leaf-only check: the revoked serials and the validity, read once here. */
+function leafCrl(pem: string): IRLeafCrl {
+  const crl = new x509.X509Crl(pem);
+  return {
+    pem,
+    serials: crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+(?=.)/, '')),
+    thisUpdateMs: crl.thisUpdate.getTime(),
+    ...(crl.nextUpdate ? { nextUpdateMs: crl.nextUpdate.getTime() } : {}),
+  };
+}
+
+/** spkiHashes: base64 of 32 bytes, kept in canonical base64. */
+function spkiHashes(list: string[]): string[] {
+  return list.map((h, i) => {
+    const bytes = Buffer.from(h, 'base64');
+    if (bytes.length !== 32 || bytes.toString('base64').replace(/=+$/, '') !== h.replace(/=+$/, '')) {
+      throw new Invalid(`tls.clientValidation.spkiHashes[${i}]: "${h}" is not a base64-encoded SHA-256 (32 bytes)`);
+    }
+    return bytes.toString('base64');
+  });
+}
+
+/** certificateHashes: hex, with or without ':' between bytes (Envoy takes both), as Node's fingerprint256 writes it. */
+function certificateHashes(list: string[]): string[] {
+  return list.map((h, i) => {
+    const hex = h.replace(/:/g, '');
+    if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new Invalid(`tls.clientValidation.certificateHashes[${i}]: "${h}" is not a hex-encoded SHA-256 (64 hex digits, ':' allowed between bytes)`);
+    return hex.toUpperCase().match(/../g)!.join(':');
+  });
+}
+
+type SanSpec = NonNullable<ClientValidationSpec['subjectAltNames']>;
+
+function stringMatch(m: { type?: IRStringMatch['type']; value: string }, field: string): IRStringMatch {
+  const type = m.type ?? 'Exact';
+  if (type === 'RegularExpression') {
+    const why = regexError(m.value);
+    if (why) throw new Invalid(`${field}.value: "${m.value}" ${why}`);
+  }
+  return { type, value: m.value };
+}
+
+function sanMatchers(s: SanSpec): IRSanMatchers {
+  const at = 'tls.clientValidation.subjectAltNames';
+  const list = (field: 'dnsNames' | 'emailAddresses' | 'ipAddresses' | 'uris') => (s[field] ?? []).map((m, i) => stringMatch(m, `${at}.${field}[${i}]`));
+  const otherNames = (s.otherNames ?? []).map((o, i) => {
+    if (!/^[0-2](\.(0|[1-9][0-9]*))+$/.test(o.oid)) throw new Invalid(`${at}.otherNames[${i}].oid: "${o.oid}" is not a dotted OID such as "1.3.6.1.4.1.311.20.2.3"`);
+    return { ...stringMatch(o, `${at}.otherNames[${i}]`), oid: o.oid };
+  });
+  const out = { dnsNames: list('dnsNames'), emailAddresses: list('emailAddresses'), ipAddresses: list('ipAddresses'), uris: list('uris'), otherNames };
+  if (Object.values(out).every((l) => l.length === 0)) throw new Invalid(`${at}: names no matcher (an empty list would refuse every certificate)`);
+  return out;
+}
+
 export function clientValidationOf(idx: ResourceIndex, policy: LoadedResource, cv: ClientValidationSpec): IRClientValidation {
   const out: IRClientValidation = { caPem: caBundle(idx, policy, cv.caCertificateRefs), mode: cv.optional ? 'OPTIONAL' : 'REQUIRE' };
-  if (cv.crl) out.crlPems = crlPems(idx, policy, cv.crl.refs);
+  // Envoy refuses a presented certificate that fails verification, optional or not.
+  if (cv.optional) out.refuseUnverified = true;
+  if (cv.crl) {
+    const pems = crlPems(idx, policy, cv.crl.refs);
+    if (cv.crl.onlyVerifyLeafCertificate) out.crlLeafOnly = pems.map(leafCrl);
+    else out.crlPems = pems;
+  }
+  if (cv.spkiHashes?.length) out.spkiHashes = spkiHashes(cv.spkiHashes);
+  if (cv.certificateHashes?.length) out.certificateHashes = certificateHashes(cv.certificateHashes);
+  if (cv.subjectAltNames) out.subjectAltNames = sanMatchers(cv.subjectAltNames);
   return out;
 }

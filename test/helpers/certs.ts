@@ -14,6 +14,7 @@ import {
   issueServerCert as caIssueServerCert,
   issueWorkloadCert as caIssueWorkloadCert,
   type CertAndKey,
+  type ClientCertNames,
   type IssuedCert,
   type RootCa,
   type ValidityOptions,
@@ -44,8 +45,8 @@ export function issueLocalhostCert(ca: CertAndKey, opts: ValidityOptions = {}): 
   return caIssueServerCert(ca, { hostnames: ['localhost'], ips: ['127.0.0.1', '::1'], ...opts });
 }
 
-/** A TLS client certificate with optional URI SANs (e.g. SPIFFE ids) and common name. */
-export function issueClientCert(ca: CertAndKey, opts: { uris?: string[]; commonName?: string; dnsNames?: string[] } & ValidityOptions = {}): Promise<IssuedCert> {
+/** A TLS client certificate with a common name and/or SANs: URIs (e.g. SPIFFE ids), DNS names, e-mail and IP addresses, otherName strings. */
+export function issueClientCert(ca: CertAndKey, opts: ClientCertNames & ValidityOptions = {}): Promise<IssuedCert> {
   return caIssueClientCert(ca, opts);
 }
 

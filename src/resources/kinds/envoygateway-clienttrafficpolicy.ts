@@ -13,6 +13,10 @@ const ANY_OBJECT = typed<Record<string, unknown>>({ type: 'object' });
 /** A byte count: a whole number or a Kubernetes quantity ("32Ki"). */
 const QUANTITY = typed<string | number>({ type: ['string', 'integer'] });
 
+const STRING_MATCH_TYPE = oneOfValues(['Exact', 'Prefix', 'Suffix', 'RegularExpression']);
+const STRING_MATCH_VALUE = str({ minLength: 1, maxLength: 1024 });
+/** Envoy Gateway's StringMatch: type Exact unless said. */
+const STRING_MATCH = obj({ type: STRING_MATCH_TYPE, value: STRING_MATCH_VALUE }, ['value']);
 const CA_REF = obj({ group: GROUP, kind: KIND, name: OBJECT_NAME, namespace: NAMESPACE }, ['name']);
 
 const CLIENT_TRAFFIC_POLICY_SPEC = obj({
@@ -28,7 +32,17 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
     ecdhCurves: arr(STRING),
     signatureAlgorithms: arr(STRING),
     alpnProtocols: arr(oneOfValues(['http/1.0', 'http/1.1', 'h2'])),
-    clientValidation: obj({ optional: BOOLEAN, caCertificateRefs: arr(CA_REF, { maxItems: 8 }), crl: obj({ refs: arr(CA_REF, { minItems: 1, maxItems: 8 }), onlyVerifyLeafCertificate: BOOLEAN }, ['refs']), spkiHashes: arr(STRING), certificateHashes: arr(STRING), subjectAltNames: ANY_OBJECT }),
+    clientValidation: obj({ optional: BOOLEAN, caCertificateRefs: arr(CA_REF, { maxItems: 8 }), crl: obj({ refs: arr(CA_REF, { minItems: 1, maxItems: 8 }), onlyVerifyLeafCertificate: BOOLEAN }, ['refs']),
+      spkiHashes: arr(str({ minLength: 1 })),
+      certificateHashes: arr(str({ minLength: 1 })),
+      subjectAltNames: obj({
+        dnsNames: arr(STRING_MATCH),
+        emailAddresses: arr(STRING_MATCH),
+        ipAddresses: arr(STRING_MATCH),
+        uris: arr(STRING_MATCH),
+        otherNames: arr(obj({ oid: str({ minLength: 1 }), type: STRING_MATCH_TYPE, value: STRING_MATCH_VALUE }, ['oid', 'value'])),
+      }),
+    }),
     session: ANY_OBJECT,
     fingerprints: arr(STRING),
   }),
