@@ -6,6 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import http from 'node:http';
 import http2 from 'node:http2';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
@@ -75,6 +76,38 @@ function raw(p: number, requestLine: string, headers = 'Host: www.example.com\r\
   });
 }
 
+type H2Answer = http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;
+
+/** One request over clear-text HTTP/2 (prior knowledge) to www.example.com: its headers and trailers in one object. */
+async function h2c(p: number, headers: http2.OutgoingHttpHeaders): Promise<H2Answer> {
+  const client = http2.connect(`http://127.0.0.1:${p}`);
+  try {
+    return await new Promise<H2Answer>((resolve, reject) => {
+      const req = client.request({ ':authority': 'www.example.com', ...headers });
+      let all: H2Answer = {};
+      req.on('response', (h) => (all = { ...all, ...h }));
+      req.on('trailers', (t) => (all = { ...all, ...t }));
+      req.on('end', () => resolve(all));
+      req.on('error', reject);
+      req.resume();
+      req.end();
+    });
+  } finally {
+    client.close();
+  }
+}
+
+/** The trailers an HTTP/1.1 client gets for GET `path` (Node's parser reads them after the last chunk). */
+function http1Trailers(p: number, path: string): Promise<NodeJS.Dict<string>> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: p, path, headers: { host: 'www.example.com' }, agent: false }, (res) => {
+      assert.equal(res.statusCode, 200);
+      res.resume();
+      res.on('end', () => resolve(res.trailers));
+    }).on('error', reject);
+  });
+}
+
 function headerOf(a: RawAnswer, name: string): string | undefined {
   return new RegExp(`\\r\\n${name}: ([^\\r]*)`, 'i').exec(a.head)?.[1];
 }
@@ -132,23 +165,9 @@ describe('path.escapedSlashesAction (Envoy Gateway: UnescapeAndRedirect unless s
 
   test('a gRPC request is refused, not redirected (HTTP 200, grpc-status 13 INTERNAL)', async () => {
     await serve(ctp('  path: { escapedSlashesAction: UnescapeAndRedirect }'));
-    const client = http2.connect(`http://127.0.0.1:${port}`);
-    try {
-      const answer = await new Promise<http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader>((resolve, reject) => {
-        const req = client.request({ ':method': 'POST', ':path': '/admin%2FSvc/Method', ':authority': 'www.example.com', 'content-type': 'application/grpc', te: 'trailers' });
-        let headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader = {};
-        req.on('response', (h) => (headers = { ...headers, ...h }));
-        req.on('trailers', (t) => (headers = { ...headers, ...t }));
-        req.on('end', () => resolve(headers));
-        req.on('error', reject);
-        req.resume();
-        req.end();
-      });
-      assert.equal(answer[':status'], 200);
-      assert.equal(answer['grpc-status'], '13');
-    } finally {
-      client.close();
-    }
+    const answer = await h2c(port, { ':method': 'POST', ':path': '/admin%2FSvc/Method', 'content-type': 'application/grpc', te: 'trailers' });
+    assert.equal(answer[':status'], 200);
+    assert.equal(answer['grpc-status'], '13');
   });
 
   test('RejectRequest: 400 for %2F or %5C in the path (any case); the same path without one is served', async () => {
@@ -340,5 +359,30 @@ describe('tcpKeepalive', () => {
       await gw.write(config(ctp(`  tcpKeepalive: ${bad}`)));
       assert.equal(await gw.instance.reload(), false, bad);
     }
+  });
+});
+
+describe('http1.enableTrailers', () => {
+  const TRAILER = { 'x-upstream-trailer': 'backend' };
+  test('without a policy, HTTP/1 clients get the upstream\'s response trailers (as always)', async () => {
+    await serve('');
+    assert.deepEqual(await http1Trailers(port, '/trailers'), TRAILER);
+  });
+
+  test('a policy without it drops them for HTTP/1 clients (Envoy Gateway\'s default); HTTP/2 clients and the untargeted listener keep them', async () => {
+    await serve(ctp('  http1: { enableTrailers: false }'));
+    assert.deepEqual(await http1Trailers(port, '/trailers'), {});
+    assert.equal((await h2c(port, { ':path': '/trailers' }))['x-upstream-trailer'], 'backend');
+    assert.deepEqual(await http1Trailers(other, '/trailers'), TRAILER);
+    await serve(ctp('  timeout: { http: { idleTimeout: 30s } }'));
+    assert.deepEqual(await http1Trailers(port, '/trailers'), {}, 'any policy on the listener');
+  });
+
+  test('enableTrailers: true relays them; the request direction is named as not served', async () => {
+    await serve(ctp('  http1: { enableTrailers: true }'));
+    assert.deepEqual(await http1Trailers(port, '/trailers'), TRAILER);
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/extra');
+    const msg = st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields')?.message;
+    assert.match(msg, /: http1\.enableTrailers: request trailers \(undici/);
   });
 });

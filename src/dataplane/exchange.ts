@@ -67,6 +67,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   stickyValue = '';
   /** performance.now() when the request went upstream, when the listener adds x-envoy-upstream-service-time (enableEnvoyHeaders); 0: not wanted. */
   sentAt = 0;
+  /** An HTTP/1 client on a listener whose ClientTrafficPolicy does not enableTrailers: the upstream's trailers are dropped (as Envoy). */
+  dropTrailers = false;
   private controller: Dispatcher.DispatchController | null = null;
   private status = 0;
   /** The upstream side is over: answered in full, failed, or cut. */
@@ -115,8 +117,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     if (b.responseHeaders) applyHeaderModifier(b.responseHeaders, out);
     if (this.sentAt !== 0) out['x-envoy-upstream-service-time'] = upstreamServiceTime(this.sentAt, performance.now());
     finishHeaders(this.ctx, statusCode, out, b.chains);
-    // A gRPC Trailers-Only answer (status in the only header block): relayed as headers, then its status as trailers.
-    if (out['grpc-status'] !== undefined) this.grpcStatus = grpcTrailers(out);
+    // A gRPC Trailers-Only answer (status in the only header block): relayed as headers, then its status as trailers
+    // (kept in the headers for a client that gets no trailers).
+    if (out['grpc-status'] !== undefined && !this.dropTrailers) this.grpcStatus = grpcTrailers(out);
     (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
   }
 
@@ -168,7 +171,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     if (this.res.destroyed) return;
     // gRPC's status travels in trailers (grpc-status, grpc-message): relayed as they came.
     if (this.grpcStatus !== undefined) this.res.addTrailers(this.grpcStatus);
-    else if (trailers !== undefined && hasAny(trailers)) this.res.addTrailers(trailers as Record<string, string>);
+    else if (!this.dropTrailers && trailers !== undefined && hasAny(trailers)) this.res.addTrailers(trailers as Record<string, string>);
     this.res.end();
   }
 

@@ -74,6 +74,7 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
   }
   const exchange = new UpstreamExchange(ctx, res, obs, wb, route.timeouts.requestMs);
   if (route.envoyHeaders) exchange.sentAt = performance.now();
+  if (route.dropHttp1Trailers && !clientH2) exchange.dropTrailers = true;
   const opts: UpstreamRequest = {
     path,
     method: ctx.method as Dispatcher.HttpMethod,

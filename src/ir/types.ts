@@ -74,6 +74,12 @@ export interface IRListener {
   http10DefaultHost?: string;
   /** ClientTrafficPolicy tcpKeepalive: SO_KEEPALIVE on every accepted connection (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT). */
   tcpKeepalive?: IRTcpKeepalive;
+  /**
+   * On a listener a ClientTrafficPolicy covers: whether HTTP/1 clients get the
+   * upstream's response trailers (http1.enableTrailers; Envoy Gateway drops
+   * them unless true). Undefined: no policy, relayed as always.
+   */
+  http1Trailers?: boolean;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */

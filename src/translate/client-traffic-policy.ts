@@ -65,6 +65,7 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     if (s.healthCheckPath !== undefined) l.healthCheckPath = s.healthCheckPath;
     if (s.proxyProtocol) l.proxyProtocol = s.proxyProtocol;
     if (s.tcpKeepalive) l.tcpKeepalive = s.tcpKeepalive;
+    l.http1Trailers = s.http1Trailers;
     if (s.http10DefaultHost) {
       const host = defaultHost(l);
       if (host !== undefined) l.http10DefaultHost = host;

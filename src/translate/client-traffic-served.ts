@@ -29,7 +29,8 @@ export const SERVED: Served = {
   proxyProtocol: { optional: true },
   http2: { maxConcurrentStreams: true, initialStreamWindowSize: true, initialConnectionWindowSize: true },
   // HTTP/1.0 requests are always accepted (Node parses them); its other fields are named one by one.
-  http1: { http10: { useDefaultHost: true } },
+  // enableTrailers: the request direction is named by unservedValues.
+  http1: { enableTrailers: true, http10: { useDefaultHost: true } },
   tcpKeepalive: true,
   headers: {
     withUnderscoresAction: true,
@@ -51,7 +52,6 @@ export const WHY_NOT: Record<string, string> = {
   'timeout.tcp': 'no TCP listener here: TCPRoute is not served',
   'timeout.http.streamIdleTimeout': "Node's HTTP servers have no per-stream inactivity timer",
   'http2.onInvalidMessage': "Node's HTTP/2 server decides itself how a malformed message ends (nghttp2)",
-  'http1.enableTrailers': 'HTTP/1 trailers are not relayed',
   'http1.preserveHeaderCase': "Node lower-cases header names as it parses them; they are forwarded lower-cased",
   http3: 'Node has no HTTP/3 (QUIC) server',
   'tls.fingerprints': 'Node exposes no ClientHello to fingerprint (JA3/JA4)',
@@ -73,6 +73,7 @@ function walk(spec: Record<string, unknown>, served: Served, prefix: string, out
 function unservedValues(spec: Record<string, any>): string[] {
   const out: string[] = [];
   if (spec.headers?.xForwardedClientCert?.certDetailsToAdd?.includes('Chain')) out.push('headers.xForwardedClientCert.certDetailsToAdd: Chain (the client certificate is forwarded without its chain)');
+  if (spec.http1?.enableTrailers === true) out.push("http1.enableTrailers: request trailers (undici, the upstream client, sends none; response trailers are relayed)");
   if (spec.tls?.alpnProtocols?.includes('http/1.0')) out.push("tls.alpnProtocols: http/1.0 (Node's HTTP/2 server speaks HTTP/1 after ALPN http/1.1 or none only)");
   return out;
 }

@@ -37,6 +37,8 @@ export interface ClientSettings {
   /** http1.http10.useDefaultHost: which Host is the listener's to say (client-traffic-policy.ts). */
   http10DefaultHost?: true;
   tcpKeepalive?: IRTcpKeepalive;
+  /** http1.enableTrailers === true. */
+  http1Trailers: boolean;
 }
 
 /** A duration field in ms; validation already refused a malformed one, so undefined here is a bug guard. */
@@ -212,7 +214,7 @@ function tcpKeepalive(spec: ClientTrafficPolicySpec): IRTcpKeepalive | undefined
 }
 
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
-  const out: ClientSettings = { connection: connectionSettings(spec) };
+  const out: ClientSettings = { connection: connectionSettings(spec), http1Trailers: spec.http1?.enableTrailers === true };
   const path = pathSettings(spec);
   if (path) out.path = path;
   const hc = healthCheckPath(spec);

@@ -1,5 +1,6 @@
 // A real upstream for the tests: it answers JSON describing what it received,
-// and misbehaves on request (/delay/MS, /reset, /status/N, /close-early).
+// and misbehaves on request (/delay/MS, /reset, /status/N, /close-early);
+// /trailers answers chunked, with trailer x-upstream-trailer: <name>.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -42,7 +43,12 @@ export async function startUpstream(name: string): Promise<Upstream> {
           'x-upstream-hop': 'secret',
           'keep-alive': 'timeout=60',
         });
-        res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, body }));
+        const echo = JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, body });
+        if (!path.endsWith('/trailers')) return void res.end(echo);
+        // Written before end: chunked, so the trailer is sent.
+        res.write(echo);
+        res.addTrailers({ 'x-upstream-trailer': name });
+        res.end();
       };
       if (m?.[1] === 'delay') setTimeout(answer, Number(m[2]));
       else answer();
