@@ -161,7 +161,8 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     if (e === undefined) return;
     e.busy++;
     e.served = true;
-    res.once('close', e.done);
+    // on, not once: a response closes once, and once() would build a wrapper (and remove it again) per request.
+    res.on('close', e.done);
   });
   server.on('session', (session: ServerHttp2Session) => {
     // session.socket is a proxy; reading a property reaches the TLS socket.
@@ -171,7 +172,7 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     session.on('stream', (stream: ServerHttp2Stream) => {
       e.busy++;
       e.served = true;
-      stream.once('close', e.done);
+      stream.on('close', e.done);
     });
   });
 

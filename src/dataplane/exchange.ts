@@ -86,7 +86,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     this.res = res;
     this.obs = obs;
     this.backend = backend;
-    res.once('close', this.onClientClose);
+    // on, not once: the response closes once; once() would wrap the listener per request.
+    res.on('close', this.onClientClose);
     if (timeoutMs > 0) this.timer = setTimeout(this.onTimeout, timeoutMs);
   }
 
