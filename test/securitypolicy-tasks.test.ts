@@ -382,7 +382,14 @@ spec:
       assert.equal(actual.status, 200);
       assert.equal(actual.headers['access-control-allow-origin'], 'http://www.foo.com');
       assert.match(String(actual.headers.vary), /Origin/);
-      assert.equal((await request(port, '/', { origin: 'http://evil.com' })).headers['access-control-allow-origin'], undefined);
+      assert.equal(actual.headers['access-control-expose-headers'], 'x-header-3, x-header-4');
+      // Origins match case-insensitively; the answer echoes the Origin as sent.
+      const upper = await request(port, '/', { origin: 'HTTP://WWW.Foo.com' });
+      assert.equal(upper.headers['access-control-allow-origin'], 'HTTP://WWW.Foo.com');
+      const evil = await request(port, '/', { origin: 'http://evil.com' });
+      assert.equal(evil.headers['access-control-allow-origin'], undefined);
+      assert.equal(evil.headers['access-control-expose-headers'], undefined);
+      assert.match(String(evil.headers.vary), /Origin/, 'a response that depends on Origin says so, allowed or not');
     });
   });
 });

@@ -49,11 +49,20 @@ export function compileOriginMatcher(c: Pick<CorsConfig, 'anyOrigin' | 'exact' |
   const patterns = c.patterns.map((p) => p.toLowerCase());
   return (origin) => {
     if (origin.length > MAX_ORIGIN) return false;
-    const o = origin.toLowerCase();
+    // Browsers send origins in lowercase: lowercasing copies only when there is something to change.
+    const o = hasUpper(origin) ? origin.toLowerCase() : origin;
     if (exact.has(o)) return true;
     for (let i = 0; i < patterns.length; i++) if (globMatch(patterns[i], o)) return true;
     return false;
   };
+}
+
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90) || c > 127) return true;
+  }
+  return false;
 }
 
 /** No browser sends a longer Origin; longer ones are never allowed (bounds the glob's work). */
@@ -92,9 +101,14 @@ export const cors: FilterModuleFor<'cors'> = {
           if (ctx.trace) ctx.record({ filter: 'cors', origin: cc.origin, decision: ok ? 'allow' : 'continue', reason: `preflight from ${ok ? 'allowed' : 'unknown'} origin ${origin.slice(0, 200)}` });
           return ok ? { status: 200, headers: preflightHeaders(origin) } : PREFLIGHT_DENIED;
         }
-        ctx.addResponseHeader('vary', 'Origin');
-        if (!ok) return undefined;
-        ctx.addResponseHeader('access-control-allow-origin', origin);
+        if (ok && ctx.responseHeaders === undefined) {
+          // The usual case (CORS runs first): one object of a fixed shape, not two keyed inserts.
+          ctx.responseHeaders = { vary: 'Origin', 'access-control-allow-origin': origin };
+        } else {
+          ctx.addResponseHeader('vary', 'Origin');
+          if (!ok) return undefined;
+          ctx.addResponseHeader('access-control-allow-origin', origin);
+        }
         if (config.allowCredentials) ctx.addResponseHeader('access-control-allow-credentials', 'true');
         if (expose) ctx.addResponseHeader('access-control-expose-headers', expose);
         return undefined;
