@@ -42,18 +42,15 @@ export const apiKeyAuth: FilterModuleFor<'apiKeyAuth'> = {
     const cache = new VerifiedCache<string | null>(bcrypts.length > 0 ? 10_000 : 0, 5 * 60_000);
     const forward = config.forwardClientIDHeader;
 
-    const find = (ctx: RequestContext): { src: Source; key: string } | undefined => {
-      for (let i = 0; i < sources.length; i++) {
-        const src = sources[i];
-        let v: string | undefined;
-        if (src.kind === 'header') {
-          const h = ctx.headers[src.name];
-          v = Array.isArray(h) ? h[0] : h;
-        } else if (src.kind === 'param') v = queryParam(ctx.query, src.name);
-        else if (typeof ctx.headers.cookie === 'string') v = cookieValue(ctx.headers.cookie, src.name);
-        if (v !== undefined && v !== '') return { src, key: v };
-      }
-      return undefined;
+    /** The key at one source, undefined when it carries none (no object per request: the caller keeps the source). */
+    const keyAt = (ctx: RequestContext, src: Source): string | undefined => {
+      let v: string | undefined;
+      if (src.kind === 'header') {
+        const h = ctx.headers[src.name];
+        v = Array.isArray(h) ? h[0] : h;
+      } else if (src.kind === 'param') v = queryParam(ctx.query, src.name);
+      else if (typeof ctx.headers.cookie === 'string') v = cookieValue(ctx.headers.cookie, src.name);
+      return v === '' ? undefined : v;
     };
     const deny = (ctx: RequestContext, reason: string): Reply => {
       ctx.record({ filter: 'apiKeyAuth', origin: cc.origin, decision: 'deny', reason });
@@ -96,15 +93,19 @@ export const apiKeyAuth: FilterModuleFor<'apiKeyAuth'> = {
       type: 'apiKeyAuth',
       onRequest(ctx) {
         if (forward !== undefined && ctx.headers[forward] !== undefined) delete ctx.headers[forward];
-        const found = find(ctx);
-        if (found === undefined) return deny(ctx, 'no API key');
-        const digest = sha256Hex(found.key);
+        // extractFrom: the first source, in order, that carries a value.
+        let i = 0;
+        let key: string | undefined;
+        while (i < sources.length && (key = keyAt(ctx, sources[i])) === undefined) i++;
+        if (key === undefined) return deny(ctx, 'no API key');
+        const src = sources[i];
+        const digest = sha256Hex(key);
         const clientId = byDigest.get(digest);
-        if (clientId !== undefined) return accept(ctx, found.src, clientId);
+        if (clientId !== undefined) return accept(ctx, src, clientId);
         if (bcrypts.length === 0) return deny(ctx, 'unknown API key');
         const hit = cache.get(digest, Date.now());
-        if (hit !== undefined) return hit === null ? deny(ctx, 'unknown API key') : accept(ctx, found.src, hit);
-        return tryBcrypt(ctx, found.src, found.key, digest, 0);
+        if (hit !== undefined) return hit === null ? deny(ctx, 'unknown API key') : accept(ctx, src, hit);
+        return tryBcrypt(ctx, src, key, digest, 0);
       },
       close() {
         cache.clear();
