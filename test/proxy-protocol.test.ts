@@ -221,6 +221,10 @@ describe('proxyProtocol on HTTP/1.1', () => {
       [Buffer.concat([V2_SIGNATURE, Buffer.from([0x21, 0x11, 0xff, 0xff])])],
       [v2(1, 0x31, Buffer.alloc(216)), GET],
     ]) assert.equal(await exchange(port, chunks), '', String(chunks[0]).slice(0, 40));
+    // Counted (the first connections this gateway refused), by reason.
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`portcullis_connections_refused_total\\{port="${port}",reason="proxy_protocol_missing"\\} 1\n`));
+    assert.match(metrics, new RegExp(`portcullis_connections_refused_total\\{port="${port}",reason="proxy_protocol_invalid"\\} 4\n`));
     // The listener still serves.
     assert.equal(forwardedFor(await exchange(port, [V1, GET])), '203.0.113.7');
   });

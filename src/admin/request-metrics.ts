@@ -210,7 +210,8 @@ export class DataPlaneMetrics {
   readonly duration = new RouteHistogram('portcullis_request_duration_seconds', 'Time from request to response end, by route', BUCKETS);
   readonly upstreamErrors = new PairCounter('portcullis_upstream_errors_total', 'Upstream failures, by backend and kind (connect, reset, timeout, no_endpoint)', ['backend', 'kind']);
   readonly dryRunDecisions = new PairCounter('portcullis_dry_run_decisions_total', 'Would-be decisions of dry-run (istio.io/dry-run) policies, never enforced, by policy and decision', ['policy', 'decision']);
-  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, storeErrors(), retries()];
+  readonly refusedConnections = new PairCounter('portcullis_connections_refused_total', 'Connections closed unanswered for what they sent first, by listener port and reason (proxy_protocol_missing, proxy_protocol_invalid)', ['port', 'reason']);
+  readonly families: readonly MetricLike[] = [this.requests, this.duration, this.upstreamErrors, this.dryRunDecisions, this.refusedConnections, storeErrors(), retries()];
 
   observeRequest(route: string, status: number, seconds: number): void {
     this.requests.inc(route, status);

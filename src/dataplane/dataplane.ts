@@ -93,7 +93,10 @@ export class DataPlane {
           onRequest: (req, res) => handleRequest(this, this.obs, port, req, res),
           onError: (err) => this.opts.log.error({ err, port }, 'listener error'),
           onClientReply: (status, reason, client) => this.obs.refused(status, reason, client),
-          onRefusedConnection: (reason, client) => this.opts.log.debug({ port, client, reason }, 'connection closed'),
+          onRefusedConnection: (kind, detail, client) => {
+            this.opts.metrics.refusedConnections.inc(String(port), kind);
+            this.opts.log.debug({ port, client, reason: detail }, 'connection closed');
+          },
         });
         opened.push(server);
         this.servers.set(port, server);

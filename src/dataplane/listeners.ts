@@ -15,7 +15,7 @@ import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
 import { serveH2c } from './h2c.ts';
 import { checkPeer } from './peer-check.ts';
-import { acceptProxyProtocol, proxiedAddress } from './proxy-protocol.ts';
+import { acceptProxyProtocol, proxiedAddress, type RefusedKind } from './proxy-protocol.ts';
 import { applyListenerHooks, type ListenerHooks } from './listener-hooks.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
@@ -42,7 +42,7 @@ export interface ListenerOptions {
   /** An answer the listener gave itself, before any request object existed (431, 400). */
   onClientReply: (status: number, reason: string, client: string) => void;
   /** A connection closed unanswered for what it sent first (a missing or malformed PROXY protocol header). */
-  onRefusedConnection: (reason: string, client: string) => void;
+  onRefusedConnection: (kind: RefusedKind, detail: string, client: string) => void;
 }
 
 const BAD_REQUEST = rawHttp1('badRequest');

@@ -141,6 +141,9 @@ export function proxiedAddress(socket: Socket): string | undefined {
   return (socket as Tagged)[kSource] ?? socket.remoteAddress;
 }
 
+/** Why a connection was closed unanswered: the metric's reason label (few values, unlike the detail). */
+export type RefusedKind = 'proxy_protocol_missing' | 'proxy_protocol_invalid';
+
 export interface ProxyProtocolOptions {
   /** The current snapshot's setting for the port (read per connection); undefined: none. */
   settings: () => IRProxyProtocol | undefined;
@@ -150,8 +153,8 @@ export interface ProxyProtocolOptions {
    * parser, the h2c sniffer) it is resumed once they are attached.
    */
   tls: boolean;
-  /** A connection closed for its header (or the lack of one); `reason` says why. */
-  onRefused: (reason: string, peer: string) => void;
+  /** A connection closed for its header (`kind`: none, or not a valid one); `detail` says what was wrong. */
+  onRefused: (kind: RefusedKind, detail: string, peer: string) => void;
 }
 
 /**
@@ -176,7 +179,8 @@ export function acceptProxyProtocol(server: Server, opts: ProxyProtocolOptions):
       if (h.state === 'partial') return;
       if (h.state === 'invalid' || (h.state === 'absent' && !pp.optional)) {
         socket.destroy();
-        opts.onRefused(h.state === 'invalid' ? `PROXY protocol: ${h.reason}` : 'PROXY protocol: no header', socket.remoteAddress ?? '-');
+        if (h.state === 'invalid') opts.onRefused('proxy_protocol_invalid', `PROXY protocol: ${h.reason}`, socket.remoteAddress ?? '-');
+        else opts.onRefused('proxy_protocol_missing', 'PROXY protocol: no header', socket.remoteAddress ?? '-');
         return;
       }
       socket.off('data', onData);
