@@ -51,7 +51,7 @@ interface RawAnswer {
   head: string;
   body: string;
   /** The upstream's echo (which backend, what URL it saw), when the gateway proxied. */
-  echo?: { backend: string; url: string; headers: Record<string, string> };
+  echo?: { backend: string; url: string; headers: Record<string, string>; rawNames?: string[] };
 }
 
 /** One raw request (`Connection: close` is added); everything the gateway sent until it closed. */
@@ -384,5 +384,32 @@ describe('http1.enableTrailers', () => {
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/extra');
     const msg = st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields')?.message;
     assert.match(msg, /: http1\.enableTrailers: request trailers \(undici/);
+  });
+});
+
+describe('http1.preserveHeaderCase', () => {
+  const CASED = 'GET /case HTTP/1.1';
+  const HEADERS = 'Host: www.example.com\r\nX-Client-Case: 1\r\nACCEPT: */*\r\n';
+  test('without it, header names go both ways lower-cased', async () => {
+    await serve('');
+    const r = await raw(port, CASED, HEADERS);
+    assert.ok(r.echo?.rawNames?.includes('x-client-case') && r.echo.rawNames.includes('accept'), JSON.stringify(r.echo?.rawNames));
+    assert.match(r.head, /\r\nx-mixed-case: yes/);
+  });
+
+  test('with it, the client\'s names reach the upstream and the upstream\'s the client in their case; the gateway\'s own stay lower case; the untargeted listener is unchanged', async () => {
+    await serve(ctp('  http1: { preserveHeaderCase: true }'));
+    const r = await raw(port, CASED, HEADERS);
+    const names = r.echo?.rawNames ?? [];
+    for (const n of ['X-Client-Case', 'ACCEPT', 'x-forwarded-for', 'x-request-id']) assert.ok(names.includes(n), `${n} in ${names}`);
+    assert.match(r.head, /\r\nX-Mixed-Case: yes\r\n/);
+    assert.match(r.head, /\r\ncontent-type: application\/json/);
+    const o = await raw(other, CASED, HEADERS);
+    assert.ok(o.echo?.rawNames?.includes('x-client-case'), JSON.stringify(o.echo?.rawNames));
+    assert.match(o.head, /\r\nx-mixed-case: yes/);
+    // HTTP/2 on the same listener: names are lower case by definition, the answer as usual.
+    assert.equal((await h2c(port, { ':path': '/case' }))['x-mixed-case'], 'yes');
+    const st = await statusOf(gw, 'ClientTrafficPolicy/default/extra');
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
   });
 });

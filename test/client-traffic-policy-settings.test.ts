@@ -496,7 +496,7 @@ describe('http2', () => {
 });
 
 describe('http1', () => {
-  test('HTTP/1.0 is served; enableTrailers (its request direction) and preserveHeaderCase are named as not served', async () => {
+  test('HTTP/1.0 is served; enableTrailers\' request direction is named as not served', async () => {
     await serve(ctp('http1', `timeout: { http: { idleTimeout: 7s } }
 http1:
   enableTrailers: true
@@ -509,6 +509,7 @@ http1:
     assert.match(c.text(), /^HTTP\/1\.1 200 /);
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/http1');
     const msg = st.conditions.find((x: { type: string }) => x.type === 'UnsupportedFields').message;
-    for (const f of ['http1.enableTrailers: request trailers (', 'http1.preserveHeaderCase (']) assert.ok(msg.includes(f), `${f} in ${msg}`);
+    assert.ok(msg.includes('http1.enableTrailers: request trailers ('), msg);
+    assert.ok(!msg.includes('preserveHeaderCase'), msg);
   });
 });

@@ -75,6 +75,8 @@ export interface DataRoute extends CompiledRoute {
   envoyHeaders: boolean;
   /** The listener's ClientTrafficPolicy drops HTTP/1 trailers (http1.enableTrailers unset): exchange.ts. */
   dropHttp1Trailers: boolean;
+  /** The listener's ClientTrafficPolicy http1.preserveHeaderCase (proxy.ts, exchange.ts: header-case.ts). */
+  preserveHeaderCase: boolean;
 }
 
 export interface CompiledListener {
@@ -211,7 +213,7 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
       const routes: DataRoute[] = l.routes.map((r) => {
         const chain = chainOf(r.filters, l);
         const overrides = r.traffic?.responseOverride?.length ? new ReplyOverrides(r.traffic.responseOverride) : undefined;
-        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain, l), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r), overrides, envoyHeaders: l.clientHeaders?.envoyHeaders === true, dropHttp1Trailers: l.http1Trailers === false };
+        return { id: r.id, label: r.label, ir: r, chain, chains: [chain], action: compileAction(r, chain, l), timeouts: r.timeouts, identityHeaders: identityHeadersOf(r), overrides, envoyHeaders: l.clientHeaders?.envoyHeaders === true, dropHttp1Trailers: l.http1Trailers === false, preserveHeaderCase: l.preserveHeaderCase === true };
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,

@@ -17,6 +17,7 @@ import { copyEndToEnd } from './headers.ts';
 import { finishHeaders, grpcTrailers, type OutHeaders, type Res } from './respond.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
 import { upstreamServiceTime } from './envoy-headers.ts';
+import { withRawCase } from './header-case.ts';
 import { gatewayReply } from '../core/replies.ts';
 import { UpstreamRefused, type UpstreamAttempt } from '../upstream/decorators.ts';
 import type { Member } from '../upstream/cluster.ts';
@@ -69,6 +70,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
   sentAt = 0;
   /** An HTTP/1 client on a listener whose ClientTrafficPolicy does not enableTrailers: the upstream's trailers are dropped (as Envoy). */
   dropTrailers = false;
+  /** An HTTP/1 client on a listener with http1.preserveHeaderCase: the upstream's header names are written in its case. */
+  preserveCase = false;
   private controller: Dispatcher.DispatchController | null = null;
   private status = 0;
   /** The upstream side is over: answered in full, failed, or cut. */
@@ -121,7 +124,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamAtt
     // A gRPC Trailers-Only answer (status in the only header block): relayed as headers, then its status as trailers
     // (kept in the headers for a client that gets no trailers).
     if (out['grpc-status'] !== undefined && !this.dropTrailers) this.grpcStatus = grpcTrailers(out);
-    (res as ServerResponse).writeHead(statusCode, out as Record<string, string>);
+    const raw = this.preserveCase ? controller.rawHeaders : undefined;
+    (res as ServerResponse).writeHead(statusCode, (Array.isArray(raw) ? withRawCase(out, raw) : out) as Record<string, string>);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -11,6 +11,7 @@ import type { DecidedRequest } from './decide.ts';
 import { copyEndToEnd } from './headers.ts';
 import { replacePath, type Res } from './respond.ts';
 import { UpstreamExchange } from './exchange.ts';
+import { withRawCase } from './header-case.ts';
 import { mirrorSink, requestHasBody, upstreamBody, type MirrorSink } from './body.ts';
 export { requestHasBody } from './body.ts';
 import type { UpstreamRequest } from '../upstream/decorators.ts';
@@ -75,10 +76,13 @@ export function forward(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, 
   const exchange = new UpstreamExchange(ctx, res, obs, wb, route.timeouts.requestMs);
   if (route.envoyHeaders) exchange.sentAt = performance.now();
   if (route.dropHttp1Trailers && !clientH2) exchange.dropTrailers = true;
+  // preserveHeaderCase: HTTP/1 on both sides only (HTTP/2 names are lower case by definition).
+  const preserveCase = route.preserveHeaderCase && !clientH2;
+  if (preserveCase) exchange.preserveCase = true;
   const opts: UpstreamRequest = {
     path,
     method: ctx.method as Dispatcher.HttpMethod,
-    headers,
+    headers: preserveCase && cluster.ir.protocol !== 'h2' ? withRawCase(headers, req.rawHeaders) : headers,
     body: body as Dispatcher.DispatchOptions['body'],
     headersTimeout: route.timeouts.backendRequestMs,
     bodyTimeout: 0,

@@ -80,6 +80,8 @@ export interface IRListener {
    * them unless true). Undefined: no policy, relayed as always.
    */
   http1Trailers?: boolean;
+  /** ClientTrafficPolicy http1.preserveHeaderCase: HTTP/1 header names keep the case they arrived in (header-case.ts). */
+  preserveHeaderCase?: true;
   /** The Gateway listeners merged into this socket. */
   sections: IRListenerSection[];
   /** Every route rule attached to any section, with its effective hostnames. */

@@ -30,7 +30,7 @@ export const SERVED: Served = {
   http2: { maxConcurrentStreams: true, initialStreamWindowSize: true, initialConnectionWindowSize: true },
   // HTTP/1.0 requests are always accepted (Node parses them); its other fields are named one by one.
   // enableTrailers: the request direction is named by unservedValues.
-  http1: { enableTrailers: true, http10: { useDefaultHost: true } },
+  http1: { enableTrailers: true, preserveHeaderCase: true, http10: { useDefaultHost: true } },
   tcpKeepalive: true,
   headers: {
     withUnderscoresAction: true,
@@ -52,7 +52,6 @@ export const WHY_NOT: Record<string, string> = {
   'timeout.tcp': 'no TCP listener here: TCPRoute is not served',
   'timeout.http.streamIdleTimeout': "Node's HTTP servers have no per-stream inactivity timer",
   'http2.onInvalidMessage': "Node's HTTP/2 server decides itself how a malformed message ends (nghttp2)",
-  'http1.preserveHeaderCase': "Node lower-cases header names as it parses them; they are forwarded lower-cased",
   http3: 'Node has no HTTP/3 (QUIC) server',
   'tls.fingerprints': 'Node exposes no ClientHello to fingerprint (JA3/JA4)',
 };

@@ -39,6 +39,7 @@ export interface ClientSettings {
   tcpKeepalive?: IRTcpKeepalive;
   /** http1.enableTrailers === true. */
   http1Trailers: boolean;
+  preserveHeaderCase?: true;
 }
 
 /** A duration field in ms; validation already refused a malformed one, so undefined here is a bug guard. */
@@ -225,6 +226,7 @@ export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: Cli
   const ka = tcpKeepalive(spec);
   if (ka) out.tcpKeepalive = ka;
   if (spec.http1?.http10?.useDefaultHost === true) out.http10DefaultHost = true;
+  if (spec.http1?.preserveHeaderCase === true) out.preserveHeaderCase = true;
   headerSettings(spec, out);
   tlsSettings(spec, out);
   http2Settings(spec, out);

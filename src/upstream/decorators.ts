@@ -169,6 +169,10 @@ export class AttemptController implements Dispatcher.DispatchController {
   get paused(): boolean {
     return this.live?.paused ?? false;
   }
+  /** The live attempt's response header names as received (http1.preserveHeaderCase reads them). */
+  get rawHeaders(): Dispatcher.DispatchController['rawHeaders'] {
+    return this.live?.rawHeaders;
+  }
   abort(err: Error): void {
     this.reason = err;
     this.live?.abort(err);

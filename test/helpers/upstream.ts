@@ -1,6 +1,7 @@
 // A real upstream for the tests: it answers JSON describing what it received,
 // and misbehaves on request (/delay/MS, /reset, /status/N, /close-early);
-// /trailers answers chunked, with trailer x-upstream-trailer: <name>.
+// /trailers answers chunked, with trailer x-upstream-trailer: <name>; /case
+// answers X-Mixed-Case: yes (that case) and echoes the names as received (rawNames).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -42,8 +43,10 @@ export async function startUpstream(name: string): Promise<Upstream> {
           connection: 'keep-alive, x-upstream-hop',
           'x-upstream-hop': 'secret',
           'keep-alive': 'timeout=60',
+          ...(path.endsWith('/case') ? { 'X-Mixed-Case': 'yes' } : {}),
         });
-        const echo = JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, body });
+        const rawNames = path.endsWith('/case') ? req.rawHeaders.filter((_, i) => i % 2 === 0) : undefined;
+        const echo = JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, body, rawNames });
         if (!path.endsWith('/trailers')) return void res.end(echo);
         // Written before end: chunked, so the trailer is sent.
         res.write(echo);
