@@ -10,7 +10,7 @@ import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, statusOf } from './helpers/eg-quickstart.ts';
-import { blockLines, ctpOnTls, edgeTlsYaml, serveEdgeTls, statusWith, type EdgeTlsSite } from './helpers/edge-tls.ts';
+import { blockLines, ctpOnTls, edgeTlsRequest, edgeTlsYaml, quotedPem, serveEdgeTls, statusWith, type EdgeTlsSite } from './helpers/edge-tls.ts';
 import { parseYamlResources } from '../src/resources/load.ts';
 import { translate, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { makeCa, makeIntermediateCa, issueServerCert, issueClientCert, makeCrl, type IssuedCert, type RootCa } from './helpers/certs.ts';
@@ -192,5 +192,15 @@ describe('tls.clientValidation.optional', () => {
     assert.equal(await statusWith(site, undefined), 200);
     assert.equal(await statusWith(site, pki.alice), 200);
     assert.equal(await statusWith(site, pki.mallory), 'refused');
+  });
+});
+
+describe('headers.xForwardedClientCert certDetailsToAdd: Chain', () => {
+  test('the client\'s chain, leaf first, without the root: URL-encoded PEM', async () => {
+    await serveEdgeTls(site, validation(`  headers:
+    xForwardedClientCert: { mode: SanitizeSet, certDetailsToAdd: [Chain] }`));
+    assert.equal((await edgeTlsRequest(site, '/get', { cert: pki.alice })).status, 200);
+    const hash = createHash('sha256').update(new X509Certificate(pki.alice.certPem).raw).digest('hex');
+    assert.equal(up.seen[up.seen.length - 1].headers['x-forwarded-client-cert'], `Hash=${hash};Chain=${quotedPem([pki.alice.certPem, pki.intermediate.certPem])}`);
   });
 });

@@ -13,7 +13,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, egRequest, statusOf } from './helpers/eg-quickstart.ts';
 import { policyYaml } from './helpers/yaml.ts';
-import { ctpOnTls, edgeHandshake, edgeTlsRequest, serveEdgeTls, type EdgeTlsSite } from './helpers/edge-tls.ts';
+import { ctpOnTls, edgeHandshake, edgeTlsRequest, quotedPem, serveEdgeTls, type EdgeTlsSite } from './helpers/edge-tls.ts';
 import { parseYamlResources } from '../src/resources/load.ts';
 import { translate, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
 import { makeCa, issueServerCert, issueClientCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
@@ -333,12 +333,15 @@ describe('headers.xForwardedClientCert (over mTLS)', () => {
     assert.equal(lastSeen().headers['x-forwarded-client-cert'], undefined, 'ForwardOnly without mTLS: removed');
   });
 
-  test('certDetailsToAdd Chain is named as not served; certDetailsToAdd without AppendForward/SanitizeSet is refused', async () => {
+  test('Cert and Chain: the URL-encoded PEM of the certificate, and of the chain it came with (a root alone: the certificate); certDetailsToAdd without AppendForward/SanitizeSet is refused', async () => {
     await serveTls(ctpOnTls(`${CLIENT_VALIDATION}
   headers:
-    xForwardedClientCert: { mode: SanitizeSet, certDetailsToAdd: [Chain, Subject] }`));
+    xForwardedClientCert: { mode: SanitizeSet, certDetailsToAdd: [Cert, Chain] }`));
+    assert.equal((await tlsRequest('/get', { withCert: true })).status, 200);
+    const pem = quotedPem([pki.clientCert.certPem]);
+    assert.equal(lastSeen().headers['x-forwarded-client-cert'], `Hash=${hash()};Cert=${pem};Chain=${pem}`);
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
-    assert.match(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields').message, /certDetailsToAdd: Chain/);
+    assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
     await gw.write(egQuickstart(port, up.port, { extra: ctpOnTls(`  headers:
     xForwardedClientCert: { mode: Sanitize, certDetailsToAdd: [Subject] }`) }));
     assert.equal(await gw.instance.reload(), false, 'refused at validation');

@@ -24,6 +24,8 @@ export interface TlsInfo {
   peerUris: string[];
   /** DER of the peer certificate (for forwarding / explain). */
   peerCertDer?: Buffer;
+  /** The verified client's chain, leaf first (XFCC Chain), when the listener forwards it. */
+  peerChainDer?: readonly Buffer[];
   /** Istio identity from the verified certificate's SPIFFE URI SAN. */
   peerIdentity?: { principal: string; namespace: string };
 }

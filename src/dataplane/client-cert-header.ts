@@ -11,6 +11,7 @@
 // authorization and ext_authz see what the upstream will see.
 import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { IRForwardClientCert } from '../ir/types.ts';
 import type { TlsInfo } from '../core/request.ts';
 
@@ -44,11 +45,33 @@ function sansOf(cert: X509Certificate, kind: 'URI' | 'DNS'): string[] {
   return out;
 }
 
+const chains = new WeakMap<TLSSocket, readonly Buffer[]>();
+
+/**
+ * The client's chain, leaf first, once per connection: the leaf and its
+ * issuers as Node has them, without a self-signed root (Node completes the
+ * chain from the trust store; Envoy's Chain is what the client sent, which
+ * seldom holds the root).
+ */
+export function peerChainOf(socket: TLSSocket): readonly Buffer[] {
+  let chain = chains.get(socket);
+  if (chain === undefined) {
+    const out: Buffer[] = [];
+    for (let c = socket.getPeerX509Certificate(); c !== undefined && out.length < 10; c = c.issuerCertificate) {
+      if (out.length > 0 && c.checkIssued(c)) break;
+      out.push(c.raw);
+    }
+    chains.set(socket, (chain = out));
+  }
+  return chain;
+}
+
 /** Envoy's element: Hash, then the requested details in Envoy's order (By is left out: listener certificates carry no URI SAN). */
-export function clientCertElement(der: Buffer, details: IRForwardClientCert['details']): string {
+export function clientCertElement(der: Buffer, details: IRForwardClientCert['details'], chain?: readonly Buffer[]): string {
   const parts = [`Hash=${createHash('sha256').update(der).digest('hex')}`];
   const cert = new X509Certificate(der);
   if (details.includes('Cert')) parts.push(`Cert=${quoted(encodeURIComponent(pemOf(der)))}`);
+  if (details.includes('Chain')) parts.push(`Chain=${quoted(encodeURIComponent((chain ?? [der]).map(pemOf).join('')))}`);
   if (details.includes('Subject')) parts.push(`Subject=${quoted(subjectOf(cert))}`);
   if (details.includes('URI')) for (const u of sansOf(cert, 'URI')) parts.push(`URI=${u}`);
   if (details.includes('DNS')) for (const d of sansOf(cert, 'DNS')) parts.push(`DNS=${d}`);
@@ -67,7 +90,7 @@ export function applyForwardClientCert(headers: IncomingHttpHeaders, fcc: IRForw
   if (mode === 'FORWARD_ONLY') return;
   let cached = elements.get(der);
   if (cached === undefined || cached.fcc !== fcc) {
-    cached = { fcc, element: clientCertElement(der, fcc.details) };
+    cached = { fcc, element: clientCertElement(der, fcc.details, tls?.peerChainDer) };
     elements.set(der, cached);
   }
   const element = cached.element;

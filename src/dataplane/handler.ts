@@ -13,6 +13,7 @@ import { forward } from './proxy.ts';
 import { proxiedAddress } from './proxy-protocol.ts';
 import { RequestBody } from './read-body.ts';
 import { sendReply } from './respond.ts';
+import { peerChainOf } from './client-cert-header.ts';
 import { CLIENT_CLOSED, type Observer } from './observe.ts';
 import type { IRLimits } from '../ir/types.ts';
 
@@ -59,7 +60,7 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
       // The PROXY protocol header's client, on listeners that read one (proxy-protocol.ts).
       remoteIp: plainIp(listener.ir.proxyProtocol ? proxiedAddress(socket) : socket.remoteAddress),
       localIp: plainIp(socket.localAddress),
-      tls: encrypted ? tlsInfo(req, socket) : undefined,
+      tls: encrypted ? tlsInfo(req, socket, listener.ir.connection.forwardClientCert?.details.includes('Chain') === true) : undefined,
       tracing: obs.tracing,
       startMs,
       body: listener.readsBody ? new RequestBody(req, res, lim.maxBodyBytes, listener.ir.connection.bufferLimitBytes) : undefined,
@@ -90,11 +91,13 @@ function act(ctx: DecidedRequest, req: Req, res: Res, obs: Observer, bodyLimit: 
   }
 }
 
-function tlsInfo(req: Req, socket: TLSSocket): TlsInfo {
+function tlsInfo(req: Req, socket: TLSSocket, wantsChain: boolean): TlsInfo {
   // HTTP/2 hands each request a proxy object as req.socket: ask the session's
   // socket, so that the verified peer is computed once per connection.
   const conn = ('stream' in req ? (req.stream.session?.socket as TLSSocket | undefined) : undefined) ?? socket;
   const peer = verifiedPeerOf(conn);
   const sni = (conn as TLSSocket & { servername?: string | false }).servername || undefined;
-  return { sni, peerVerified: peer.verified, peerUris: peer.uris, peerCertDer: peer.der, peerIdentity: peer.identity };
+  const info: TlsInfo = { sni, peerVerified: peer.verified, peerUris: peer.uris, peerCertDer: peer.der, peerIdentity: peer.identity };
+  if (wantsChain && peer.verified) info.peerChainDer = peerChainOf(conn);
+  return info;
 }

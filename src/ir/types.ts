@@ -152,7 +152,7 @@ export interface IRClientHeaders {
 export interface IRForwardClientCert {
   mode: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
   /** APPEND_FORWARD / SANITIZE_SET: what this hop's element carries besides Hash (Envoy's set_current_client_cert_details). */
-  details: ('Cert' | 'Subject' | 'URI' | 'DNS')[];
+  details: ('Cert' | 'Chain' | 'Subject' | 'URI' | 'DNS')[];
 }
 export type IRClientIpDetection =
   | { type: 'xffTrustedCidrs'; cidrs: string[] }

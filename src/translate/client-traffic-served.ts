@@ -40,7 +40,6 @@ export const SERVED: Served = {
     lateResponseHeaders: true,
     enableEnvoyHeaders: true,
     disableRateLimitHeaders: true,
-    // certDetailsToAdd: Chain is named by extraUnserved.
     xForwardedClientCert: true,
   },
 };
@@ -71,7 +70,6 @@ function walk(spec: Record<string, unknown>, served: Served, prefix: string, out
 /** Values of served fields that are not served themselves. */
 function unservedValues(spec: Record<string, any>): string[] {
   const out: string[] = [];
-  if (spec.headers?.xForwardedClientCert?.certDetailsToAdd?.includes('Chain')) out.push('headers.xForwardedClientCert.certDetailsToAdd: Chain (the client certificate is forwarded without its chain)');
   if (spec.http1?.enableTrailers === true) out.push("http1.enableTrailers: request trailers (undici, the upstream client, sends none; response trailers are relayed)");
   if (spec.tls?.alpnProtocols?.includes('http/1.0')) out.push("tls.alpnProtocols: http/1.0 (Node's HTTP/2 server speaks HTTP/1 after ALPN http/1.1 or none only)");
   return out;

@@ -113,8 +113,7 @@ function headerSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): voi
   if (Object.keys(ch).length > 0) out.headers = ch;
   const x = h.xForwardedClientCert;
   if (x) {
-    const details = (x.certDetailsToAdd ?? []).filter((d): d is IRForwardClientCert['details'][number] => d !== 'Chain');
-    out.forwardClientCert = { mode: XFCC_MODE[x.mode ?? 'Sanitize'], details };
+    out.forwardClientCert = { mode: XFCC_MODE[x.mode ?? 'Sanitize'], details: x.certDetailsToAdd ?? [] };
   }
 }
 

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { TestGateway } from './gateway.ts';
 import { egQuickstart } from './eg-quickstart.ts';
 import { policyYaml, tlsSecretYaml } from './yaml.ts';
@@ -109,4 +110,9 @@ export function edgeHandshake(site: EdgeTlsSite, opts: tls.ConnectionOptions = {
     });
     s.on('error', (e) => resolve({ error: e.message }));
   });
+}
+
+/** Certificates as an XFCC Cert/Chain value: their PEM (as OpenSSL writes it) concatenated, URL-encoded, quoted. */
+export function quotedPem(pems: string[]): string {
+  return `"${encodeURIComponent(pems.map((p) => new X509Certificate(p).toString()).join(''))}"`;
 }
