@@ -111,6 +111,14 @@ describe('timeout.http (client traffic policy task)', () => {
     assert.ok(ms >= 1900 && ms < 8000, `closed after ${Math.round(ms)} ms`);
   });
 
+  test('requestReceivedTimeout holds for an `Expect: 100-continue` request too: 100, then 408 when its body never comes', async () => {
+    const c = await rawConnection();
+    c.socket.write('POST /post HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 10000\r\nExpect: 100-continue\r\n\r\n');
+    const ms = await c.closed;
+    assert.match(c.text(), /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.ok(ms >= 1900 && ms < 8000, `closed after ${Math.round(ms)} ms`);
+  });
+
   test('a slow upstream is not the client: a request received whole is answered however late', async () => {
     // Still the 2 s policy: the request was received; the answer takes 2.5 s.
     const r = await egRequest(port, '/delay/2500');

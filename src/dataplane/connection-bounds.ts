@@ -148,7 +148,7 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     e.socket = tls;
     tls.once('close', () => open.delete(e));
   });
-  server.prependListener('request', (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+  const onRequest = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => {
     const s = settings();
     if (s !== undefined) {
       // Node arms keep-alive at the answer's end: this request's connection gets the current bound, not the last sweep's.
@@ -163,7 +163,10 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
     e.served = true;
     // on, not once: a response closes once, and once() would build a wrapper (and remove it again) per request.
     res.on('close', e.done);
-  });
+  };
+  // An `Expect: 100-continue` request arrives through 'checkContinue' instead of 'request' (expect.ts): bounded the same.
+  server.prependListener('request', onRequest);
+  server.prependListener('checkContinue', onRequest);
   server.on('session', (session: ServerHttp2Session) => {
     // session.socket is a proxy; reading a property reaches the TLS socket.
     const e = entryOf(session.socket);
