@@ -194,6 +194,30 @@ function tlsAfter(header: string | Buffer, alpn: string[]): Promise<tls.TLSSocke
   });
 }
 
+/** GETs /get `n` times at once on an HTTP/2 session, then closes it: the X-Forwarded-For the upstream was given each time. */
+async function h2Forwarded(session: http2.ClientHttp2Session, n = 1): Promise<string[]> {
+  const get = () => new Promise<string>((resolve, reject) => {
+    const req = session.request({ ':path': '/get', ':authority': 'www.example.com' });
+    let b = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (b += c));
+    req.on('end', () => resolve(JSON.parse(b).headers['x-forwarded-for']));
+    req.on('error', reject);
+  });
+  try {
+    return await Promise.all(Array.from({ length: n }, get));
+  } finally {
+    session.close();
+  }
+}
+
+/** h2c (prior knowledge) over a raw connection that writes `header` first. */
+function h2cAfter(header: string | Buffer): http2.ClientHttp2Session {
+  const raw = net.connect(port, '127.0.0.1');
+  raw.write(header);
+  return http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => raw });
+}
+
 describe('proxyProtocol on HTTP/1.1', () => {
   test('v1 TCP4: the source is the client the upstream is told of', async () => {
     assert.equal(forwardedFor(await exchange(port, [V1, GET])), '203.0.113.7');
@@ -239,22 +263,7 @@ describe('proxyProtocol on HTTP/1.1', () => {
   });
 
   test('h2c (prior knowledge) after a v2 header', async () => {
-    const raw = net.connect(port, '127.0.0.1');
-    raw.write(v2(1, 0x11, inet('198.51.100.20', '10.0.0.1', 7000, 80)));
-    const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => raw });
-    try {
-      const body = await new Promise<string>((resolve, reject) => {
-        const req = session.request({ ':path': '/get', ':authority': 'www.example.com' });
-        let b = '';
-        req.setEncoding('utf8');
-        req.on('data', (c: string) => (b += c));
-        req.on('end', () => resolve(b));
-        req.on('error', reject);
-      });
-      assert.equal(JSON.parse(body).headers['x-forwarded-for'], '198.51.100.20');
-    } finally {
-      session.close();
-    }
+    assert.deepEqual(await h2Forwarded(h2cAfter(v2(1, 0x11, inet('198.51.100.20', '10.0.0.1', 7000, 80)))), ['198.51.100.20']);
   });
 });
 
@@ -273,19 +282,7 @@ describe('proxyProtocol before TLS', () => {
     const s = await tlsAfter(v2(1, 0x11, inet('198.51.100.30', '10.0.0.1', 7001, 443)), ['h2']);
     assert.equal(s.alpnProtocol, 'h2');
     const session = http2.connect('https://www.example.com', { createConnection: () => s });
-    try {
-      const get = () => new Promise<string>((resolve, reject) => {
-        const req = session.request({ ':path': '/get' });
-        let b = '';
-        req.setEncoding('utf8');
-        req.on('data', (c: string) => (b += c));
-        req.on('end', () => resolve(JSON.parse(b).headers['x-forwarded-for']));
-        req.on('error', reject);
-      });
-      assert.deepEqual(await Promise.all([get(), get()]), ['198.51.100.30', '198.51.100.30']);
-    } finally {
-      session.close();
-    }
+    assert.deepEqual(await h2Forwarded(session, 2), ['198.51.100.30', '198.51.100.30']);
   });
 
   test('a ClientHello without the header is closed', async () => {
@@ -308,6 +305,11 @@ describe('optional, enableProxyProtocol, and policies that say nothing', () => {
     assert.equal(forwardedFor(await exchange(port, [V1, GET])), '203.0.113.7');
     // A malformed header is not "no header": still closed.
     assert.equal(await exchange(port, ['PROXY TCP4 nonsense\r\n', GET]), '');
+    // h2c's preface starts with "PR" too, TLS with its record byte: both are no header.
+    assert.deepEqual(await h2Forwarded(h2cAfter('')), ['127.0.0.1']);
+    assert.deepEqual(await h2Forwarded(http2.connect('https://www.example.com', { createConnection: () => tls.connect({ port: tlsPort, host: '127.0.0.1', servername: 'www.example.com', ca: ca.certPem, ALPNProtocols: ['h2'] }) })), ['127.0.0.1']);
+    const s = await tlsAfter(V1, ['h2']);
+    assert.deepEqual(await h2Forwarded(http2.connect('https://www.example.com', { createConnection: () => s })), ['203.0.113.7']);
   });
 
   test('enableProxyProtocol: true (deprecated) requires the header; the status names neither field as unsupported', async () => {
