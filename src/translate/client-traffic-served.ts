@@ -18,7 +18,6 @@ export const SERVED: Served = {
     ciphers: true,
     ecdhCurves: true,
     signatureAlgorithms: true,
-    // http/1.0 is named by unservedValues.
     alpnProtocols: true,
   },
   timeout: { http: { requestReceivedTimeout: true, idleTimeout: true } },
@@ -71,7 +70,6 @@ function walk(spec: Record<string, unknown>, served: Served, prefix: string, out
 function unservedValues(spec: Record<string, any>): string[] {
   const out: string[] = [];
   if (spec.http1?.enableTrailers === true) out.push("http1.enableTrailers: request trailers (undici, the upstream client, sends none; response trailers are relayed)");
-  if (spec.tls?.alpnProtocols?.includes('http/1.0')) out.push("tls.alpnProtocols: http/1.0 (Node's HTTP/2 server speaks HTTP/1 after ALPN http/1.1 or none only)");
   return out;
 }
 

@@ -147,9 +147,8 @@ function tlsSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
     out.tlsParams = p;
   }
   if (t.alpnProtocols !== undefined) {
-    // Node's HTTP/2 server speaks HTTP/1 after ALPN http/1.1 (or none) only: http/1.0 is named as not served.
-    const alpn = t.alpnProtocols.filter((a) => a !== 'http/1.0');
-    out.alpn = alpn.length > 0 ? alpn : ['http/1.1'];
+    // http/1.0 is offered too: listener-hooks.ts hands those connections to the HTTP/1 handling.
+    out.alpn = t.alpnProtocols.length > 0 ? [...t.alpnProtocols] : ['http/1.1'];
   }
 }
 
