@@ -1,8 +1,8 @@
 // ClientTrafficPolicy proxyProtocol (and the deprecated enableProxyProtocol)
 // over real sockets: a raw connection writes a PROXY protocol v1 or v2 header,
 // then HTTP/1.1, TLS (HTTP/1.1 and HTTP/2 through tls.connect({ socket })) or
-// h2c; the upstream's X-Forwarded-For and a SecurityPolicy clientCIDRs rule
-// see the header's source. Without the header, with a malformed or oversized
+// h2c; the upstream's X-Forwarded-For, SecurityPolicy clientCIDRs, Istio
+// remoteIpBlocks / ipBlocks and the access log (--workers 2) see the header's source. Without the header, with a malformed or oversized
 // one, or one trickled slower than the request-head bound: closed unanswered.
 // The parser itself is checked over Buffers first.
 import { after, before, describe, test } from 'node:test';
@@ -18,7 +18,7 @@ import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { closedWithin, dechunk, trickle } from './helpers/sockets.ts';
 import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
-import { gatewayDoc, httpListener, httpsListener, policyYaml, serviceYaml, tlsSecretYaml } from './helpers/yaml.ts';
+import { gatewayDoc, httpListener, httpsListener, istioSelectorYaml, policyYaml, serviceYaml, tlsSecretYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
 import { startCli, type Running } from './helpers/cli.ts';
 import { DEFAULT_CONNECTION, DEFAULT_TRANSLATE_OPTIONS } from '../src/translate/index.ts';
@@ -336,6 +336,16 @@ describe('optional, enableProxyProtocol, and policies that say nothing', () => {
     assert.equal(forwardedFor(await exchange(port, [V1, GET])), '203.0.113.7');
     assert.match(await exchange(port, ['PROXY TCP4 198.51.100.1 10.0.0.1 1 80\r\n', GET]), /^HTTP\/1\.1 403 /);
     assert.match(await exchange(port, [v2(0, 0x11, Buffer.alloc(12)), GET]), /^HTTP\/1\.1 403 /, 'LOCAL: the peer 127.0.0.1 is not allowed');
+  });
+
+  test('Istio remoteIpBlocks and ipBlocks both see the PROXY source (it is the downstream peer, as in Envoy)', async () => {
+    await serve(ctp('proxyProtocol: {}') + istioSelectorYaml('AuthorizationPolicy', 'default/edge-deny', 'gateway.networking.k8s.io/gateway-name: eg', `action: DENY
+rules:
+- from: [{ source: { remoteIpBlocks: [203.0.113.0/24] } }]
+- from: [{ source: { ipBlocks: [198.51.100.0/24] } }]`));
+    assert.match(await exchange(port, [V1, GET]), /^HTTP\/1\.1 403 /, 'remoteIpBlocks');
+    assert.match(await exchange(port, ['PROXY TCP4 198.51.100.1 10.0.0.1 1 80\r\n', GET]), /^HTTP\/1\.1 403 /, 'ipBlocks');
+    assert.equal(forwardedFor(await exchange(port, ['PROXY TCP4 192.0.2.1 10.0.0.1 1 80\r\n', GET])), '192.0.2.1');
   });
 
   test('clientIPDetection trusts X-Forwarded-For from a PROXY source in trustedCIDRs only', async () => {
