@@ -412,4 +412,12 @@ describe('http1.preserveHeaderCase', () => {
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/extra');
     assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
   });
+
+  test('on a route that retries, the answering attempt\'s names are the ones written', async () => {
+    const retried = routeYaml('cased', `- matches: [{ path: { type: PathPrefix, value: /case } }]
+  backendRefs: [{ name: backend, port: 3000 }]
+  retry: { codes: [503], attempts: 2 }`, { parent: 'eg', hostnames: ['www.example.com'] });
+    await serve(retried + ctp('  http1: { preserveHeaderCase: true }'));
+    assert.match((await raw(port, CASED, HEADERS)).head, /\r\nX-Mixed-Case: yes\r\n/);
+  });
 });
