@@ -2,7 +2,7 @@
 // Nothing here runs per request.
 import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
-import type { IRCertificate, IRClientValidation, IRTlsParams, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
+import type { IRCertificate, IRTlsParams, IRFilter, IRHeaderModifier, IRListener, IRRoute, IRRedirectAction, IRDirectResponseAction, IRUrlRewrite, Snapshot } from '../ir/types.ts';
 import type { BodyNeed, CompiledFilter, RequestHandler, ResponseHandler } from '../filters/types.ts';
 import type { Reply } from '../core/decision.ts';
 import type { RequestContext } from '../core/request.ts';
@@ -11,6 +11,7 @@ import { ReplyOverrides } from '../core/replies.ts';
 import { Router, type CompiledRoute } from './router.ts';
 import { compileClientIp, type ClientIpResolver } from './client-ip.ts';
 import { compilePeerCheck, type CompiledPeerCheck } from './peer-check.ts';
+import { resumptionOptions } from './tls-resumption.ts';
 import { Cluster } from '../upstream/cluster.ts';
 import { Balancer } from '../upstream/balancer.ts';
 import type { PoolRegistry } from '../upstream/pools.ts';
@@ -217,7 +218,7 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
       });
       const secureContexts = (l.tls?.certificates ?? []).map((c) => ({
         hostnames: c.hostnames,
-        context: secureContext(c, l.tls?.clientValidation, l.tls?.params, l.port),
+        context: secureContext(c, l, l.tls?.params),
       }));
       const readsBody = routes.some((r) => r.chain.body !== undefined || (r.action.type === 'proxy' && r.action.backends.some((b) => b.chain.body !== undefined)));
       const router = new Router(routes);
@@ -243,9 +244,11 @@ function compileLoaded(ir: Snapshot, pools: PoolRegistry): CompiledSnapshot {
 }
 
 /** A TLS context, or an error that names the certificate and the port (not only OpenSSL's words). */
-function secureContext(c: IRCertificate, cv: IRClientValidation | undefined, params: IRTlsParams | undefined, port: number): SecureContext {
+function secureContext(c: IRCertificate, l: IRListener, params: IRTlsParams | undefined): SecureContext {
+  const cv = l.tls?.clientValidation;
+  const port = l.port;
   try {
-    return createSecureContext({ cert: c.certPem, key: c.keyPem, ca: cv?.caPem, crl: cv?.crlPems, ...params });
+    return createSecureContext({ cert: c.certPem, key: c.keyPem, ca: cv?.caPem, crl: cv?.crlPems, ...params, ...resumptionOptions(l) });
   } catch (err) {
     throw new CompileError(`the certificate of ${c.source} for port ${port} does not load: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -15,6 +15,7 @@ import { rawHttp1 } from '../core/replies.ts';
 import { socketReason } from './socket-error.ts';
 import { serveH2c } from './h2c.ts';
 import { checkPeer } from './peer-check.ts';
+import { resumptionOptions, serveSessionIds, ticketKeysFor } from './tls-resumption.ts';
 import { acceptProxyProtocol, proxiedAddress, type RefusedKind } from './proxy-protocol.ts';
 import { applyListenerHooks, type ListenerHooks } from './listener-hooks.ts';
 
@@ -73,6 +74,7 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
   const sessions = new Set<http2.ServerHttp2Session>();
   const onClientError = clientErrorHandler(opts.onClientReply);
   let server: http.Server | http2.Http2SecureServer;
+  let sessionIds: { clear(): void } | undefined;
   if (protocol === 'HTTP') {
     // joinDuplicateHeaders: a repeated header is never silently reduced to its first
     // value (a second Host or Authorization is seen, and refused, not ignored).
@@ -99,6 +101,7 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     });
     // The client certificate checks OpenSSL does not make, before any request is read (peer-check.ts).
     s.on('secureConnection', (socket: TLSSocket) => checkPeer(opts.current()?.peerCheck, socket));
+    sessionIds = serveSessionIds(s, () => opts.current()?.ir.tls?.resumption?.stateful === true);
     // A handshake that failed or timed out: the socket goes, it is never answered in plain text.
     s.on('tlsClientError', (_err, socket) => socket.destroy());
     (s as unknown as http.Server).on('clientError', onClientError);
@@ -138,6 +141,9 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
       // The default certificate (clients that send no SNI) follows the snapshot too.
       const defaults = defaultTlsOptions(l);
       if (defaults.cert) (server as http2.Http2SecureServer).setSecureContext(defaults);
+      if (defaults.ticketKeys) (server as http2.Http2SecureServer).setTicketKeys(defaults.ticketKeys);
+      // Sessions of an earlier snapshot may have been validated otherwise: none resumes.
+      sessionIds?.clear();
       const cv = l.ir.tls?.clientValidation;
       const s = server as unknown as { requestCert: boolean; rejectUnauthorized: boolean; ALPNProtocols: Buffer };
       s.requestCert = cv !== undefined;
@@ -164,11 +170,13 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
   return handle;
 }
 
-function defaultTlsOptions(l: CompiledListener | undefined): { cert?: string; key?: string; ca?: string; crl?: string[] } {
+function defaultTlsOptions(l: CompiledListener | undefined): { cert?: string; key?: string; ca?: string; crl?: string[]; secureOptions?: number; ticketKeys?: Buffer } {
   const c = l?.ir.tls?.certificates[0];
-  const cv = l?.ir.tls?.clientValidation;
-  // The protocol bounds and algorithms are the context's the handshake starts with (an SNI switch keeps them).
-  return c ? { cert: c.certPem, key: c.keyPem, ca: cv?.caPem, crl: cv?.crlPems, ...l?.ir.tls?.params } : {};
+  if (!l || !c) return {};
+  const cv = l.ir.tls?.clientValidation;
+  const ticketKeys = ticketKeysFor(l.ir);
+  // The protocol bounds, algorithms and resumption are the context's the handshake starts with (an SNI switch keeps them).
+  return { cert: c.certPem, key: c.keyPem, ca: cv?.caPem, crl: cv?.crlPems, ...l.ir.tls?.params, ...resumptionOptions(l.ir), ...(ticketKeys ? { ticketKeys } : {}) };
 }
 
 /** ALPN protocol names in their wire form (length-prefixed). */

@@ -181,6 +181,12 @@ export interface IRListenerTLS {
   alpn: string[];
   /** ClientTrafficPolicy tls: protocol bounds and algorithms, in Node's terms; absent: Node's defaults. */
   params?: IRTlsParams;
+  /**
+   * ClientTrafficPolicy tls.session.resumption, on a listener a policy covers
+   * (both false when it says none: Envoy Gateway's default); absent: Node's
+   * defaults (session tickets). See dataplane/tls-resumption.ts.
+   */
+  resumption?: { stateless: boolean; stateful: boolean };
 }
 
 /** Options of tls.createSecureContext, as OpenSSL reads them. */

@@ -77,9 +77,10 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
       else status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `http2 on the plaintext listener port ${l.port} has no effect (HTTP/2 is served over TLS)` });
     }
     if (l.tls) {
+      l.tls.resumption = s.resumption ?? { stateless: false, stateful: false };
       if (s.tlsParams) l.tls.params = s.tlsParams;
       if (s.alpn) l.tls.alpn = s.alpn;
-    } else if (s.tlsParams || s.alpn) {
+    } else if (s.tlsParams || s.alpn || s.resumption) {
       status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls settings on the plaintext listener port ${l.port} have no effect` });
     }
     if (s.clientValidation) {

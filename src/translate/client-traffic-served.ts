@@ -19,6 +19,7 @@ export const SERVED: Served = {
     ecdhCurves: true,
     signatureAlgorithms: true,
     alpnProtocols: true,
+    session: { resumption: { stateless: true, stateful: true } },
   },
   timeout: { http: { requestReceivedTimeout: true, idleTimeout: true } },
   connection: { connectionLimit: { value: true, closeDelay: true }, bufferLimit: true },

@@ -29,6 +29,8 @@ export interface ClientSettings {
   forwardClientCert?: IRForwardClientCert;
   tlsParams?: IRTlsParams;
   alpn?: string[];
+  /** tls.session.resumption; absent: none (Envoy Gateway's default on the listeners a policy covers). */
+  resumption?: NonNullable<IRListener['tls']>['resumption'];
   http2?: IRHttp2;
   /** path: the listener's normalization, and whether escaped slashes are answered (not forwarded). */
   path?: Pick<IRListener, 'pathNormalization' | 'escapedSlashes'>;
@@ -146,6 +148,8 @@ function tlsSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
     check('tls', p);
     out.tlsParams = p;
   }
+  const r = t.session?.resumption;
+  if (r) out.resumption = { stateless: r.stateless !== undefined, stateful: r.stateful !== undefined };
   if (t.alpnProtocols !== undefined) {
     // http/1.0 is offered too: listener-hooks.ts hands those connections to the HTTP/1 handling.
     out.alpn = t.alpnProtocols.length > 0 ? [...t.alpnProtocols] : ['http/1.1'];

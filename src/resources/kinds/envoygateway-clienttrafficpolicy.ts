@@ -43,7 +43,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
         otherNames: arr(obj({ oid: str({ minLength: 1 }), type: STRING_MATCH_TYPE, value: STRING_MATCH_VALUE }, ['oid', 'value'])),
       }),
     }),
-    session: ANY_OBJECT,
+    session: obj({ resumption: obj({ stateless: ANY_OBJECT, stateful: ANY_OBJECT }) }),
     fingerprints: arr(STRING),
   }),
   headers: obj({
