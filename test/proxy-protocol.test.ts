@@ -2,8 +2,9 @@
 // over real sockets: a raw connection writes a PROXY protocol v1 or v2 header,
 // then HTTP/1.1, TLS (HTTP/1.1 and HTTP/2 through tls.connect({ socket })) or
 // h2c; the upstream's X-Forwarded-For, SecurityPolicy clientCIDRs, Istio
-// remoteIpBlocks / ipBlocks and the access log (--workers 2) see the header's source. Without the header, with a malformed or oversized
-// one, or one trickled slower than the request-head bound: closed unanswered.
+// remoteIpBlocks / ipBlocks and the access log (--workers 2) see the header's
+// source. Without the header, with a malformed or oversized one, or one
+// trickled slower than the request-head bound: closed unanswered.
 // The parser itself is checked over Buffers first.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
