@@ -26,6 +26,8 @@ export interface GatewayOptions {
   standIn: boolean;
   /** More `run` options (e.g. --redis URL). */
   extraArgs?: string[];
+  /** Another checkout of the project to run the gateway of (bench/ab.ts compares checkouts); default: this one. */
+  checkout?: string;
 }
 
 export interface Gateway extends System {
@@ -42,14 +44,14 @@ export function gatewayAvailable(): boolean {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const adminPort = await freePort();
-  const bin = opts.standIn ? STAND_IN_BIN : GATEWAY_BIN;
+  const bin = opts.standIn ? STAND_IN_BIN : opts.checkout ? join(opts.checkout, 'bin', 'portcullis.js') : GATEWAY_BIN;
   const args = [
     bin, 'run', '-f', opts.configFile, '--workers', String(opts.workers), '--bind', '127.0.0.1',
     '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'warn', '--access-log', 'off',
   ];
   if (opts.watch) args.push('--watch');
   args.push(...(opts.extraArgs ?? []));
-  const child = startChild(`${opts.standIn ? 'stand-in gateway' : 'portcullis'} (${opts.workers} worker${opts.workers > 1 ? 's' : ''})`, process.execPath, args, { cwd: REPO });
+  const child = startChild(`${opts.standIn ? 'stand-in gateway' : 'portcullis'} (${opts.workers} worker${opts.workers > 1 ? 's' : ''})`, process.execPath, args, { cwd: opts.checkout ?? REPO });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   try {
     await waitForHttp200(`${adminUrl}/readyz`, 30_000, () => deadReason(child));
