@@ -378,6 +378,14 @@ describe('http1.enableTrailers', () => {
     assert.deepEqual(await http1Trailers(port, '/trailers'), {}, 'any policy on the listener');
   });
 
+  test('a gRPC Trailers-Only status reaches an HTTP/1 client as trailers, or in the headers where trailers are dropped', async () => {
+    await serve('');
+    assert.equal(headerOf(await raw(port, 'GET /trailers-only HTTP/1.1'), 'grpc-status'), undefined);
+    assert.deepEqual(await http1Trailers(port, '/trailers-only'), { 'grpc-status': '5' });
+    await serve(ctp('  http1: { enableTrailers: false }'));
+    assert.equal(headerOf(await raw(port, 'GET /trailers-only HTTP/1.1'), 'grpc-status'), '5');
+  });
+
   test('enableTrailers: true relays them; the request direction is named as not served', async () => {
     await serve(ctp('  http1: { enableTrailers: true }'));
     assert.deepEqual(await http1Trailers(port, '/trailers'), TRAILER);

@@ -1,7 +1,8 @@
 // A real upstream for the tests: it answers JSON describing what it received,
 // and misbehaves on request (/delay/MS, /reset, /status/N, /close-early);
 // /trailers answers chunked, with trailer x-upstream-trailer: <name>; /case
-// answers X-Mixed-Case: yes (that case) and echoes the names as received (rawNames).
+// answers X-Mixed-Case: yes (that case) and echoes the names as received (rawNames);
+// /trailers-only is a gRPC Trailers-Only answer (grpc-status 5 in the headers, no body).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -34,6 +35,7 @@ export async function startUpstream(name: string): Promise<Upstream> {
         req.socket.destroy();
         return;
       }
+      if (path.endsWith('/trailers-only')) return void res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': '5' }).end();
       const answer = () => {
         const status = m?.[1] === 'status' ? Number(m[2]) : 200;
         res.writeHead(status, {
