@@ -5,6 +5,7 @@
 // the root, clients send their leaf with the intermediate.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { createHash, X509Certificate } from 'node:crypto';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
@@ -120,6 +121,23 @@ describe('tls.clientValidation.crl.onlyVerifyLeafCertificate', () => {
   });
 });
 
+/** One HTTP/2 GET with `cert`: its status, or "refused" when the session ended without an answer. */
+function h2Status(cert: IssuedCert): Promise<number | 'refused'> {
+  return new Promise((resolve) => {
+    const session = http2.connect(`https://127.0.0.1:${site.tlsPort}`, { ca: site.ca.certPem, servername: 'www.example.com', cert: cert.chainPem, key: cert.keyPem });
+    session.on('error', () => resolve('refused'));
+    session.on('close', () => resolve('refused'));
+    const req = session.request({ ':path': '/get', host: 'www.example.com' });
+    req.on('error', () => resolve('refused'));
+    req.on('response', (h) => {
+      resolve(Number(h[':status']));
+      session.close();
+    });
+    req.resume();
+    req.end();
+  });
+}
+
 /** A policy validating against client-ca with `fields` (YAML lines, six-space indented) under clientValidation. */
 const validation = (fields: string) => ctpOnTls(`  tls:
     clientValidation:
@@ -143,6 +161,12 @@ describe('tls.clientValidation spkiHashes, certificateHashes', () => {
     assert.equal(await statusWith(site, pki.carol), 'refused');
     const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
     assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
+  });
+
+  test('over HTTP/2 too: the session of a certificate that does not match ends before any stream is answered', async () => {
+    await serveEdgeTls(site, validation(`      spkiHashes: [${spki(pki.alice)}]`));
+    assert.equal(await h2Status(pki.alice), 200);
+    assert.equal(await h2Status(pki.bob), 'refused');
   });
 
   test('a hash that is not a SHA-256 refuses the configuration, naming it', async () => {

@@ -8,7 +8,11 @@ import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
 import { egQuickstart, statusOf } from './helpers/eg-quickstart.ts';
-import { ctpOnTls, serveEdgeTls, type EdgeTlsSite } from './helpers/edge-tls.ts';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ctpOnTls, edgeTlsYaml, serveEdgeTls, type EdgeTlsSite } from './helpers/edge-tls.ts';
+import { startCli } from './helpers/cli.ts';
 import { makeCa, issueServerCert } from './helpers/certs.ts';
 
 let up: Upstream;
@@ -28,10 +32,10 @@ after(async () => {
 });
 
 /** One GET over a new TLS connection offering `session`; the session it leaves (the last ticket, else its session id) and whether it resumed. */
-function get(version: tls.SecureVersion, session?: Buffer): Promise<{ reused: boolean; session: Buffer | undefined }> {
+function get(version: tls.SecureVersion, session?: Buffer, port = site.tlsPort): Promise<{ reused: boolean; session: Buffer | undefined }> {
   return new Promise((resolve, reject) => {
     let ticket: Buffer | undefined;
-    const s = tls.connect({ host: '127.0.0.1', port: site.tlsPort, servername: 'www.example.com', ca: site.ca.certPem, minVersion: version, maxVersion: version, session, ALPNProtocols: ['http/1.1'] });
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'www.example.com', ca: site.ca.certPem, minVersion: version, maxVersion: version, session, ALPNProtocols: ['http/1.1'] });
     s.on('session', (t) => (ticket = t));
     s.on('error', reject);
     let text = '';
@@ -78,5 +82,30 @@ describe('tls.session.resumption', () => {
     assert.equal(st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields'), undefined, JSON.stringify(st));
     // Node offers no TLS 1.3 session-id (stateful ticket) resumption: if this changes, the README says otherwise.
     assert.equal(stateful['TLSv1.3'], false);
+  });
+});
+
+describe('tls.session.resumption with --workers 2', () => {
+  /** How many of `n` new connections (the kernel spreads them over the workers) resume the first connection's ticket. */
+  async function resumedOf(policy: string, n: number): Promise<number> {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-tickets-'));
+    const file = join(dir, 'gw.yaml');
+    const ports = { ...site, port: await freePort(), tlsPort: await freePort() };
+    await writeFile(file, edgeTlsYaml(ports, policy));
+    const cli = startCli(['run', '-f', file, '--workers', '2', '--bind', '127.0.0.1', '--admin', `127.0.0.1:${await freePort()}`, '--access-log', 'off', '--data-dir', join(dir, 'data')]);
+    try {
+      await cli.waitFor(/admin on .*\(2 workers\)/);
+      const first = await get('TLSv1.3', undefined, ports.tlsPort);
+      let reused = 0;
+      for (let i = 0; i < n; i++) if ((await get('TLSv1.3', first.session, ports.tlsPort)).reused) reused++;
+      return reused;
+    } finally {
+      await cli.stop();
+    }
+  }
+
+  test('stateless: every worker takes the tickets of the others (Node\'s own keys are per worker)', async () => {
+    assert.ok((await resumedOf('', 16)) < 16, 'without a policy some connections reach a worker that cannot read the ticket');
+    assert.equal(await resumedOf(session('{ stateless: {} }'), 16), 16);
   });
 });
