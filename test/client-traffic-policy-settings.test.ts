@@ -125,6 +125,30 @@ describe('timeout.http (client traffic policy task)', () => {
     assert.equal(r.status, 200);
   });
 
+  test('streamIdleTimeout: 1s — no byte either way for 1 s: 408 "stream timeout" (a body that stops, a silent upstream); a steady drip is not idle', async () => {
+    await serve(clientTimeoutTask('streamIdleTimeout: 1s'));
+    const c = await rawConnection();
+    c.socket.write('POST /post HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 100\r\n\r\nhalf');
+    const ms = await c.closed;
+    assert.match(c.text(), /^HTTP\/1\.1 408 Request Timeout\r\n[^]*\r\n\r\nstream timeout$/);
+    assert.ok(ms >= 900 && ms < 6000, `closed after ${Math.round(ms)} ms`);
+    // Envoy counts the wait for the upstream's answer as idle too.
+    const silent = await egRequest(port, '/delay/3000');
+    assert.deepEqual([silent.status, silent.body], [408, 'stream timeout']);
+    // Six chunks 400 ms apart: 2.4 s in all, never 1 s without a byte.
+    const drip = await egRequest(port, '/drip/6/400');
+    assert.deepEqual([drip.status, drip.body], [200, '......']);
+  });
+
+  test('streamIdleTimeout cuts an answer that stops midway (its head is out: no 408 can follow)', async () => {
+    const c = await rawConnection();
+    c.socket.write('GET /drip/2/3000 HTTP/1.1\r\nHost: www.example.com\r\n\r\n');
+    const ms = await c.closed;
+    assert.match(c.text(), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.doesNotMatch(c.text(), /408/);
+    assert.ok(ms >= 900 && ms < 2900, `cut after ${Math.round(ms)} ms, before the upstream's second chunk`);
+  });
+
   test('idleTimeout: 5s — a connection with no request in flight is closed after 5 s', async () => {
     await serve(clientTimeoutTask('idleTimeout: 5s'));
     const silent = await rawConnection();
@@ -356,36 +380,38 @@ describe('headers.xForwardedClientCert (over mTLS)', () => {
   });
 });
 
-describe('timeout.http.requestReceivedTimeout over HTTP/2', () => {
-  test('a stream whose body stops is answered 408 and reset; the session serves other streams meanwhile', async () => {
-    await serveTls(ctpOnTls(`  timeout:
-    http: { requestReceivedTimeout: 1s }`));
-    const session = http2.connect(`https://www.example.com:${tlsPort}`, { ca: pki.ca.certPem, host: '127.0.0.1', servername: 'www.example.com', lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) } as http2.SecureClientSessionOptions);
-    try {
-      const start = performance.now();
-      const stalled = session.request({ ':method': 'POST', ':path': '/post', 'content-length': '100' });
-      stalled.write('ten bytes.');
-      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-        let status = 0;
-        let body = '';
-        stalled.on('response', (h) => (status = Number(h[':status'])));
-        stalled.setEncoding('utf8');
-        stalled.on('data', (c: string) => (body += c));
-        stalled.on('close', () => resolve({ status, body }));
-        stalled.on('error', reject);
-      });
-      const other = session.request({ ':path': '/get' });
-      other.resume();
-      const otherStatus = await new Promise<number>((r) => other.on('response', (h) => r(Number(h[':status']))));
-      assert.equal(otherStatus, 200, 'the session keeps serving');
-      const r = await answer;
-      const ms = performance.now() - start;
-      assert.deepEqual(r, { status: 408, body: 'request timeout' });
-      assert.ok(ms >= 900 && ms < 8000, `after ${Math.round(ms)} ms`);
-    } finally {
-      session.destroy();
-    }
-  });
+describe('timeout.http over HTTP/2: the stream, not the session', () => {
+  for (const [field, body] of [['requestReceivedTimeout', 'request timeout'], ['streamIdleTimeout', 'stream timeout']]) {
+    test(`${field}: a stream whose body stops is answered 408 "${body}" and reset; the session serves other streams meanwhile`, async () => {
+      await serveTls(ctpOnTls(`  timeout:
+    http: { ${field}: 1s }`));
+      const session = http2.connect(`https://www.example.com:${tlsPort}`, { ca: pki.ca.certPem, host: '127.0.0.1', servername: 'www.example.com', lookup: (_h, _o, cb) => cb(null, '127.0.0.1', 4) } as http2.SecureClientSessionOptions);
+      try {
+        const start = performance.now();
+        const stalled = session.request({ ':method': 'POST', ':path': '/post', 'content-length': '100' });
+        stalled.write('ten bytes.');
+        const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+          let status = 0;
+          let body = '';
+          stalled.on('response', (h) => (status = Number(h[':status'])));
+          stalled.setEncoding('utf8');
+          stalled.on('data', (c: string) => (body += c));
+          stalled.on('close', () => resolve({ status, body }));
+          stalled.on('error', reject);
+        });
+        const other = session.request({ ':path': '/get' });
+        other.resume();
+        const otherStatus = await new Promise<number>((r) => other.on('response', (h) => r(Number(h[':status']))));
+        assert.equal(otherStatus, 200, 'the session keeps serving');
+        const r = await answer;
+        const ms = performance.now() - start;
+        assert.deepEqual(r, { status: 408, body });
+        assert.ok(ms >= 900 && ms < 8000, `after ${Math.round(ms)} ms`);
+      } finally {
+        session.destroy();
+      }
+    });
+  }
 });
 
 const handshake = (opts: tls.ConnectionOptions = {}) => edgeHandshake(site(), opts);

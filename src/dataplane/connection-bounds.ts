@@ -81,22 +81,28 @@ function received(req: IncomingMessage | Http2ServerRequest): boolean {
   return stream.endAfterHeaders || stream.readableEnded || stream._readableState?.ended === true || stream.destroyed;
 }
 
-const TIMEOUT_BODY = 'request timeout';
-
-/** Envoy's answer to a request not received in time: 408, then the connection (HTTP/1) or the stream (HTTP/2) closed. */
-function requestTimedOut(r: Receiving): void {
-  const { req, res } = r;
+/**
+ * Envoy's answer to a request that ran out of time (body "request timeout" or
+ * "stream timeout"): 408, then the connection (HTTP/1) or the stream (HTTP/2)
+ * closed; an answer already begun is cut instead.
+ */
+function timedOut(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, body: string): void {
   if (res.destroyed || res.writableEnded) return;
-  const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': TIMEOUT_BODY.length };
+  if (res.headersSent) {
+    if (req.httpVersionMajor === 2) (req as Http2ServerRequest).stream.close(h2.NGHTTP2_CANCEL);
+    else (res as ServerResponse).destroy();
+    return;
+  }
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain', 'content-length': body.length };
   if (req.httpVersionMajor !== 2) {
     headers.connection = 'close';
-    (res as ServerResponse).writeHead(408, headers).end(TIMEOUT_BODY);
+    (res as ServerResponse).writeHead(408, headers).end(body);
     return;
   }
   const stream = (req as Http2ServerRequest).stream;
   (res as Http2ServerResponse).writeHead(408, headers as Record<string, string>);
-  // The client is still sending: the stream is reset once the answer is out (RFC 9113 §8.1).
-  res.end(TIMEOUT_BODY, () => {
+  // The client may still be sending: the stream is reset once the answer is out (RFC 9113 §8.1).
+  res.end(body, () => {
     if (!stream.destroyed) stream.close(h2.NGHTTP2_NO_ERROR);
   });
 }
@@ -155,6 +161,10 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
       if (keepAlive.keepAliveTimeout !== s.idleTimeoutMs) keepAlive.keepAliveTimeout = s.idleTimeoutMs;
       const rr = s.requestReceivedTimeoutMs;
       if (rr !== undefined && rr > 0 && !received(req)) receiving.add({ req, res, since: performance.now() });
+      // Node's own inactivity timer: the socket's for HTTP/1 (one request at a time; keep-alive re-arms it after the
+      // answer), the stream's for HTTP/2. A listener on the response keeps Node from destroying the socket itself.
+      const si = s.streamIdleTimeoutMs;
+      if (si !== undefined && si > 0) res.setTimeout(si, () => timedOut(req, res, 'stream timeout'));
     }
     if (req.httpVersionMajor === 2) return; // counted per stream below
     const e = entryOf(req.socket);
@@ -195,7 +205,7 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
       if (r.res.headersSent || r.res.destroyed || received(r.req)) receiving.delete(r);
       else if (rr > 0 && now - r.since > rr) {
         receiving.delete(r);
-        requestTimedOut(r);
+        timedOut(r.req, r.res, 'request timeout');
       }
     }
     for (const e of open) {

@@ -109,6 +109,13 @@ export interface IRConnection {
    * 408 (or the stream cut once answering) beyond. Absent or 0: none.
    */
   requestReceivedTimeoutMs?: number;
+  /**
+   * ClientTrafficPolicy timeout.http.streamIdleTimeout: a request (HTTP/1:
+   * its connection; HTTP/2: its stream) with no byte in either direction for
+   * this long is answered 408 "stream timeout", or cut once the answer began.
+   * The wait for the upstream counts as idle, as in Envoy. Absent or 0: none.
+   */
+  streamIdleTimeoutMs?: number;
   /** connection.connectionLimit: open connections on this socket (per process) beyond which new ones are closed, after closeDelayMs. */
   connectionLimit?: { max: number; closeDelayMs: number };
   /** connection.bufferLimit: most bytes of a request body the gateway holds in memory (read for a filter, kept for a retry); 413 beyond. */

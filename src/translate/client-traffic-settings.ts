@@ -19,7 +19,7 @@ export type { ClientTrafficPolicySpec };
 export { Invalid };
 
 /** What a policy changes on its sockets' IRConnection. */
-export type ConnectionSettings = Partial<Pick<IRConnection, 'requestReceivedTimeoutMs' | 'idleTimeoutMs' | 'connectionLimit' | 'bufferLimitBytes'>>;
+export type ConnectionSettings = Partial<Pick<IRConnection, 'requestReceivedTimeoutMs' | 'streamIdleTimeoutMs' | 'idleTimeoutMs' | 'connectionLimit' | 'bufferLimitBytes'>>;
 
 export interface ClientSettings {
   clientIp?: { hops: number } | { detection: IRClientIpDetection };
@@ -58,6 +58,8 @@ function connectionSettings(spec: ClientTrafficPolicySpec): ConnectionSettings {
   const received = durationMs(http?.requestReceivedTimeout, 'timeout.http.requestReceivedTimeout');
   // 0 disables the timeout, as in Envoy.
   if (received !== undefined) out.requestReceivedTimeoutMs = received;
+  const streamIdle = durationMs(http?.streamIdleTimeout, 'timeout.http.streamIdleTimeout');
+  if (streamIdle !== undefined) out.streamIdleTimeoutMs = streamIdle;
   const idle = durationMs(http?.idleTimeout, 'timeout.http.idleTimeout');
   if (idle !== undefined) {
     if (idle === 0) throw new Invalid('timeout.http.idleTimeout: 0 would keep idle connections for ever; give a duration');

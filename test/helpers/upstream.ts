@@ -3,6 +3,7 @@
 // /trailers answers chunked, with trailer x-upstream-trailer: <name>; /case
 // answers X-Mixed-Case: yes (that case) and echoes the names as received (rawNames);
 // /trailers-only is a gRPC Trailers-Only answer (grpc-status 5 in the headers, no body).
+// /drip/N/MS answers N one-byte chunks MS apart.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
@@ -36,6 +37,18 @@ export async function startUpstream(name: string): Promise<Upstream> {
         return;
       }
       if (path.endsWith('/trailers-only')) return void res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': '5' }).end();
+      const drip = /\/drip\/(\d+)\/(\d+)/.exec(path);
+      if (drip) {
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-backend': name });
+        let left = Number(drip[1]);
+        const next = (): void => {
+          if (left-- === 0) return void res.end();
+          res.write('.');
+          setTimeout(next, Number(drip[2]));
+        };
+        next();
+        return;
+      }
       const answer = () => {
         const status = m?.[1] === 'status' ? Number(m[2]) : 200;
         res.writeHead(status, {
