@@ -447,7 +447,8 @@ describe('tls', () => {
   });
 
   test('alpnProtocols with http/1.0: a client that negotiates it is served over HTTP/1; h2 and http/1.1 as listed', async () => {
-    await serveTls(ctpOnTls(`  tls: { alpnProtocols: [h2, http/1.0] }`));
+    await serveTls(ctpOnTls(`  tls: { alpnProtocols: [h2, http/1.0] }
+  http1: { http10: {} }`));
     const r = await tlsRequest('/get', { tls: { ALPNProtocols: ['http/1.0'] } });
     assert.deepEqual([r.status, r.alpn], [200, 'http/1.0'], 'an HTTP/1.1 request');
     // An HTTP/1.0 request as such a client sends it: answered, then closed.
@@ -551,7 +552,7 @@ describe('http2', () => {
 });
 
 describe('http1', () => {
-  test('HTTP/1.0 is served; enableTrailers\' request direction is named as not served', async () => {
+  test('http1.http10 set: HTTP/1.0 is served; enableTrailers\' request direction is named as not served', async () => {
     await serve(ctp('http1', `timeout: { http: { idleTimeout: 7s } }
 http1:
   enableTrailers: true
@@ -566,5 +567,14 @@ http1:
     const msg = st.conditions.find((x: { type: string }) => x.type === 'UnsupportedFields').message;
     assert.ok(msg.includes('http1.enableTrailers: request trailers ('), msg);
     assert.ok(!msg.includes('preserveHeaderCase'), msg);
+  });
+  test('a policy without http1.http10: HTTP/1.0 is answered 426 with Upgrade: HTTP/1.1, as Envoy Gateway does; HTTP/1.1 served', async () => {
+    await serve(ctp('http1', 'timeout: { http: { idleTimeout: 7s } }'));
+    const c = await rawConnection();
+    c.socket.write('GET /get HTTP/1.0\r\nHost: www.example.com\r\n\r\n');
+    await c.closed;
+    assert.match(c.text(), /^HTTP\/1\.1 426 Upgrade Required\r\n/);
+    assert.match(c.text(), /\r\nupgrade: HTTP\/1\.1\r\n/i);
+    assert.equal((await egRequest(port, '/get')).status, 200);
   });
 });

@@ -17,6 +17,7 @@ export type GatewayReplyName =
   | 'uriTooLong'
   | 'payloadTooLarge'
   | 'headersTooLarge'
+  | 'upgradeRequired'
   | 'rbacDenied'
   | 'botDetected'
   | 'clientAddressMissing'
@@ -49,6 +50,8 @@ const CATALOGUE: Record<GatewayReplyName, Reply> = {
   uriTooLong: reply(414, 'URI too long\n', TEXT, closing),
   payloadTooLarge: reply(413, 'payload too large\n', TEXT, closing),
   headersTooLarge: reply(431, 'request headers too large', TEXT, closing),
+  // HTTP/1.0 on a listener whose ClientTrafficPolicy does not accept it (http1.http10); RFC 9110 §15.5.22 wants Upgrade.
+  upgradeRequired: reply(426, 'upgrade required\n', TEXT, { connection: 'close', upgrade: 'HTTP/1.1' }),
   rbacDenied: reply(403, 'RBAC: access denied', ENVOY_TEXT),
   // Kong's bot-detection answer.
   botDetected: reply(403, '{"message":"Forbidden"}', 'application/json; charset=utf-8'),

@@ -43,6 +43,7 @@ export function handleRequest(src: SnapshotSource, obs: Observer, port: number, 
   if (!listener) return early(req, res, obs, startMs, 'noListener');
   const lim = src.limits;
   if (target.length > lim.maxUrlBytes) return early(req, res, obs, startMs, 'uriTooLong');
+  if (listener.ir.http10 === false && req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return early(req, res, obs, startMs, 'upgradeRequired');
   if (lim.maxBodyBytes > 0) {
     const cl = req.headers['content-length'];
     if (cl !== undefined && Number(cl) > lim.maxBodyBytes) return early(req, res, obs, startMs, 'payloadTooLarge');

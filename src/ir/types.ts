@@ -70,6 +70,12 @@ export interface IRListener {
   healthCheckPath?: string;
   /** ClientTrafficPolicy proxyProtocol (or enableProxyProtocol): each connection opens with a PROXY protocol header naming the client. */
   proxyProtocol?: IRProxyProtocol;
+  /**
+   * On a listener a ClientTrafficPolicy covers: whether HTTP/1.0 requests are
+   * served (http1.http10 set; Envoy Gateway answers 426 otherwise, as Envoy's
+   * accept_http_10 is off by default). Undefined: no policy, served as always.
+   */
+  http10?: boolean;
   /** ClientTrafficPolicy http1.http10.useDefaultHost: the Host an HTTP/1.0 request without one is given. */
   http10DefaultHost?: string;
   /** ClientTrafficPolicy tcpKeepalive: SO_KEEPALIVE on every accepted connection (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT). */

@@ -66,6 +66,7 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
     if (s.proxyProtocol) l.proxyProtocol = s.proxyProtocol;
     if (s.tcpKeepalive) l.tcpKeepalive = s.tcpKeepalive;
     l.http1Trailers = s.http1Trailers;
+    l.http10 = s.http10;
     if (s.preserveHeaderCase) l.preserveHeaderCase = true;
     if (s.http10DefaultHost) {
       const host = defaultHost(l);

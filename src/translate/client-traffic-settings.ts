@@ -39,6 +39,8 @@ export interface ClientSettings {
   /** http1.http10.useDefaultHost: which Host is the listener's to say (client-traffic-policy.ts). */
   http10DefaultHost?: true;
   tcpKeepalive?: IRTcpKeepalive;
+  /** http1.http10 is set (HTTP/1.0 accepted). */
+  http10: boolean;
   /** http1.enableTrailers === true. */
   http1Trailers: boolean;
   preserveHeaderCase?: true;
@@ -219,7 +221,7 @@ function tcpKeepalive(spec: ClientTrafficPolicySpec): IRTcpKeepalive | undefined
 }
 
 export function settingsOf(idx: ResourceIndex, policy: LoadedResource, spec: ClientTrafficPolicySpec): ClientSettings {
-  const out: ClientSettings = { connection: connectionSettings(spec), http1Trailers: spec.http1?.enableTrailers === true };
+  const out: ClientSettings = { connection: connectionSettings(spec), http1Trailers: spec.http1?.enableTrailers === true, http10: spec.http1?.http10 !== undefined };
   const path = pathSettings(spec);
   if (path) out.path = path;
   const hc = healthCheckPath(spec);
