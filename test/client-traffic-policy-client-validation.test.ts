@@ -107,7 +107,7 @@ describe('tls.clientValidation.crl', () => {
 });
 
 describe('tls.clientValidation.crl.onlyVerifyLeafCertificate', () => {
-  test('only the leaf is looked up, in its issuer\'s CRL: a revoked intermediate passes, a revoked leaf, a missing or expired CRL do not', async () => {
+  test('only the leaf is looked up, in its issuer\'s CRL: a revoked intermediate passes; a revoked leaf, a missing, expired or forged CRL do not', async () => {
     const serveLeafOnly = (pem: string) => serveEdgeTls(site, crlObject('Secret', 'crls', pem) + crlPolicy('[{ name: crls }]', ', onlyVerifyLeafCertificate: true'));
     await serveLeafOnly(await makeCrl(pki.intermediate, [pki.bob]));
     assert.equal(await statusWith(site, pki.alice), 200, 'no CRL for the root is needed');
@@ -118,6 +118,10 @@ describe('tls.clientValidation.crl.onlyVerifyLeafCertificate', () => {
     assert.equal(await statusWith(site, pki.alice), 'refused', 'no CRL for the leaf\'s issuer');
     await serveLeafOnly(await makeCrl(pki.intermediate, [], { nextUpdate: new Date(Date.now() - 1000) }));
     assert.equal(await statusWith(site, pki.alice), 'refused', 'the CRL has expired');
+    // A CA of the same name under another root: its CRL names the intermediate as issuer but is not signed by it.
+    const impostor = await makeIntermediateCa(await makeCa({ commonName: 'client-root' }), { commonName: 'client-intermediate' });
+    await serveLeafOnly(await makeCrl(impostor, []));
+    assert.equal(await statusWith(site, pki.alice), 'refused', 'a CRL the leaf\'s issuer did not sign');
   });
 });
 

@@ -126,3 +126,16 @@ export function subjectAltNames(der: Uint8Array): Sans {
   }
   return out;
 }
+
+/** A CRL's signed part, the signature algorithm's OID and the signature bytes, to check it against its issuer's key. */
+export function crlSignature(der: Uint8Array): { tbs: Buffer; algorithm: string; signature: Buffer } {
+  const [tbs, alg, sig] = children(der, tlv(der, 0));
+  if (!tbs || !alg || !sig || sig.tag !== 0x03) throw new Error('not a CRL');
+  const oid = children(der, alg)[0];
+  return {
+    tbs: Buffer.from(der.subarray(tbs.start, tbs.end)),
+    algorithm: oidText(der, oid.content, oid.end),
+    // A BIT STRING: its first byte counts the unused bits (0 for a signature).
+    signature: Buffer.from(der.subarray(sig.content + 1, sig.end)),
+  };
+}

@@ -5,12 +5,12 @@
 // failed verification in optional mode. Envoy refuses these in the handshake;
 // here the connection is closed before any request is read. Compiled once
 // per snapshot.
-import { createHash, type X509Certificate } from 'node:crypto';
+import { createHash, verify, type X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { IRClientValidation, IRLeafCrl, IRSanMatchers, IRStringMatch } from '../ir/types.ts';
 import { compileStringMatcher, type StringPattern } from '../authz/string-match.ts';
 import { compileRegex } from '../match/regex.ts';
-import { issuerOfCertificate, issuerOfCrl, subjectAltNames } from './cert-der.ts';
+import { crlSignature, issuerOfCertificate, issuerOfCrl, subjectAltNames } from './cert-der.ts';
 
 /** True when the verified certificate `cert` may stay connected. */
 export type PeerCheck = (cert: X509Certificate) => boolean;
@@ -74,15 +74,51 @@ export function serialKey(hex: string): string {
   return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
-/** The leaf in its issuer's CRL: revoked, no CRL for its issuer, or a CRL out of its validity, all refuse (as OpenSSL's leaf check). */
+/** Signature algorithms a CRL may be signed with, by OID: the digest node:crypto verifies with. */
+const CRL_DIGEST: Record<string, string> = {
+  '1.2.840.10045.4.3.2': 'sha256', '1.2.840.10045.4.3.3': 'sha384', '1.2.840.10045.4.3.4': 'sha512',
+  '1.2.840.113549.1.1.11': 'sha256', '1.2.840.113549.1.1.12': 'sha384', '1.2.840.113549.1.1.13': 'sha512',
+};
+
+interface LeafCrl {
+  serials: Set<string>;
+  thisUpdateMs: number;
+  nextUpdateMs?: number;
+  signed: ReturnType<typeof crlSignature>;
+  /** fingerprint256 of the issuer certificates whose key verified this CRL's signature. */
+  signedBy: Set<string>;
+}
+
+/** Whether `issuer` (the leaf's verified issuer) signed the CRL; checked once per issuer certificate. */
+function signedBy(crl: LeafCrl, issuer: X509Certificate | undefined): boolean {
+  if (!issuer) return false;
+  const fp = issuer.fingerprint256;
+  if (crl.signedBy.has(fp)) return true;
+  const digest = CRL_DIGEST[crl.signed.algorithm];
+  let ok = false;
+  try {
+    ok = digest !== undefined && verify(digest, crl.signed.tbs, issuer.publicKey, crl.signed.signature);
+  } catch {
+    ok = false;
+  }
+  if (ok) crl.signedBy.add(fp);
+  return ok;
+}
+
+/**
+ * The leaf in its issuer's CRL: revoked, no CRL for its issuer, a CRL out of
+ * its validity or not signed by the leaf's issuer, all refuse (as OpenSSL's
+ * leaf check would).
+ */
 function leafCrlCheck(crls: readonly IRLeafCrl[]): PeerCheck {
-  const byIssuer = new Map<string, { serials: Set<string>; thisUpdateMs: number; nextUpdateMs?: number }[]>();
+  const byIssuer = new Map<string, LeafCrl[]>();
   for (const c of crls) {
+    const der = Buffer.from(c.pem.replace(/-----[A-Z0-9 ]+-----|\s/g, ''), 'base64');
     // The Name's bytes as the CRL carries them: RFC 5280 has them equal to the leaf's issuer field.
-    const issuer = issuerOfCrl(Buffer.from(c.pem.replace(/-----[A-Z0-9 ]+-----|\s/g, ''), 'base64'));
+    const issuer = issuerOfCrl(der);
     let list = byIssuer.get(issuer);
     if (!list) byIssuer.set(issuer, (list = []));
-    list.push({ serials: new Set(c.serials), thisUpdateMs: c.thisUpdateMs, nextUpdateMs: c.nextUpdateMs });
+    list.push({ serials: new Set(c.serials), thisUpdateMs: c.thisUpdateMs, nextUpdateMs: c.nextUpdateMs, signed: crlSignature(der), signedBy: new Set() });
   }
   return (cert) => {
     let issuer;
@@ -95,7 +131,7 @@ function leafCrlCheck(crls: readonly IRLeafCrl[]): PeerCheck {
     if (!list) return false;
     const now = Date.now();
     const serial = serialKey(cert.serialNumber);
-    return list.every((c) => c.thisUpdateMs <= now && (c.nextUpdateMs === undefined || now <= c.nextUpdateMs) && !c.serials.has(serial));
+    return list.every((c) => c.thisUpdateMs <= now && (c.nextUpdateMs === undefined || now <= c.nextUpdateMs) && !c.serials.has(serial) && signedBy(c, cert.issuerCertificate));
   };
 }
 
