@@ -17,8 +17,8 @@
 // CHECKOUT is a directory holding the project with its node_modules (`.` is
 // this one; another: `git worktree add ../main-copy main && npm ci` there, or
 // `git archive main | tar -x -C DIR` and a symlink to this node_modules).
-import { resolve } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkOnce, responseExpectation, verificationProblem } from './check.ts';
 import { plainConfig, type GeneratedConfig, type Upstreams } from './config-gen.ts';
@@ -80,6 +80,7 @@ async function main(argv: string[]): Promise<void> {
     const at = arg.lastIndexOf('@');
     const checkout = resolve(at > 0 ? arg.slice(0, at) : arg);
     const scenario = at > 0 ? arg.slice(at + 1) : values.scenario;
+    if (!existsSync(join(checkout, 'bin', 'portcullis.js'))) throw new Error(`${checkout}: not a checkout of the project (no bin/portcullis.js)`);
     if (!(scenario in SCENARIOS)) throw new Error(`unknown scenario ${JSON.stringify(scenario)} (${Object.keys(SCENARIOS).join(', ')})`);
     const port = await freePort();
     const config = SCENARIOS[scenario as Scenario](port, upstream.ports, jwt);
