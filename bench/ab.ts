@@ -9,7 +9,10 @@
 // remove it: single rounds still swing by 10% (read the medians), and the same
 // checkout twice (A/A, 8–10 rounds, load average 4.7–5.6 from other work) gave
 // medians 2%, 3% and 8% apart — a change under a few % needs a quiet machine
-// or many rounds. Two systems at a time are steadier than three. Each system answers one
+// or many rounds. Two systems at a time are steadier than three. Under heavy
+// load from other work the gateway's CPU per request rises more than the
+// bare proxy's (the plain route: 1.07× the bare proxy at load average 4,
+// 1.17× at 4.5–6, the same with this session's first commit). Each system answers one
 // checked request and a verified warm-up (3 s, which also warms the JIT) first.
 //
 //   npm run bench:ab -- [--scenario plain|full|key] [--rounds N] [--duration SEC] [--bare] CHECKOUT[@scenario] ...
@@ -31,7 +34,7 @@ import type { LoadSpec } from './load/types.ts';
 import { freePort } from './net.ts';
 import { installCleanup, stopAll } from './processes.ts';
 import { startBareProxy, startUpstream } from './references.ts';
-import { median } from './stats.ts';
+import { median, rotate } from './stats.ts';
 import type { System } from './system.ts';
 import { removeTempDirs, tempDir } from './tempdirs.ts';
 
@@ -100,7 +103,9 @@ async function main(argv: string[]): Promise<void> {
   const perRequest = new Map<string, number[]>(systems.map((s) => [s.name, []]));
   for (let r = 0; r < rounds; r++) {
     const before = systems.map((s) => cpuSnapshot(s.system.child.pid));
-    const results = await Promise.all(systems.map((s) => load.run(spec(s.system, durationSec))));
+    // Load generators start in a different order each round: the one started last did ~4% worse here, whichever system it loaded.
+    const started = new Map(rotate(systems.map((_, i) => i), r).map((i) => [i, load.run(spec(systems[i].system, durationSec))]));
+    const results = await Promise.all(systems.map((_, i) => started.get(i)!));
     const after = systems.map((s) => cpuSnapshot(s.system.child.pid));
     const cells = systems.map((s, i) => {
       const res = results[i];
