@@ -483,17 +483,6 @@ describe('tls', () => {
       assert.equal(await gw.instance.reload(), false, bad);
     }
   });
-
-  test('tls fields Node cannot serve are named in the status', async () => {
-    // maxVersion too: a configuration whose listeners equal the running ones keeps the running status (runtime).
-    await serveTls(ctpOnTls(`  tls:
-    maxVersion: "1.3"
-    fingerprints: [JA3]`));
-    const st = await statusOf(gw, 'ClientTrafficPolicy/default/tls-policy');
-    const msg = st.conditions.find((c: { type: string }) => c.type === 'UnsupportedFields')?.message ?? JSON.stringify(st);
-    assert.doesNotMatch(msg, /alpnProtocols/);
-    assert.match(msg, /tls\.fingerprints \(Node/);
-  });
 });
 
 /** An HTTP/2 session with the TLS listener, once the server's SETTINGS arrived. */

@@ -28,6 +28,9 @@ export interface TlsInfo {
   peerChainDer?: readonly Buffer[];
   /** Istio identity from the verified certificate's SPIFFE URI SAN. */
   peerIdentity?: { principal: string; namespace: string };
+  /** ClientTrafficPolicy tls.fingerprints: the connection's ClientHello fingerprints, those its listener asks for. */
+  ja3?: string;
+  ja4?: string;
 }
 
 /** Who the caller turned out to be, filled in by the authentication filters. */

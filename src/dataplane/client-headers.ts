@@ -12,7 +12,7 @@
 //   authenticators): removed right after routing, on every path (CORS
 //   preflights and unauthenticated requests included), by stripIdentityHeaders.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { IRListener } from '../ir/types.ts';
+import type { IRHeaderModifier, IRListener } from '../ir/types.ts';
 import type { TlsInfo } from '../core/request.ts';
 import { applyForwardClientCert } from './client-cert-header.ts';
 import { applyHeaderModifier } from '../filters/header-modifier.ts';
@@ -57,6 +57,22 @@ function underscoresAllowed(headers: IncomingHttpHeaders, action: 'RejectRequest
   return true;
 }
 
+const JA3 = '%TLS_JA3_FINGERPRINT%';
+const JA4 = '%TLS_JA4_FINGERPRINT%';
+
+/**
+ * earlyRequestHeaders whose values name the connection's fingerprints, with
+ * them put in (only on listeners whose policy uses the operators). Without a
+ * fingerprint (none asked for, not TLS, no readable ClientHello) the operator
+ * is empty, and a header left with an empty value is not set (Envoy's
+ * keep_empty_value default).
+ */
+function withFingerprints(m: IRHeaderModifier, tls: TlsInfo | undefined): IRHeaderModifier {
+  const sub = (h: { name: string; value: string }) => ({ name: h.name, value: h.value.replaceAll(JA3, tls?.ja3 ?? '').replaceAll(JA4, tls?.ja4 ?? '') });
+  const kept = (h: { value: string }) => h.value !== '';
+  return { set: m.set.map(sub).filter(kept), add: m.add.map(sub).filter(kept), remove: m.remove };
+}
+
 /**
  * The client's request head, made safe before routing and filters (in place),
  * in Envoy's order: the codec's header-name check, early header mutation, then
@@ -67,7 +83,7 @@ export function sanitizeClientHeaders(headers: IncomingHttpHeaders, listener: IR
   const ch = listener.clientHeaders;
   if (ch !== undefined) {
     if (ch.withUnderscores !== undefined && !underscoresAllowed(headers, ch.withUnderscores)) return false;
-    if (ch.early !== undefined) applyHeaderModifier(ch.early, headers);
+    if (ch.early !== undefined) applyHeaderModifier(ch.earlyFingerprints ? withFingerprints(ch.early, tls) : ch.early, headers);
   }
   applyForwardClientCert(headers, listener.connection.forwardClientCert, tls);
   return true;

@@ -11,6 +11,7 @@ import type { CompiledSnapshot } from './compile.ts';
 import { decideOn, DecidedRequest, plainIp, type Decided } from './decide.ts';
 import { forward } from './proxy.ts';
 import { proxiedAddress } from './proxy-protocol.ts';
+import { fingerprintsOf } from './tls-fingerprint.ts';
 import { RequestBody } from './read-body.ts';
 import { sendReply } from './respond.ts';
 import { peerChainOf } from './client-cert-header.ts';
@@ -98,7 +99,8 @@ function tlsInfo(req: Req, socket: TLSSocket, wantsChain: boolean): TlsInfo {
   const conn = ('stream' in req ? (req.stream.session?.socket as TLSSocket | undefined) : undefined) ?? socket;
   const peer = verifiedPeerOf(conn);
   const sni = (conn as TLSSocket & { servername?: string | false }).servername || undefined;
-  const info: TlsInfo = { sni, peerVerified: peer.verified, peerUris: peer.uris, peerCertDer: peer.der, peerIdentity: peer.identity };
+  const fp = fingerprintsOf(conn);
+  const info: TlsInfo = { sni, peerVerified: peer.verified, peerUris: peer.uris, peerCertDer: peer.der, peerIdentity: peer.identity, ja3: fp?.ja3, ja4: fp?.ja4 };
   if (wantsChain && peer.verified) info.peerChainDer = peerChainOf(conn);
   return info;
 }

@@ -17,6 +17,7 @@ import { serveH2c } from './h2c.ts';
 import { checkPeer } from './peer-check.ts';
 import { resumptionOptions, serveSessionIds, ticketKeysFor } from './tls-resumption.ts';
 import { acceptProxyProtocol, proxiedAddress, type RefusedKind } from './proxy-protocol.ts';
+import { acceptFingerprints } from './tls-fingerprint.ts';
 import { applyListenerHooks, type ListenerHooks } from './listener-hooks.ts';
 
 export type RequestListener = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
@@ -109,6 +110,8 @@ export async function openListener(protocol: IRListener['protocol'], opts: Liste
     s.on('checkContinue', deferContinue(opts.onRequest) as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     server = s;
   }
+  // ClientTrafficPolicy tls.fingerprints: the ClientHello is peeked before TLS reads it (after any PROXY header).
+  if (protocol === 'HTTPS') acceptFingerprints(server, () => opts.current()?.ir.tls?.fingerprints);
   // ClientTrafficPolicy proxyProtocol: the header comes before TLS and h2c, within the bounds (counted, and timed from accept).
   acceptProxyProtocol(server, {
     settings: () => opts.current()?.ir.proxyProtocol,

@@ -49,6 +49,8 @@ export class Observer {
       client: ctx.clientIp,
       decision: ctx.trace && status >= 400 ? ctx.trace : null,
       dryRun: dry,
+      ja3: ctx.tls?.ja3,
+      ja4: ctx.tls?.ja4,
     });
     if (this.debug && ctx.trace) this.log.debug({ request_id: ctx.requestId, route, status, trace: ctx.trace }, 'decision trace');
   }

@@ -149,6 +149,8 @@ export interface IRClientHeaders {
   requestId?: 'PreserveOrGenerate' | 'Preserve' | 'Generate' | 'Disable';
   /** earlyRequestHeaders: applied to the client's head before routing, before any filter. */
   early?: IRHeaderModifier;
+  /** Some early set/add value holds %TLS_JA3_FINGERPRINT% or %TLS_JA4_FINGERPRINT%: substituted per request (client-headers.ts). */
+  earlyFingerprints?: true;
   /** lateResponseHeaders: applied to every answer last, the gateway's own included. */
   late?: IRHeaderModifier;
   /**
@@ -200,6 +202,8 @@ export interface IRListenerTLS {
    * defaults (session tickets). See dataplane/tls-resumption.ts.
    */
   resumption?: { stateless: boolean; stateful: boolean };
+  /** ClientTrafficPolicy tls.fingerprints: the ClientHello fingerprints computed per connection (dataplane/tls-fingerprint.ts). */
+  fingerprints?: ('JA3' | 'JA4')[];
 }
 
 /** Options of tls.createSecureContext, as OpenSSL reads them. */

@@ -24,6 +24,9 @@ export interface AccessRecord {
   dryRun?: { policy: string; decision: string }[];
   /** Why the gateway answered by itself when no request reached a route (e.g. HPE_HEADER_OVERFLOW). */
   reason?: string;
+  /** ClientTrafficPolicy tls.fingerprints: Envoy's tls_ja3_fingerprint / tls_ja4_fingerprint, when computed. */
+  ja3?: string;
+  ja4?: string;
 }
 
 export class AccessLog {
@@ -58,6 +61,9 @@ export class AccessLog {
     if (r.decision) line += `,"decision":${JSON.stringify(r.decision)}`;
     if (r.dryRun !== undefined) line += `,"dry_run":${JSON.stringify(r.dryRun)}`;
     if (r.reason !== undefined) line += `,"reason":${JSON.stringify(r.reason)}`;
+    // Hex and [0-9a-z_] only: nothing to escape.
+    if (r.ja3 !== undefined) line += `,"tls_ja3_fingerprint":"${r.ja3}"`;
+    if (r.ja4 !== undefined) line += `,"tls_ja4_fingerprint":"${r.ja4}"`;
     this.out.write(line + '}\n');
   }
 

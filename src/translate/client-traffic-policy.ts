@@ -81,7 +81,8 @@ export function attachClientTrafficPolicies({ idx, targets: inv, status, policyE
       l.tls.resumption = s.resumption ?? { stateless: false, stateful: false };
       if (s.tlsParams) l.tls.params = s.tlsParams;
       if (s.alpn) l.tls.alpn = s.alpn;
-    } else if (s.tlsParams || s.alpn || s.resumption) {
+      if (s.fingerprints) l.tls.fingerprints = s.fingerprints;
+    } else if (s.tlsParams || s.alpn || s.resumption || s.fingerprints) {
       status.condition(first.key, { type: 'Warning', status: 'True', reason: 'UnsupportedValue', message: `tls settings on the plaintext listener port ${l.port} have no effect` });
     }
     if (s.clientValidation) {

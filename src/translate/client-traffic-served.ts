@@ -20,6 +20,7 @@ export const SERVED: Served = {
     signatureAlgorithms: true,
     alpnProtocols: true,
     session: { resumption: { stateless: true, stateful: true } },
+    fingerprints: true,
   },
   timeout: { http: { requestReceivedTimeout: true, streamIdleTimeout: true, idleTimeout: true } },
   connection: { connectionLimit: { value: true, closeDelay: true }, bufferLimit: true },
@@ -51,7 +52,6 @@ export const WHY_NOT: Record<string, string> = {
   'timeout.tcp': 'no TCP listener here: TCPRoute is not served',
   'http2.onInvalidMessage': "Node's HTTP/2 server decides itself how a malformed message ends (nghttp2)",
   http3: 'Node has no HTTP/3 (QUIC) server',
-  'tls.fingerprints': 'Node exposes no ClientHello to fingerprint (JA3/JA4)',
 };
 
 function walk(spec: Record<string, unknown>, served: Served, prefix: string, out: string[]): void {

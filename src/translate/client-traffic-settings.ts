@@ -31,6 +31,8 @@ export interface ClientSettings {
   alpn?: string[];
   /** tls.session.resumption; absent: none (Envoy Gateway's default on the listeners a policy covers). */
   resumption?: NonNullable<IRListener['tls']>['resumption'];
+  /** tls.fingerprints, without repeats. */
+  fingerprints?: NonNullable<IRListener['tls']>['fingerprints'];
   http2?: IRHttp2;
   /** path: the listener's normalization, and whether escaped slashes are answered (not forwarded). */
   path?: Pick<IRListener, 'pathNormalization' | 'escapedSlashes'>;
@@ -102,6 +104,8 @@ const XFCC_MODE: Record<XfccMode, IRForwardClientCert['mode']> = {
   AlwaysForwardOnly: 'ALWAYS_FORWARD_ONLY',
 };
 
+const FINGERPRINT_OPERATOR = /%TLS_JA[34]_FINGERPRINT%/;
+
 function headerSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
   const h = spec.headers;
   if (h === undefined) return;
@@ -112,6 +116,7 @@ function headerSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): voi
   else if (h.preserveXRequestID !== undefined) ch.requestId = h.preserveXRequestID ? 'PreserveOrGenerate' : 'Generate';
   const early = headerModifier(h.earlyRequestHeaders, 'headers.earlyRequestHeaders');
   if (early) ch.early = early;
+  if (early && [...early.set, ...early.add].some((h) => FINGERPRINT_OPERATOR.test(h.value))) ch.earlyFingerprints = true;
   const late = headerModifier(h.lateResponseHeaders, 'headers.lateResponseHeaders');
   if (late) ch.late = late;
   if (h.enableEnvoyHeaders === true) ch.envoyHeaders = true;
@@ -154,6 +159,7 @@ function tlsSettings(spec: ClientTrafficPolicySpec, out: ClientSettings): void {
   }
   const r = t.session?.resumption;
   if (r) out.resumption = { stateless: r.stateless !== undefined, stateful: r.stateful !== undefined };
+  if (t.fingerprints !== undefined && t.fingerprints.length > 0) out.fingerprints = [...new Set(t.fingerprints)];
   if (t.alpnProtocols !== undefined) {
     // http/1.0 is offered too: listener-hooks.ts hands those connections to the HTTP/1 handling.
     out.alpn = t.alpnProtocols.length > 0 ? [...t.alpnProtocols] : ['http/1.1'];

@@ -10,8 +10,11 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import type { TestGateway } from './gateway.ts';
+import { startGateway, type TestGateway } from './gateway.ts';
 import { egQuickstart } from './eg-quickstart.ts';
+import { startUpstream, type Upstream } from './upstream.ts';
+import { freePort } from './ports.ts';
+import { makeCa, issueServerCert } from './certs.ts';
 import { policyYaml, tlsSecretYaml } from './yaml.ts';
 
 export interface EdgeTlsSite {
@@ -24,6 +27,15 @@ export interface EdgeTlsSite {
   serverCert: { certPem: string; keyPem: string };
   /** ConfigMap client-ca's ca.crt. */
   clientCaPem: string;
+}
+
+/** An upstream and an in-process gateway serving the plain quickstart, as a site (a new CA, www.example.com's certificate); close() stops both. */
+export async function startEdgeTlsSite(): Promise<{ site: EdgeTlsSite; up: Upstream; close(): Promise<void> }> {
+  const up = await startUpstream('backend');
+  const [port, tlsPort, ca] = [await freePort(), await freePort(), await makeCa()];
+  const gw = await startGateway(egQuickstart(port, up.port));
+  const site = { gw, port, tlsPort, upstreamPort: up.port, ca, serverCert: await issueServerCert(ca, { hostnames: ['www.example.com'] }), clientCaPem: ca.certPem };
+  return { site, up, close: async () => { await gw.close(); await up.close(); } };
 }
 
 /** `text` as a YAML block scalar's lines, indented by `n` spaces. */

@@ -44,7 +44,7 @@ const CLIENT_TRAFFIC_POLICY_SPEC = obj({
       }),
     }),
     session: obj({ resumption: obj({ stateless: ANY_OBJECT, stateful: ANY_OBJECT }) }),
-    fingerprints: arr(STRING),
+    fingerprints: arr(oneOfValues(['JA3', 'JA4'])),
   }),
   headers: obj({
     enableEnvoyHeaders: BOOLEAN,
