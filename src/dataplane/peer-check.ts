@@ -114,11 +114,19 @@ function leafCrlCheck(crls: readonly IRLeafCrl[]): PeerCheck {
   const byIssuer = new Map<string, LeafCrl[]>();
   for (const c of crls) {
     const der = Buffer.from(c.pem.replace(/-----[A-Z0-9 ]+-----|\s/g, ''), 'base64');
-    // The Name's bytes as the CRL carries them: RFC 5280 has them equal to the leaf's issuer field.
-    const issuer = issuerOfCrl(der);
+    let issuer;
+    let signed;
+    try {
+      // The Name's bytes as the CRL carries them: RFC 5280 has them equal to the leaf's issuer field.
+      issuer = issuerOfCrl(der);
+      signed = crlSignature(der);
+    } catch {
+      // Translate read it; a CRL this reader cannot is left out, so its leaves have no CRL and are refused.
+      continue;
+    }
     let list = byIssuer.get(issuer);
     if (!list) byIssuer.set(issuer, (list = []));
-    list.push({ serials: new Set(c.serials), thisUpdateMs: c.thisUpdateMs, nextUpdateMs: c.nextUpdateMs, signed: crlSignature(der), signedBy: new Set() });
+    list.push({ serials: new Set(c.serials), thisUpdateMs: c.thisUpdateMs, nextUpdateMs: c.nextUpdateMs, signed, signedBy: new Set() });
   }
   return (cert) => {
     let issuer;

@@ -77,8 +77,13 @@ function crlPems(idx: ResourceIndex, policy: LoadedResource, refs: ObjectRef[]):
 }
 
 /** A CRL for the leaf-only check: the revoked serials and the validity, read once here. */
-function leafCrl(pem: string): IRLeafCrl {
-  const crl = new x509.X509Crl(pem);
+function leafCrl(pem: string, i: number): IRLeafCrl {
+  let crl: x509.X509Crl;
+  try {
+    crl = new x509.X509Crl(pem);
+  } catch (err) {
+    throw new Invalid(`tls.clientValidation.crl: CRL ${i + 1} cannot be read for onlyVerifyLeafCertificate (${(err as Error).message})`);
+  }
   return {
     pem,
     serials: crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+(?=.)/, '')),
@@ -136,7 +141,7 @@ export function clientValidationOf(idx: ResourceIndex, policy: LoadedResource, c
   if (cv.optional) out.refuseUnverified = true;
   if (cv.crl) {
     const pems = crlPems(idx, policy, cv.crl.refs);
-    if (cv.crl.onlyVerifyLeafCertificate) out.crlLeafOnly = pems.map(leafCrl);
+    if (cv.crl.onlyVerifyLeafCertificate) out.crlLeafOnly = pems.map((p, i) => leafCrl(p, i));
     else out.crlPems = pems;
   }
   if (cv.spkiHashes?.length) out.spkiHashes = spkiHashes(cv.spkiHashes);
