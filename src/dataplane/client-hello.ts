@@ -7,7 +7,7 @@
 //   <sha256 of the sorted ciphers>_<sha256 of the sorted extensions without
 //   SNI and ALPN, '_', the signature algorithms in order>", hashes cut to 12.
 // Pure functions: tls-fingerprint.ts feeds them the bytes before TLS sees them.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export interface ClientHello {
   /** legacy_version of the handshake (0x0303 for TLS 1.2 and 1.3). */
@@ -131,14 +131,15 @@ export function ja3Text(h: ClientHello): string {
 }
 
 export function ja3(h: ClientHello): string {
-  return createHash('md5').update(ja3Text(h)).digest('hex');
+  return hash('md5', ja3Text(h), 'hex');
 }
 
 const JA4_VERSION: Record<number, string> = { 0x0304: '13', 0x0303: '12', 0x0302: '11', 0x0301: '10', 0x0300: 's3', 0x0002: 's2', 0xfeff: 'd1', 0xfefd: 'd2', 0xfefc: 'd3' };
 const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
 const count = (n: number): string => String(Math.min(n, 99)).padStart(2, '0');
-const sha12 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 12);
+const sha12 = (s: string): string => hash('sha256', s, 'hex').slice(0, 12);
 const EMPTY_HASH = '000000000000';
+const byValue = (x: number, y: number): number => x - y;
 
 /** ASCII letter or digit. */
 const alnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
@@ -157,10 +158,12 @@ export function ja4(h: ClientHello): string {
   const ciphers = h.ciphers.filter(notGrease);
   const extensions = h.extensions.filter(notGrease);
   const versions = h.supportedVersions.filter(notGrease);
-  const version = versions.length > 0 ? Math.max(...versions) : h.version;
+  let version = versions.length > 0 ? 0 : h.version;
+  for (let i = 0; i < versions.length; i++) if (versions[i] > version) version = versions[i];
   const a = `t${JA4_VERSION[version] ?? '00'}${h.sni ? 'd' : 'i'}${count(ciphers.length)}${count(extensions.length)}${alpnChars(h.alpn)}`;
-  const b = ciphers.length === 0 ? EMPTY_HASH : sha12(ciphers.map(hex4).sort().join(','));
-  const hashed = extensions.filter((e) => e !== 0x0000 && e !== 0x0010).map(hex4).sort().join(',');
+  // Four lowercase hex digits sort as the numbers do.
+  const b = ciphers.length === 0 ? EMPTY_HASH : sha12(ciphers.sort(byValue).map(hex4).join(','));
+  const hashed = extensions.filter((e) => e !== 0x0000 && e !== 0x0010).sort(byValue).map(hex4).join(',');
   const sigalgs = h.signatureAlgorithms.filter(notGrease).map(hex4).join(',');
   const c = hashed === '' ? EMPTY_HASH : sha12(sigalgs === '' ? hashed : `${hashed}_${sigalgs}`);
   return `${a}_${b}_${c}`;
