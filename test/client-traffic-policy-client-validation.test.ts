@@ -6,6 +6,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { explain, parseRequestLine } from '../src/cli/explain.ts';
 import { createHash, X509Certificate } from 'node:crypto';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
@@ -171,6 +175,17 @@ describe('tls.clientValidation spkiHashes, certificateHashes', () => {
     await serveEdgeTls(site, validation(`      spkiHashes: [${spki(pki.alice)}]`));
     assert.equal(await h2Status(pki.alice), 200);
     assert.equal(await h2Status(pki.bob), 'refused');
+  });
+
+  test('portcullis explain --peer-cert says a certificate that matches no hash is refused after the handshake', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'portcullis-explain-'));
+    const file = join(dir, 'gw.yaml');
+    await writeFile(file, edgeTlsYaml(site, validation(`      spkiHashes: [${spki(pki.alice)}]`)));
+    const run = (cert: IssuedCert) => explain([file], parseRequestLine(`GET https://www.example.com:${site.tlsPort}/get`), { sourceIp: '127.0.0.1', rootNamespace: 'istio-system', pathNormalization: 'BASE', peerCertPem: cert.chainPem });
+    const bob = await run(pki.bob);
+    assert.equal(bob.code, 3);
+    assert.match(bob.text, /^answer: connection closed after the handshake \(the client certificate matches no subjectAltNames matcher or no spkiHashes\/certificateHashes entry; curl prints 000\)$/m);
+    assert.match((await run(pki.alice)).text, /^answer: proxied to/m);
   });
 
   test('a hash that is not a SHA-256 refuses the configuration, naming it', async () => {

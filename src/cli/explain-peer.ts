@@ -4,6 +4,8 @@
 import { X509Certificate } from 'node:crypto';
 import { UsageError } from './args.ts';
 import type { TlsInfo } from '../core/request.ts';
+import type { IRClientValidation } from '../ir/types.ts';
+import { compilePeerCheck } from '../dataplane/peer-check.ts';
 import { peerIdentityFromUris, urisFromSubjectAltName } from '../auth/spiffe.ts';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -55,4 +57,17 @@ export function tlsFor(peerPem: string | undefined, caPem: string | undefined, s
     info.peerIdentity = peerIdentityFromUris(info.peerUris);
   }
   return info;
+}
+
+/**
+ * Why the listener closes the connection once the handshake is done
+ * (dataplane/peer-check.ts), or undefined. CRLs are not looked at here: the
+ * chain's revocation is OpenSSL's, on the live connection.
+ */
+export function peerRefusal(cv: IRClientValidation | undefined, tls: TlsInfo, presented: boolean): string | undefined {
+  if (!cv || !presented) return undefined;
+  if (!tls.peerVerified) return cv.refuseUnverified ? 'optional client validation refuses a certificate that does not verify' : undefined;
+  const check = compilePeerCheck({ ...cv, crlLeafOnly: undefined })?.verified;
+  if (check && tls.peerCertDer && !check(new X509Certificate(tls.peerCertDer))) return 'the client certificate matches no subjectAltNames matcher or no spkiHashes/certificateHashes entry';
+  return undefined;
 }

@@ -12,7 +12,7 @@ import { PoolRegistry } from '../upstream/pools.ts';
 import { decideBackend, decideGatewayHop, type DecidedRequest } from '../dataplane/decide.ts';
 import { gatewayReply } from '../core/replies.ts';
 import type { PathNormalization } from '../ir/types.ts';
-import { tlsFor } from './explain-peer.ts';
+import { peerRefusal, tlsFor } from './explain-peer.ts';
 
 const HELP = `Usage: portcullis explain -f CONFIG [-f ...] --request 'METHOD URL [-H "Name: value"]...'
                          [--source-ip IP] [--peer-cert FILE] [--root-namespace NS]
@@ -167,6 +167,11 @@ export async function explain(files: string[], req: ParsedRequest, o: ExplainOpt
       else say('peer: no client certificate');
       if (cv?.mode === 'REQUIRE' && !tls.peerVerified) {
         say(`answer: TLS handshake refused (STRICT mTLS: ${o.peerCertPem ? 'the client certificate does not verify against the trust bundle' : 'no client certificate'}; curl prints 000)`);
+        return { text: lines.join('\n') + '\n', code: 3 };
+      }
+      const refused = peerRefusal(listener.ir.tls?.clientValidation, tls, o.peerCertPem !== undefined);
+      if (refused) {
+        say(`answer: connection closed after the handshake (${refused}; curl prints 000)`);
         return { text: lines.join('\n') + '\n', code: 3 };
       }
     }
