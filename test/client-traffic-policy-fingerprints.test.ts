@@ -19,6 +19,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './helpers/ports.ts';
+import { closedWithin } from './helpers/sockets.ts';
 import { statusOf } from './helpers/eg-quickstart.ts';
 import { ctpOnTls, edgeTlsRequest, edgeTlsYaml, serveEdgeTls, startEdgeTlsSite, type EdgeTlsSite } from './helpers/edge-tls.ts';
 import { runCli, startCli, type Running } from './helpers/cli.ts';
@@ -220,16 +221,15 @@ describe('tls.fingerprints on the gateway', () => {
     assert.equal(seen['x-forwarded-for'], '203.0.113.7');
   });
 
-  test('without fingerprints the operators are empty and the headers not set; a client that is not TLS is refused by TLS, not the peek', async () => {
+  test('without fingerprints the operators are empty and the headers not set; what is not TLS is refused by TLS, not the peek', async () => {
     await serveEdgeTls(site, ctpOnTls(EARLY));
     const seen = JSON.parse((await edgeTlsRequest(site, '/get')).body).headers as Record<string, string>;
     assert.equal(seen['x-ja3'], undefined);
     assert.equal(seen['x-ja4'], 'ja4=;');
     await serveEdgeTls(site, fingerprinting());
     const raw = net.connect(site.tlsPort, '127.0.0.1');
-    raw.on('error', () => {});
     raw.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    await new Promise<void>((r) => raw.on('close', () => r()));
+    await closedWithin(raw, 5000, 'plain HTTP on the TLS port');
     assert.equal((await edgeTlsRequest(site, '/get')).status, 200, 'the gateway still serves');
   });
 
