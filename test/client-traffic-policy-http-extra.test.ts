@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { dechunk, tcpTimer, type TcpTimer } from './helpers/sockets.ts';
+import { dechunk, rawExchange, tcpTimer, type TcpTimer } from './helpers/sockets.ts';
 import { until } from './helpers/management.ts';
 import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
 import { gatewayDoc, httpListener, routeYaml, serviceYaml } from './helpers/yaml.ts';
@@ -55,25 +55,16 @@ interface RawAnswer {
 }
 
 /** One raw request (`Connection: close` is added); everything the gateway sent until it closed. */
-function raw(p: number, requestLine: string, headers = 'Host: www.example.com\r\n'): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(p, '127.0.0.1');
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (c: string) => (text += c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const at = text.indexOf('\r\n\r\n');
-      const head = text.slice(0, at);
-      let body = text.slice(at + 4);
-      if (/\r\ntransfer-encoding: chunked/i.test(head)) body = dechunk(body);
-      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
-      let echo;
-      if (/\r\nx-backend: /i.test(head)) echo = JSON.parse(body);
-      resolve({ status, head, body, echo });
-    });
-    socket.write(`${requestLine}\r\n${headers}Connection: close\r\n\r\n`);
-  });
+async function raw(p: number, requestLine: string, headers = 'Host: www.example.com\r\n'): Promise<RawAnswer> {
+  const text = await rawExchange(p, [`${requestLine}\r\n${headers}Connection: close\r\n\r\n`]);
+  const at = text.indexOf('\r\n\r\n');
+  const head = text.slice(0, at);
+  let body = text.slice(at + 4);
+  if (/\r\ntransfer-encoding: chunked/i.test(head)) body = dechunk(body);
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+  let echo;
+  if (/\r\nx-backend: /i.test(head)) echo = JSON.parse(body);
+  return { status, head, body, echo };
 }
 
 type H2Answer = http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader;

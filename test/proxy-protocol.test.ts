@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { startUpstream, type Upstream } from './helpers/upstream.ts';
 import { freePort } from './helpers/ports.ts';
-import { closedWithin, dechunk, trickle } from './helpers/sockets.ts';
+import { closedWithin, dechunk, rawExchange, trickle } from './helpers/sockets.ts';
 import { egRouteYaml, statusOf } from './helpers/eg-quickstart.ts';
 import { gatewayDoc, httpListener, httpsListener, istioSelectorYaml, policyYaml, serviceYaml, tlsSecretYaml } from './helpers/yaml.ts';
 import { makeCa, issueServerCert, type IssuedCert, type RootCa } from './helpers/certs.ts';
@@ -155,24 +155,8 @@ after(async () => {
 
 const GET = 'GET /get HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n';
 
-/** A connection to `p` writing `chunks` one after the other; everything it received until the gateway closed it. */
-function exchange(p: number, chunks: (string | Buffer)[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(p, '127.0.0.1');
-    let text = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (c: string) => (text += c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(text));
-    socket.once('connect', async () => {
-      for (const c of chunks) {
-        socket.write(c);
-        // Separate packets: the header's reader must wait for the rest.
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    });
-  });
-}
+/** A connection to `p` writing `chunks` one after the other, in separate packets (the header's reader must wait for the rest). */
+const exchange = (p: number, chunks: (string | Buffer)[]): Promise<string> => rawExchange(p, chunks, 20);
 
 /** The client address the upstream was given (the last X-Forwarded-For entry), from the echo in `text`. */
 function forwardedFor(text: string): string {

@@ -1,6 +1,6 @@
 // Raw sockets: waiting for the gateway to close one, writing slowly, reading a raw HTTP/1.1 answer, the kernel's timers on one.
 import { readFile } from 'node:fs/promises';
-import type net from 'node:net';
+import net from 'node:net';
 
 /** Milliseconds from now until the socket closes (rejects past `limit`). */
 export function closedWithin(s: net.Socket, limit: number, what: string): Promise<number> {
@@ -67,4 +67,26 @@ export async function tcpTimer(localPort: number, peerPort: number): Promise<Tcp
     }
   }
   throw new Error(`no established connection from port ${localPort} to port ${peerPort}`);
+}
+
+/**
+ * A raw connection to 127.0.0.1:`port` writing `chunks` one after the other,
+ * `gapMs` apart (separate packets); everything it received (latin1) until the
+ * gateway closed it.
+ */
+export function rawExchange(port: number, chunks: readonly (string | Buffer)[], gapMs = 0): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (c: string) => (text += c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+    socket.once('connect', async () => {
+      for (const c of chunks) {
+        socket.write(c);
+        if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
 }
