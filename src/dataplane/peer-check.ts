@@ -11,6 +11,7 @@ import type { IRClientValidation, IRLeafCrl, IRSanMatchers, IRStringMatch } from
 import { compileStringMatcher, type StringPattern } from '../authz/string-match.ts';
 import { compileRegex } from '../match/regex.ts';
 import { crlSignature, issuerOfCertificate, issuerOfCrl, subjectAltNames } from './cert-der.ts';
+import { serialKey } from '../ca/serial.ts';
 
 /** True when the verified certificate `cert` may stay connected. */
 export type PeerCheck = (cert: X509Certificate) => boolean;
@@ -67,11 +68,6 @@ function hashCheck(spki: readonly string[], certs: readonly string[]): PeerCheck
   const certSet = new Set(certs);
   return (cert) => certSet.has(cert.fingerprint256) ||
     (spkiSet.size > 0 && spkiSet.has(createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64')));
-}
-
-/** "00AB12" and "ab12" are the same serial. */
-export function serialKey(hex: string): string {
-  return hex.toLowerCase().replace(/^0+(?=.)/, '');
 }
 
 /** Signature algorithms a CRL may be signed with, by OID: the digest node:crypto verifies with. */

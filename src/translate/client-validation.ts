@@ -14,6 +14,7 @@ import type { ClientTrafficPolicySpec } from '../resources/kinds/envoygateway-cl
 import { secretValue, type ResourceIndex } from './index-resources.ts';
 import { referenceAllowed } from './reference-grant.ts';
 import { Invalid } from './client-traffic-invalid.ts';
+import { serialKey } from '../ca/serial.ts';
 
 type ClientValidationSpec = NonNullable<NonNullable<ClientTrafficPolicySpec['tls']>['clientValidation']>;
 type ObjectRef = NonNullable<ClientValidationSpec['caCertificateRefs']>[number];
@@ -86,7 +87,7 @@ function leafCrl(pem: string, i: number): IRLeafCrl {
   }
   return {
     pem,
-    serials: crl.entries.map((e) => e.serialNumber.toLowerCase().replace(/^0+(?=.)/, '')),
+    serials: crl.entries.map((e) => serialKey(e.serialNumber)),
     thisUpdateMs: crl.thisUpdate.getTime(),
     ...(crl.nextUpdate ? { nextUpdateMs: crl.nextUpdate.getTime() } : {}),
   };
