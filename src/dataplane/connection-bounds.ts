@@ -29,6 +29,7 @@ import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { IRConnection } from '../ir/types.ts';
+import { gateConnections } from './connection-gate.ts';
 
 const kEntry = Symbol('portcullis.connectionBounds');
 
@@ -133,9 +134,7 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
   };
   // connectionLimit: the server's own connection listeners (HTTP parser, TLS) run
   // only for the connections within the limit; the others are never read.
-  const inner = server.listeners('connection') as ((s: Socket) => void)[];
-  server.removeAllListeners('connection');
-  server.on('connection', (raw: Socket) => {
+  gateConnections(server, (raw, handOn) => {
     const limit = settings()?.connectionLimit;
     if (limit !== undefined && open.size >= limit.max) {
       raw.pause();
@@ -144,7 +143,7 @@ export function boundConnections(server: HttpServer | Http2SecureServer, setting
       return;
     }
     track(raw);
-    for (let i = 0; i < inner.length; i++) inner[i].call(server, raw);
+    handOn(raw);
   });
   // A TLS socket wraps the raw one; requests and sessions see the TLS socket.
   server.prependListener('secureConnection', (tls: TLSSocket) => {

@@ -15,7 +15,7 @@
 // The cost is per connection (one extra read before the parser), never per request.
 import type http from 'node:http';
 import http2 from 'node:http2';
-import type { Socket } from 'node:net';
+import { gateConnections } from './connection-gate.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -50,9 +50,7 @@ export function serveH2c(server: http.Server, opts: H2cOptions): http2.Http2Serv
     if (server.listenerCount('checkContinue') > 0) server.emit('checkContinue', req, res);
     else server.emit('request', req, res);
   });
-  const http1 = server.listeners('connection') as ((s: Socket) => void)[];
-  server.removeAllListeners('connection');
-  server.on('connection', (socket: Socket) => {
+  gateConnections(server, (socket, toHttp1) => {
     let head: Buffer | undefined;
     // Until a server owns the socket, a reset is this code's to handle (unhandled, it would throw).
     const onError = (): void => void socket.destroy();
@@ -69,7 +67,7 @@ export function serveH2c(server: http.Server, opts: H2cOptions): http2.Http2Serv
         h2c.emit('connection', socket);
         return;
       }
-      for (let i = 0; i < http1.length; i++) http1[i].call(server, socket);
+      toHttp1(socket);
       socket.resume();
     };
     socket.on('error', onError);

@@ -24,6 +24,7 @@
 import { isIPv4, isIPv6, type Server, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { IRProxyProtocol } from '../ir/types.ts';
+import { gateConnections } from './connection-gate.ts';
 
 const V1_SIGNATURE = Buffer.from('PROXY ', 'latin1');
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -162,12 +163,7 @@ export interface ProxyProtocolOptions {
  * connection listeners (TLS, HTTP, h2c) see a byte; call after those are attached.
  */
 export function acceptProxyProtocol(server: Server, opts: ProxyProtocolOptions): void {
-  const inner = server.listeners('connection') as ((s: Socket) => void)[];
-  server.removeAllListeners('connection');
-  const handOn = (socket: Socket): void => {
-    for (let i = 0; i < inner.length; i++) inner[i].call(server, socket);
-  };
-  server.on('connection', (socket: Socket) => {
+  gateConnections(server, (socket, handOn) => {
     const pp = opts.settings();
     if (pp === undefined) return handOn(socket);
     let head: Buffer | undefined;

@@ -16,9 +16,10 @@
 //   half-closes before a whole hello is closed (no handshake can follow).
 // The fingerprints are kept on the accepted socket; fingerprintsOf() reads
 // them from the TLS socket that wraps it (its _parent).
-import type { Server, Socket } from 'node:net';
+import type { Server } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ja3, ja4, readClientHello } from './client-hello.ts';
+import { gateConnections } from './connection-gate.ts';
 
 export type FingerprintKind = 'JA3' | 'JA4';
 
@@ -42,12 +43,7 @@ export function fingerprintsOf(tls: TLSSocket): Fingerprints | undefined {
  * protocol reader is. `kinds` is read per connection (the current snapshot's).
  */
 export function acceptFingerprints(server: Server, kinds: () => readonly FingerprintKind[] | undefined): void {
-  const inner = server.listeners('connection') as ((s: Socket) => void)[];
-  server.removeAllListeners('connection');
-  const handOn = (socket: Socket): void => {
-    for (let i = 0; i < inner.length; i++) inner[i].call(server, socket);
-  };
-  server.on('connection', (socket: Socket) => {
+  gateConnections(server, (socket, handOn) => {
     const want = kinds();
     if (want === undefined || want.length === 0) return handOn(socket);
     let head: Buffer | undefined;
